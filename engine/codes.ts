@@ -1,0 +1,63 @@
+/** Every code the Lua scripts return, in one table (see each script's header). */
+export const Code = {
+  OK: 1,
+  DUPLICATE: 2,
+  OUT_OF_STOCK: -1,
+  PER_USER_LIMIT: -2,
+  NO_PRODUCT: -3,
+  KEY_REUSED: -4,
+  NOT_FOUND: -10,
+  EXPIRED: -11,
+  RELEASED: -12,
+  CONFIRMED: -13,
+  PENDING: -14,
+  PAYING: -15,
+  HELD: -16,
+  EXISTS: -20,
+  WOULD_GO_NEGATIVE: -21,
+} as const;
+
+export type CodeValue = (typeof Code)[keyof typeof Code];
+
+/** Why a reservation request was refused: a business outcome, not an error. */
+export type Rejection =
+  | { kind: 'out_of_stock'; sku: string; available: number }
+  | { kind: 'per_user_limit'; sku: string; limit: number }
+  | { kind: 'not_found'; sku: string };
+
+/** Maps a reserve rejection reply {code, a, b} to its outcome; null for other codes. */
+export function rejectionOf(code: number, a: unknown, b: unknown): Rejection | null {
+  if (code === Code.OUT_OF_STOCK) return { kind: 'out_of_stock', sku: String(a), available: Number(b) };
+  if (code === Code.PER_USER_LIMIT) return { kind: 'per_user_limit', sku: String(a), limit: Number(b) };
+  if (code === Code.NO_PRODUCT) return { kind: 'not_found', sku: String(a) };
+  return null;
+}
+
+/** The reply triple a rejection is recorded as (the inverse of rejectionOf). */
+export function rejectionNote(r: Rejection): [number, string, number] {
+  if (r.kind === 'out_of_stock') return [Code.OUT_OF_STOCK, r.sku, r.available];
+  if (r.kind === 'per_user_limit') return [Code.PER_USER_LIMIT, r.sku, r.limit];
+  return [Code.NO_PRODUCT, r.sku, 0];
+}
+
+/** A hold that is in no state for the step asked of it. */
+export type HoldState =
+  | { kind: 'not_found' }
+  | { kind: 'expired' }
+  | { kind: 'released' }
+  | { kind: 'confirmed'; orderId: string }
+  | { kind: 'in_progress' }
+  | { kind: 'payment_in_progress' }
+  | { kind: 'payment_not_begun' };
+
+export function holdStateOf(code: number, a: unknown): HoldState {
+  switch (code) {
+    case Code.EXPIRED: return { kind: 'expired' };
+    case Code.RELEASED: return { kind: 'released' };
+    case Code.CONFIRMED: return { kind: 'confirmed', orderId: String(a) };
+    case Code.PENDING: return { kind: 'in_progress' };
+    case Code.PAYING: return { kind: 'payment_in_progress' };
+    case Code.HELD: return { kind: 'payment_not_begun' };
+    default: return { kind: 'not_found' };
+  }
+}

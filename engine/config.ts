@@ -1,0 +1,59 @@
+import { StockadeError } from './errors.ts';
+
+/** One row per setting: the defaults table the README documents. */
+interface SettingRow {
+  env: string;
+  default: number | string;
+  min?: number;
+  max?: number;
+  doc: string;
+}
+
+export const engineSettingRows = {
+  partitions: { env: 'STOCKADE_PARTITIONS', default: 64, min: 1, max: 4096, doc: 'stock partitions (hash slots); fixed at install' },
+  keyShards: { env: 'STOCKADE_KEY_SHARDS', default: 8, min: 1, max: 1024, doc: 'shards of the idempotency-key index' },
+  keyPrefix: { env: 'STOCKADE_KEY_PREFIX', default: 'stk:', doc: 'prefix of every Redis key' },
+  holdTtlMsDefault: { env: 'STOCKADE_HOLD_TTL_MS_DEFAULT', default: 600_000, min: 1, doc: 'hold TTL when a request names none' },
+  holdTtlMsMin: { env: 'STOCKADE_HOLD_TTL_MS_MIN', default: 1_000, min: 1, doc: 'smallest ttl_ms accepted' },
+  holdTtlMsMax: { env: 'STOCKADE_HOLD_TTL_MS_MAX', default: 3_600_000, min: 1, doc: 'largest ttl_ms accepted' },
+  paymentWindowMs: { env: 'STOCKADE_PAYMENT_WINDOW_MS', default: 120_000, min: 1_000, doc: 'deadline of a hold once payment begins' },
+  batchSizeMax: { env: 'STOCKADE_BATCH_SIZE_MAX', default: 128, min: 1, max: 1024, doc: 'requests per script call (group commit)' },
+  inflightMax: { env: 'STOCKADE_INFLIGHT_MAX', default: 20_000, min: 1, doc: 'batched requests queued or in flight before OVERLOADED' },
+  reclaimPerCallMax: { env: 'STOCKADE_RECLAIM_PER_CALL_MAX', default: 16, min: 0, max: 1024, doc: 'due holds a reserve call expires first' },
+  expireBatchMax: { env: 'STOCKADE_EXPIRE_BATCH_MAX', default: 512, min: 1, max: 8000, doc: 'holds one sweep step expires' },
+  purgeBatchMax: { env: 'STOCKADE_PURGE_BATCH_MAX', default: 512, min: 1, max: 8000, doc: 'records one purge step deletes' },
+  idempotencyRetentionMs: { env: 'STOCKADE_IDEMPOTENCY_RETENTION_MS', default: 86_400_000, min: 1_000, doc: 'how long an Idempotency-Key is remembered' },
+  cartLinesMax: { env: 'STOCKADE_CART_LINES_MAX', default: 20, min: 1, max: 100, doc: 'lines in one reservation' },
+  qtyMax: { env: 'STOCKADE_QTY_MAX', default: 1000, min: 1, doc: 'units in one line' },
+  cartReplayWaitMs: { env: 'STOCKADE_CART_REPLAY_WAIT_MS', default: 2_000, min: 0, doc: 'how long a replay waits for a multi-partition cart in progress' },
+} satisfies Record<string, SettingRow>;
+
+type Rows = typeof engineSettingRows;
+export type EngineSettings = { [K in keyof Rows]: Rows[K]['default'] extends number ? number : string };
+
+/** Settings from the environment over the defaults; a bad value stops the start with a clear message. */
+export function engineSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<EngineSettings> = {}): EngineSettings {
+  const out: Record<string, number | string> = {};
+  for (const [name, row] of Object.entries(engineSettingRows) as [string, SettingRow][]) {
+    const raw = env[row.env];
+    out[name] = raw === undefined || raw === '' ? row.default : parseSetting(row, raw);
+  }
+  const settings = { ...(out as EngineSettings), ...overrides };
+  checkSettings(settings);
+  return settings;
+}
+
+function parseSetting(row: SettingRow, raw: string): number | string {
+  if (typeof row.default === 'string') return raw;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || (row.min !== undefined && value < row.min) || (row.max !== undefined && value > row.max)) {
+    throw new StockadeError('INVALID_SETTING', `${row.env}=${raw} is not an integer in [${row.min ?? '-inf'}, ${row.max ?? 'inf'}]`);
+  }
+  return value;
+}
+
+function checkSettings(s: EngineSettings): void {
+  if (!(s.holdTtlMsMin <= s.holdTtlMsDefault && s.holdTtlMsDefault <= s.holdTtlMsMax)) {
+    throw new StockadeError('INVALID_SETTING', 'hold TTLs must satisfy min <= default <= max');
+  }
+}

@@ -1,0 +1,53 @@
+import type { Cluster, Redis } from 'ioredis';
+import { engineSettings, type EngineSettings } from './config.ts';
+import { recordRetentionMs, type EngineContext } from './context.ts';
+import { KeySpace } from './keys.ts';
+import { Products } from './products.ts';
+import { Reserver } from './reserve.ts';
+import { Reservations } from './reservations.ts';
+import { defineScripts } from './scripts.ts';
+import { Sweeper } from './sweeper.ts';
+
+/**
+ * The reservation engine: products and stock, holds and their life, and the
+ * sweeper, over one Redis (or Redis Cluster) client. Knows nothing of HTTP.
+ */
+export class Engine {
+  readonly products: Products;
+  readonly reservations: Reservations;
+  readonly reserver: Reserver;
+  readonly sweeper: Sweeper;
+
+  constructor(readonly ctx: EngineContext) {
+    this.products = new Products(ctx);
+    this.reservations = new Reservations(ctx);
+    this.reserver = new Reserver(ctx, this.reservations);
+    this.sweeper = new Sweeper(ctx);
+  }
+
+  static create(redis: Redis | Cluster, overrides: Partial<EngineSettings> = {}): Engine {
+    const settings = engineSettings(process.env, overrides);
+    const ctx: EngineContext = {
+      redis,
+      scripts: defineScripts(redis),
+      keys: new KeySpace(settings.keyPrefix, settings.partitions, settings.keyShards),
+      settings,
+      recordRetentionMs: recordRetentionMs(settings),
+    };
+    return new Engine(ctx);
+  }
+
+  get settings(): EngineSettings {
+    return this.ctx.settings;
+  }
+
+  createProduct = (...a: Parameters<Products['create']>) => this.products.create(...a);
+  adjustStock = (...a: Parameters<Products['adjustStock']>) => this.products.adjustStock(...a);
+  getProduct = (...a: Parameters<Products['get']>) => this.products.get(...a);
+  reserve = (...a: Parameters<Reserver['reserve']>) => this.reserver.reserve(...a);
+  getReservation = (...a: Parameters<Reservations['get']>) => this.reservations.get(...a);
+  beginPayment = (...a: Parameters<Reservations['beginPayment']>) => this.reservations.beginPayment(...a);
+  commit = (...a: Parameters<Reservations['commit']>) => this.reservations.commit(...a);
+  release = (...a: Parameters<Reservations['release']>) => this.reservations.release(...a);
+  sweepOnce = () => this.sweeper.sweepOnce();
+}

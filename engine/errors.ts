@@ -1,0 +1,21 @@
+/** Infrastructure failures and programmer errors. Business outcomes are values, never these. */
+export type ErrorCode =
+  | 'REDIS_UNAVAILABLE'
+  | 'OVERLOADED'
+  | 'INVALID_SETTING'
+  | 'SERVICE_FAILED'
+  | 'ASSERTION';
+
+export class StockadeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StockadeError';
+    this.code = code;
+  }
+}
+
+/** For conditions that only a bug can produce. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new StockadeError('ASSERTION', message);
+}

@@ -1,0 +1,60 @@
+/**
+ * Redis key layout. Every key of a partition shares the hash tag {p:N}, and every
+ * key of an idempotency shard the tag {k:N}, so each script touches one hash slot
+ * and runs unchanged on Redis Cluster.
+ */
+export interface PartitionKeys {
+  skus: string;
+  holds: string;
+  due: string;
+  paying: string;
+  users: string;
+  gc: string;
+  outbox: string;
+  meta: string;
+}
+
+export interface ShardKeys {
+  claims: string;
+  gc: string;
+  meta: string;
+}
+
+export function partitionKeys(prefix: string, partition: number): PartitionKeys {
+  const tag = `${prefix}{p:${partition}}:`;
+  return {
+    skus: `${tag}skus`,
+    holds: `${tag}holds`,
+    due: `${tag}due`,
+    paying: `${tag}paying`,
+    users: `${tag}users`,
+    gc: `${tag}gc`,
+    outbox: `${tag}outbox`,
+    meta: `${tag}meta`,
+  };
+}
+
+export function shardKeys(prefix: string, shard: number): ShardKeys {
+  const tag = `${prefix}{k:${shard}}:`;
+  return { claims: `${tag}claims`, gc: `${tag}gc`, meta: `${tag}meta` };
+}
+
+/** Memoizes the key sets, so hot paths build no strings. */
+export class KeySpace {
+  private readonly parts: PartitionKeys[] = [];
+  private readonly shards: ShardKeys[] = [];
+  constructor(readonly prefix: string, readonly partitions: number, readonly keyShards: number) {
+    for (let p = 0; p < partitions; p++) this.parts.push(partitionKeys(prefix, p));
+    for (let s = 0; s < keyShards; s++) this.shards.push(shardKeys(prefix, s));
+  }
+  partition(p: number): PartitionKeys {
+    const keys = this.parts[p];
+    if (!keys) throw new RangeError(`partition ${p} outside 0..${this.partitions - 1}`);
+    return keys;
+  }
+  shard(s: number): ShardKeys {
+    const keys = this.shards[s];
+    if (!keys) throw new RangeError(`shard ${s} outside 0..${this.keyShards - 1}`);
+    return keys;
+  }
+}

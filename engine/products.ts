@@ -1,0 +1,56 @@
+import { Code } from './codes.ts';
+import type { EngineContext } from './context.ts';
+import { partitionOf } from './partition.ts';
+import type { AdjustStockOutcome, CreateProductOutcome, Product, ProductInput } from './types.ts';
+import { deltaProblem, productProblem, skuPattern } from './validate.ts';
+
+const productFields = (sku: string) =>
+  [':n', ':p', ':l', ':t', ':a', ':r', ':s'].map((suffix) => sku + suffix);
+
+/** The catalog: products, their stock counts, restock and shrink. */
+export class Products {
+  constructor(private readonly ctx: EngineContext) {}
+
+  private keysOf(sku: string) {
+    return this.ctx.keys.partition(partitionOf(sku, this.ctx.settings.partitions));
+  }
+
+  async create(input: ProductInput): Promise<CreateProductOutcome> {
+    const problem = productProblem(input);
+    if (problem) return { kind: 'invalid', detail: problem };
+    const k = this.keysOf(input.sku);
+    const code = await this.ctx.scripts.createProduct(k.skus, k.outbox, k.meta,
+      input.sku, input.name, input.priceCents, input.perUserLimit ?? 0, input.stock);
+    if (code === Code.EXISTS) return { kind: 'exists' };
+    const product = await this.get(input.sku);
+    return { kind: 'created', product: product! };
+  }
+
+  async adjustStock(sku: string, delta: number): Promise<AdjustStockOutcome> {
+    if (!skuPattern.test(sku)) return { kind: 'not_found' };
+    const problem = deltaProblem(delta);
+    if (problem) return { kind: 'invalid', detail: problem };
+    const k = this.keysOf(sku);
+    const reply = (await this.ctx.scripts.adjustStock(k.skus, k.outbox, k.meta, sku, delta)) as number[];
+    if (reply[0] === Code.NO_PRODUCT) return { kind: 'not_found' };
+    if (reply[0] === Code.WOULD_GO_NEGATIVE) return { kind: 'would_go_negative', available: reply[1]! };
+    return { kind: 'adjusted', product: (await this.get(sku))! };
+  }
+
+  async get(sku: string): Promise<Product | null> {
+    if (!skuPattern.test(sku)) return null;
+    const v = await this.ctx.redis.hmget(this.keysOf(sku).skus, ...productFields(sku));
+    return v[0] === null ? null : productOf(sku, v);
+  }
+}
+
+function productOf(sku: string, v: (string | null)[]): Product {
+  const n = (i: number) => Number(v[i]);
+  return {
+    sku,
+    name: v[0]!,
+    priceCents: n(1),
+    perUserLimit: n(2),
+    stock: { total: n(3), available: n(4), reserved: n(5), sold: n(6) },
+  };
+}

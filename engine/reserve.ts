@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { GroupCommit } from './batcher.ts';
+import { Code, rejectionOf } from './codes.ts';
+import type { EngineContext } from './context.ts';
+import { StockadeError } from './errors.ts';
+import { IdMaker } from './ids.ts';
+import { partitionOf, shardOf } from './partition.ts';
+import type { Line } from './records.ts';
+import type { Reservations } from './reservations.ts';
+import type { Reservation, ReserveItem, ReserveOutcome, ReserveRequest, ReserveResult } from './types.ts';
+import { reserveProblem } from './validate.ts';
+
+/** One request's part in a reserveHolds call. */
+interface HoldRequest {
+  id: string;
+  userId: string;
+  ttlMs: number;
+  mode: 'h' | 'p' | 'c';
+  parts: string;
+  keep: boolean;
+  items: ReserveItem[];
+}
+
+/** A reserveHolds reply: {1, expiresAtMs, totalCents, ...prices} | {2, code, a, b} | {code, a, b}. */
+type HoldReply = (number | string)[];
+
+interface Claim {
+  key: string;
+  fingerprint: string;
+  id: string;
+}
+type ClaimReply = [number, string?];
+
+interface CartPart {
+  partition: number;
+  items: ReserveItem[];
+}
+
+/** Splits a cart by partition; the partition of the first line is the home part, first. */
+function splitCart(items: ReserveItem[], partitions: number): CartPart[] {
+  const byPartition = new Map<number, ReserveItem[]>();
+  for (const item of items) {
+    const p = partitionOf(item.sku, partitions);
+    const list = byPartition.get(p);
+    if (list) list.push(item);
+    else byPartition.set(p, [item]);
+  }
+  return [...byPartition].map(([partition, list]) => ({ partition, items: list }));
+}
+
+export function fingerprintOf(req: ReserveRequest): string {
+  const canonical = JSON.stringify([req.userId, req.items.map((i) => [i.sku, i.qty]), req.ttlMs ?? null]);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 24);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Reservation requests: claim the idempotency key (if any), then reserve each
+ * partition of the cart through the group-commit batcher. A cart spanning
+ * partitions is reserved home part first (pending), then the other parts; any
+ * rejection aborts the parts already held, so the caller sees all or nothing.
+ */
+export class Reserver {
+  private readonly ids = new IdMaker();
+  readonly holdBatches: GroupCommit<HoldRequest, HoldReply>;
+  readonly claimBatches: GroupCommit<Claim, ClaimReply>;
+
+  constructor(private readonly ctx: EngineContext, private readonly reservations: Reservations) {
+    const limits = { batchSizeMax: ctx.settings.batchSizeMax, inflightMax: ctx.settings.inflightMax };
+    this.holdBatches = new GroupCommit((p, reqs) => this.sendHolds(p, reqs), limits);
+    this.claimBatches = new GroupCommit((s, claims) => this.sendClaims(s, claims), limits);
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
+    const problem = reserveProblem(req, this.ctx.settings);
+    if (problem) return { kind: 'invalid', detail: problem };
+    const parts = splitCart(req.items, this.ctx.settings.partitions);
+    let id = this.ids.next(parts[0]!.partition);
+    let replayed = false;
+    const keep = req.idempotencyKey !== undefined;
+    if (req.idempotencyKey !== undefined) {
+      const key = req.idempotencyKey;
+      const claim = await this.claimBatches.submit(shardOf(key, this.ctx.settings.keyShards),
+        { key, fingerprint: req.fingerprint ?? fingerprintOf(req), id });
+      if (claim[0] === Code.KEY_REUSED) return { kind: 'key_reused' };
+      id = claim[1]!;
+      replayed = claim[0] === Code.DUPLICATE;
+    }
+    const ttlMs = req.ttlMs ?? this.ctx.settings.holdTtlMsDefault;
+    const hold = { id, userId: req.userId, ttlMs, keep };
+    const result = parts.length === 1
+      ? await this.reserveSingle(hold, parts[0]!)
+      : await this.reserveCart(hold, parts);
+    return replayed ? { kind: 'duplicate', of: result } : result;
+  }
+
+  private async reserveSingle(hold: Omit<HoldRequest, 'mode' | 'parts' | 'items'>, part: CartPart): Promise<ReserveResult> {
+    const reply = await this.holdBatches.submit(part.partition, { ...hold, mode: 'h', parts: '', items: part.items });
+    if (reply[0] === Code.OK) return this.heldOf(hold.id, hold.userId, [{ items: part.items, reply }]);
+    return this.settledOf(hold.id, reply);
+  }
+
+  private async reserveCart(hold: Omit<HoldRequest, 'mode' | 'parts' | 'items'>, parts: CartPart[]): Promise<ReserveResult> {
+    const [home, ...others] = parts as [CartPart, ...CartPart[]];
+    const partList = parts.map((p) => p.partition).join(',');
+    const first = await this.holdBatches.submit(home.partition, { ...hold, mode: 'p', parts: partList, items: home.items });
+    if (first[0] !== Code.OK) return this.settledOf(hold.id, first);
+
+    const settled = await Promise.allSettled(others.map((part) => this.holdBatches.submit(part.partition,
+      { ...hold, keep: false, mode: 'c', parts: String(home.partition), items: part.items })));
+    const failure = settled.find((s) => s.status === 'rejected' || s.value[0] !== Code.OK);
+    if (failure) {
+      const rejection = failure.status === 'fulfilled' ? rejectionOf(Number(failure.value[0]), failure.value[1], failure.value[2]) : null;
+      await this.reservations.abortCart(hold.id, parts.map((p) => p.partition), rejection);
+      if (!rejection) throw failure.status === 'rejected' ? failure.reason : new StockadeError('ASSERTION', `cart part replied ${failure.value[0]}`);
+      return rejection;
+    }
+    const activated = await this.reservations.activateCart(hold.id, home.partition);
+    const replies = [first, ...settled.map((s) => (s as PromiseFulfilledResult<HoldReply>).value)];
+    const held = this.heldOf(hold.id, hold.userId, parts.map((p, i) => ({ items: p.items, reply: replies[i]! })));
+    return activated ? held : { kind: 'held', reservation: { ...held.reservation, status: 'expired' } };
+  }
+
+  /** The held outcome, from the request's lines and the prices the scripts replied. */
+  private heldOf(id: string, userId: string, parts: { items: ReserveItem[]; reply: HoldReply }[]) {
+    const items: Line[] = [];
+    let totalCents = 0;
+    for (const { items: partItems, reply } of parts) {
+      partItems.forEach((item, i) => items.push({ sku: item.sku, qty: item.qty, priceCents: Number(reply[3 + i]) }));
+      totalCents += Number(reply[2]);
+    }
+    const expiresAtMs = Number(parts[0]!.reply[1]);
+    const reservation: Reservation = { id, status: 'held', userId, items, totalCents, expiresAtMs, orderId: '' };
+    return { kind: 'held' as const, reservation };
+  }
+
+  /** A rejection, or (when the id exists already) the outcome the first request got. */
+  private async settledOf(id: string, reply: HoldReply): Promise<ReserveResult> {
+    let [code, a, b] = reply;
+    if (code === Code.DUPLICATE) [code, a, b] = reply.slice(1);
+    const rejection = rejectionOf(Number(code), a, b);
+    if (rejection) return rejection;
+    if (code !== Code.OK) throw new StockadeError('ASSERTION', `reserveHolds replied ${reply.join(' ')}`);
+    return this.originalOf(id);
+  }
+
+  /** What the first request for an id was answered: its hold as it was made, or its rejection. */
+  private async originalOf(id: string): Promise<ReserveResult> {
+    const deadline = Date.now() + this.ctx.settings.cartReplayWaitMs;
+    for (;;) {
+      const found = await this.reservations.find(id);
+      if (found?.record.status === 'aborted') {
+        const rejection = found.record.note && rejectionOf(...found.record.note);
+        if (rejection) return rejection;
+        throw new StockadeError('SERVICE_FAILED', `the first request for ${id} failed before it was answered; retry with a new key`);
+      }
+      if (found && found.record.status !== 'pending' && found.reservation) {
+        return { kind: 'held', reservation: { ...found.reservation, status: 'held', orderId: '' } };
+      }
+      if (!found || Date.now() >= deadline) return { kind: 'in_progress' };
+      await sleep(20);
+    }
+  }
+
+  private sendHolds(partition: number, reqs: HoldRequest[]): Promise<HoldReply[]> {
+    const k = this.ctx.keys.partition(partition);
+    const args: (string | number)[] = [k.skus, k.holds, k.due, k.users, k.gc, k.meta,
+      this.ctx.settings.reclaimPerCallMax, this.ctx.recordRetentionMs, reqs.length];
+    for (const r of reqs) {
+      args.push(r.id, r.userId, r.ttlMs, r.mode, r.parts, r.keep ? '1' : '0', r.items.length);
+      for (const item of r.items) args.push(item.sku, item.qty);
+    }
+    return this.ctx.scripts.reserveHolds(...args) as Promise<HoldReply[]>;
+  }
+
+  private sendClaims(shard: number, claims: Claim[]): Promise<ClaimReply[]> {
+    const k = this.ctx.keys.shard(shard);
+    const args: (string | number)[] = [k.claims, k.gc, k.meta, this.ctx.settings.idempotencyRetentionMs, claims.length];
+    for (const c of claims) args.push(c.key, c.fingerprint, c.id);
+    return this.ctx.scripts.claimKeys(...args) as Promise<ClaimReply[]>;
+  }
+}

@@ -1,0 +1,87 @@
+import type { HoldState, Rejection } from './codes.ts';
+import type { HoldStatus, Line } from './records.ts';
+
+export type { HoldState, Rejection, HoldStatus, Line };
+
+export interface Stock {
+  total: number;
+  available: number;
+  reserved: number;
+  sold: number;
+}
+
+export interface Product {
+  sku: string;
+  name: string;
+  priceCents: number;
+  /** Units of this SKU one user may hold and buy; 0 means no limit. */
+  perUserLimit: number;
+  stock: Stock;
+}
+
+export interface ProductInput {
+  sku: string;
+  name: string;
+  priceCents: number;
+  stock: number;
+  perUserLimit?: number;
+}
+
+export interface ReserveItem {
+  sku: string;
+  qty: number;
+}
+
+export interface ReserveRequest {
+  userId: string;
+  items: ReserveItem[];
+  ttlMs?: number;
+  /** Already scoped by the caller (e.g. to its token). Absent: no replay protection. */
+  idempotencyKey?: string;
+  /** What "the same body" means; computed from userId, items and ttlMs when absent. */
+  fingerprint?: string;
+}
+
+export interface Reservation {
+  id: string;
+  status: HoldStatus;
+  userId: string;
+  items: Line[];
+  totalCents: number;
+  expiresAtMs: number;
+  orderId: string;
+}
+
+export type Invalid = { kind: 'invalid'; detail: string };
+
+export type ReserveResult =
+  | { kind: 'held'; reservation: Reservation }
+  | Rejection
+  | { kind: 'in_progress' };
+
+export type ReserveOutcome =
+  | ReserveResult
+  | { kind: 'duplicate'; of: ReserveResult }
+  | { kind: 'key_reused' }
+  | Invalid;
+
+export type CreateProductOutcome = { kind: 'created'; product: Product } | { kind: 'exists' } | Invalid;
+
+export type AdjustStockOutcome =
+  | { kind: 'adjusted'; product: Product }
+  | { kind: 'not_found' }
+  | { kind: 'would_go_negative'; available: number }
+  | Invalid;
+
+export type BeginPaymentOutcome = { kind: 'paying'; deadlineMs: number; totalCents: number } | HoldState;
+
+export interface PaymentRecord {
+  amountCents: number;
+  /** The provider's reference for the captured charge. */
+  reference: string;
+}
+
+export type CommitOutcome = { kind: 'confirmed'; orderId: string } | HoldState;
+
+export type ReleaseMode = 'client' | 'declined';
+export type ReleaseOutcome = { kind: 'released' } | HoldState;

@@ -1,0 +1,43 @@
+#!lua
+--[[
+  beginPayment: held -> paying, before the payment provider is called (the
+  saga's pivot). Moves the hold from the due index to the paying index with a
+  deadline of now + paymentWindowMs (never earlier than the hold's own), so
+  expiry cannot race a payment in flight. Repeating it returns the same answer.
+
+  KEYS[1] skus  KEYS[2] holds  KEYS[3] due  KEYS[4] paying  KEYS[5] users
+  KEYS[6] gc    KEYS[7] meta
+  ARGV[1] id  ARGV[2] paymentWindowMs  ARGV[3] retentionMs
+
+  Returns
+    {   1, deadlineMs, totalCents, parts }  paying (now or already); parts: the
+        cart's partitions, comma separated, on the home part of a cart, else ''
+    { -10 }  no such hold          { -11 }  expired (now or before)
+    { -12 }  released              { -13, orderId }  confirmed already
+    { -14 }  a cart still being reserved
+]]
+--- @include "clock"
+--- @include "record"
+--- @include "units"
+--- @include "status"
+local skusKey, holdsKey, dueKey, payingKey, usersKey, gcKey, metaKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local id, windowMs, retentionMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = nowMs(metaKey)
+
+local rec = loadRecord(holdsKey, id)
+if not rec then return { NOT_FOUND } end
+if expireIfDue(skusKey, holdsKey, dueKey, usersKey, gcKey, id, rec, now, retentionMs) then
+  return { EXPIRED }
+end
+if rec[R_STATUS] == 'held' then
+  rec[R_STATUS] = 'paying'
+  rec[R_EXPIRES] = math.max(rec[R_EXPIRES], now + windowMs)
+  saveRecord(holdsKey, id, rec)
+  redis.call('ZREM', dueKey, id)
+  redis.call('ZADD', payingKey, rec[R_EXPIRES], id)
+end
+if rec[R_STATUS] == 'paying' then
+  return { 1, rec[R_EXPIRES], rec[R_TOTAL], rec[R_PARTS] }
+end
+return statusReply(rec)

@@ -1,0 +1,41 @@
+#!lua
+--[[
+  commitHold: paying -> confirmed after a captured payment; moves the
+  hold's units reserved -> sold and appends the `order` event to the outbox in
+  the same step. Repeating it returns the first outcome and appends nothing.
+
+  KEYS[1] skus  KEYS[2] holds  KEYS[3] paying  KEYS[4] gc  KEYS[5] outbox
+  KEYS[6] meta
+  ARGV[1] id  ARGV[2] orderId  ARGV[3] amountCents  ARGV[4] paymentRef
+  ARGV[5] retentionMs
+
+  Returns
+    {   1, orderId, parts }  confirmed (now or before); parts as in beginPayment
+    { -10 }  no such hold   { -11 }  expired   { -12 }  released
+    { -14 }  a cart still being reserved   { -16 }  held: payment not begun
+]]
+--- @include "clock"
+--- @include "record"
+--- @include "units"
+--- @include "status"
+local skusKey, holdsKey, payingKey, gcKey, outboxKey, metaKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local id, orderId, amountCents, paymentRef = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local retentionMs = tonumber(ARGV[5])
+local now = nowMs(metaKey)
+
+local rec = loadRecord(holdsKey, id)
+if not rec then return { NOT_FOUND } end
+local s = rec[R_STATUS]
+if s == 'confirmed' then return { 1, rec[R_ORDER], rec[R_PARTS] } end
+if s ~= 'paying' then return statusReply(rec) end
+
+moveReserved(skusKey, nil, rec, 's')
+rec[R_ORDER] = orderId
+endRecord(holdsKey, gcKey, id, rec, 'confirmed', now, retentionMs)
+redis.call('ZREM', payingKey, id)
+local event = { t = 'order', id = id, order = orderId, user = rec[R_USER], home = rec[R_HOME],
+  parts = rec[R_PARTS], lines = rec[R_LINES], total = rec[R_TOTAL], amount = amountCents,
+  payment = paymentRef, at = now }
+redis.call('XADD', outboxKey, '*', 'e', cmsgpack.pack(event))
+return { 1, orderId, rec[R_PARTS] }

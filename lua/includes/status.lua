@@ -1,0 +1,24 @@
+-- The code a script returns when a hold is not in a state the step accepts.
+local NOT_FOUND, EXPIRED, RELEASED, CONFIRMED, PENDING, PAYING, HELD = -10, -11, -12, -13, -14, -15, -16
+local STATUS_CODES = { expired = EXPIRED, released = RELEASED, confirmed = CONFIRMED,
+  pending = PENDING, paying = PAYING, held = HELD, rejected = NOT_FOUND, aborted = NOT_FOUND }
+
+local function statusReply(rec)
+  if not rec then return { NOT_FOUND } end
+  local code = STATUS_CODES[rec[R_STATUS]] or NOT_FOUND
+  if code == CONFIRMED then return { code, rec[R_ORDER] } end
+  return { code }
+end
+
+-- A held (or pending) hold whose deadline has passed is expired on the spot,
+-- so that no step acts on it after its time.
+local function expireIfDue(skusKey, holdsKey, dueKey, usersKey, gcKey, id, rec, now, retentionMs)
+  local s = rec[R_STATUS]
+  if (s == 'held' or s == 'pending') and now >= rec[R_EXPIRES] then
+    moveReserved(skusKey, usersKey, rec, 'a')
+    endRecord(holdsKey, gcKey, id, rec, 'expired', now, retentionMs)
+    redis.call('ZREM', dueKey, id)
+    return true
+  end
+  return false
+end

@@ -1,0 +1,51 @@
+#!lua
+--[[
+  releaseHold: gives a hold's units back to `available` at once.
+  Modes:
+    'client'    held -> released (a paying hold is refused: payment in progress)
+    'declined'  held or paying -> released (the saga's compensation)
+    'abort'     pending or held -> aborted, recording ARGV[3..5] as the outcome a
+                replay of the request gets (a multi-partition cart that failed)
+  Repeating a release returns the same answer.
+
+  KEYS[1] skus  KEYS[2] holds  KEYS[3] due  KEYS[4] paying  KEYS[5] users
+  KEYS[6] gc    KEYS[7] meta
+  ARGV[1] id  ARGV[2] mode  ARGV[3] noteCode  ARGV[4] noteA  ARGV[5] noteB
+  ARGV[6] retentionMs
+
+  Returns
+    {   1, parts }  released (or aborted) now or before; parts as in beginPayment
+    { -10 }  no such hold   { -11 }  expired   { -13, orderId }  confirmed
+    { -14 }  a cart still being reserved   { -15 }  payment in progress
+]]
+--- @include "clock"
+--- @include "record"
+--- @include "units"
+--- @include "status"
+local skusKey, holdsKey, dueKey, payingKey, usersKey, gcKey, metaKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local id, mode, retentionMs = ARGV[1], ARGV[2], tonumber(ARGV[6])
+local now = nowMs(metaKey)
+
+local rec = loadRecord(holdsKey, id)
+if not rec then return { NOT_FOUND } end
+local s = rec[R_STATUS]
+if s == 'released' and mode ~= 'abort' then return { 1, rec[R_PARTS] } end
+if s == 'aborted' and mode == 'abort' then return { 1, rec[R_PARTS] } end
+if expireIfDue(skusKey, holdsKey, dueKey, usersKey, gcKey, id, rec, now, retentionMs) then
+  return { EXPIRED }
+end
+
+local allowed = s == 'held' or (s == 'paying' and mode == 'declined') or (s == 'pending' and mode == 'abort')
+if not allowed then return statusReply(rec) end
+
+moveReserved(skusKey, usersKey, rec, 'a')
+local status = 'released'
+if mode == 'abort' then
+  status = 'aborted'
+  rec[R_NOTE] = { tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]) }
+end
+endRecord(holdsKey, gcKey, id, rec, status, now, retentionMs)
+redis.call('ZREM', dueKey, id)
+redis.call('ZREM', payingKey, id)
+return { 1, rec[R_PARTS] }

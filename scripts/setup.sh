@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Stockade needs and is missing: npm dependencies, redis-server and
+# the PostgreSQL server binaries. Fast (well under a second) when nothing is missing.
+# As root it installs system packages with apt-get; otherwise it prints the command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# npm dependencies, re-installed when package-lock.json changes.
+stamp=node_modules/.stockade-lock
+want=$(sha1sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing npm dependencies" >&2
+  # npm ci refuses this lock: the registry lacks some platforms' optional builds of
+  # msgpackr-extract at the locked version; npm install keeps to the lock all the same.
+  npm install --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+
+# System packages.
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+have_pg=no
+if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then have_pg=yes; fi
+if [ "$have_pg" = no ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then have_pg=yes; fi
+[ "$have_pg" = yes ] || missing+=(postgresql)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${missing[*]} with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    echo "setup: missing ${missing[*]}; install with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,79 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { freePort, portIsFree } from './process.ts';
+import { postgresRunning, startPostgres, stopPostgres } from './postgres.ts';
+import { redisRunning, startRedis, stopRedis } from './redis.ts';
+
+/** The embedded default: a private redis-server and PostgreSQL under one data dir. */
+export interface LocalServices {
+  dataDir: string;
+  redisUrl: string;
+  databaseUrl: string;
+}
+
+interface ServicesFile {
+  redisPort: number;
+  postgresPort: number;
+}
+
+export interface LocalServicesOptions {
+  dataDir: string;
+  ephemeral?: boolean;
+  appendfsync?: 'everysec' | 'always';
+}
+
+const preferredPorts = { redis: 6390, postgres: 5439 };
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.STOCKADE_DATA_DIR || './.data');
+}
+
+function readServicesFile(dataDir: string): ServicesFile | null {
+  const file = join(dataDir, 'services.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ServicesFile) : null;
+}
+
+async function pickPort(preferred: number): Promise<number> {
+  return (await portIsFree(preferred)) ? preferred : freePort();
+}
+
+/** The services running under dataDir, or null when either is down. */
+export function findLocalServices(dataDir: string): LocalServices | null {
+  const ports = readServicesFile(dataDir);
+  if (!ports || !redisRunning(join(dataDir, 'redis')) || !postgresRunning(join(dataDir, 'postgres'))) return null;
+  return urlsOf(dataDir, ports);
+}
+
+function urlsOf(dataDir: string, ports: ServicesFile): LocalServices {
+  return {
+    dataDir,
+    redisUrl: `redis://127.0.0.1:${ports.redisPort}`,
+    databaseUrl: `postgres://stockade@127.0.0.1:${ports.postgresPort}/stockade`,
+  };
+}
+
+/** Starts what is not running yet under dataDir (reusing the ports it had) and returns the URLs. */
+export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  chmodSync(dataDir, 0o755); // the postgres OS user must be able to reach its data dir below
+  const known = readServicesFile(dataDir);
+  const redisDir = join(dataDir, 'redis');
+  const pgDir = join(dataDir, 'postgres');
+  const ports: ServicesFile = {
+    redisPort: known && redisRunning(redisDir) ? known.redisPort : await pickPort(known?.redisPort ?? preferredPorts.redis),
+    postgresPort: known && postgresRunning(pgDir) ? known.postgresPort : await pickPort(known?.postgresPort ?? preferredPorts.postgres),
+  };
+  writeFileSync(join(dataDir, 'services.json'), JSON.stringify(ports));
+  await Promise.all([
+    redisRunning(redisDir) ? null : startRedis({ dir: redisDir, port: ports.redisPort, appendfsync: options.appendfsync }),
+    postgresRunning(pgDir) ? null : startPostgres({ dir: pgDir, port: ports.postgresPort, ephemeral: options.ephemeral }),
+  ]);
+  return urlsOf(dataDir, ports);
+}
+
+export async function stopLocalServices(dataDir: string, options: { remove?: boolean } = {}): Promise<void> {
+  const dir = resolve(dataDir);
+  await Promise.all([stopRedis(join(dir, 'redis')), stopPostgres(join(dir, 'postgres'))]);
+  if (options.remove) rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,59 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StockadeError } from '../engine/errors.ts';
+import { isAlive, run, stopPid, waitForPort } from './process.ts';
+
+export interface LocalRedisOptions {
+  dir: string;
+  port: number;
+  /** 'everysec' (default) or 'always'. */
+  appendfsync?: 'everysec' | 'always';
+}
+
+export interface LocalService {
+  url: string;
+  pid: number;
+  port: number;
+}
+
+/**
+ * Starts a private redis-server (daemonized) with its data under dir: AOF on,
+ * noeviction, loopback only. Its pid file and log live in dir too.
+ */
+export async function startRedis(options: LocalRedisOptions): Promise<LocalService> {
+  const { dir, port } = options;
+  mkdirSync(dir, { recursive: true });
+  const pidFile = join(dir, 'redis.pid');
+  const args = [
+    '--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'yes',
+    '--dir', dir, '--pidfile', pidFile, '--logfile', join(dir, 'redis.log'),
+    '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'everysec',
+    '--maxmemory-policy', 'noeviction', '--save', '',
+  ];
+  try {
+    await run('redis-server', args);
+  } catch (error) {
+    throw new StockadeError('SERVICE_FAILED', `redis-server did not start (is it installed? run npm run setup): ${(error as Error).message}`, { cause: error });
+  }
+  await waitForPort(port, 'redis-server');
+  return { url: `redis://127.0.0.1:${port}`, pid: readPid(pidFile), port };
+}
+
+export async function stopRedis(dir: string): Promise<void> {
+  const pidFile = join(dir, 'redis.pid');
+  if (!existsSync(pidFile)) return;
+  await stopPid(readPid(pidFile));
+}
+
+export function redisRunning(dir: string): boolean {
+  const pidFile = join(dir, 'redis.pid');
+  return existsSync(pidFile) && isAlive(readPid(pidFile));
+}
+
+function readPid(file: string): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+    if (text) return Number(text);
+  }
+  throw new StockadeError('SERVICE_FAILED', `no pid in ${file}`);
+}

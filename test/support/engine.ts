@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { Engine } from '../../engine/engine.ts';
+import type { EngineSettings } from '../../engine/config.ts';
+import { partitionOf } from '../../engine/partition.ts';
+import type { Stock } from '../../engine/types.ts';
+
+/** A fresh engine on the suite's Redis, in a key prefix of its own. */
+export function testEngine(overrides: Partial<EngineSettings> = {}): { engine: Engine; redis: Redis; close: () => Promise<void> } {
+  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
+  const engine = Engine.create(redis, { keyPrefix: `t${randomBytes(4).toString('hex')}:`, ...overrides });
+  return { engine, redis, close: async () => void (await redis.quit()) };
+}
+
+/** Moves the scripts' clock forward (every partition and key shard of this engine). */
+export async function advanceClock(engine: Engine, ms: number): Promise<void> {
+  const { keys, settings, redis } = engine.ctx;
+  const pipeline = redis.pipeline();
+  for (let p = 0; p < settings.partitions; p++) pipeline.hincrby(keys.partition(p).meta, 'clock_offset_ms', ms);
+  for (let s = 0; s < settings.keyShards; s++) pipeline.hincrby(keys.shard(s).meta, 'clock_offset_ms', ms);
+  await pipeline.exec();
+}
+
+/** n SKU names that live in one partition (different from `avoid` when given). */
+export function skusInOnePartition(engine: Engine, prefix: string, n: number, avoid = -1): string[] {
+  const found = new Map<number, string[]>();
+  for (let i = 0; ; i++) {
+    const sku = `${prefix}-${i}`;
+    const p = partitionOf(sku, engine.settings.partitions);
+    if (p === avoid) continue;
+    const list = found.get(p) ?? [];
+    list.push(sku);
+    found.set(p, list);
+    if (list.length === n) return list;
+  }
+}
+
+/** Invariant C: available + reserved + sold == total, all >= 0. */
+export function conserved(stock: Stock): boolean {
+  const { total, available, reserved, sold } = stock;
+  return available >= 0 && reserved >= 0 && sold >= 0 && available + reserved + sold === total;
+}
+
+export async function stockOf(engine: Engine, sku: string): Promise<Stock> {
+  const product = await engine.getProduct(sku);
+  if (!product) throw new Error(`no product ${sku}`);
+  return product.stock;
+}
