@@ -36,7 +36,12 @@ interface CartPart {
   items: ReserveItem[];
 }
 
-/** Splits a cart by partition; the partition of the first line is the home part, first. */
+/**
+ * Splits a cart by partition, in ascending partition order: the lowest is the
+ * home part (the id names it). Every cart takes its partitions in the same
+ * order, so carts racing for the same units do not block each other into all
+ * failing. A reservation lists its items part by part, in this order.
+ */
 function splitCart(items: ReserveItem[], partitions: number): CartPart[] {
   const byPartition = new Map<number, ReserveItem[]>();
   for (const item of items) {
@@ -45,7 +50,7 @@ function splitCart(items: ReserveItem[], partitions: number): CartPart[] {
     if (list) list.push(item);
     else byPartition.set(p, [item]);
   }
-  return [...byPartition].map(([partition, list]) => ({ partition, items: list }));
+  return [...byPartition].sort((x, y) => x[0] - y[0]).map(([partition, list]) => ({ partition, items: list }));
 }
 
 export function fingerprintOf(req: ReserveRequest): string {
@@ -58,8 +63,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Reservation requests: claim the idempotency key (if any), then reserve each
  * partition of the cart through the group-commit batcher. A cart spanning
- * partitions is reserved home part first (pending), then the other parts; any
- * rejection aborts the parts already held, so the caller sees all or nothing.
+ * partitions is reserved part by part in partition order, the home part first
+ * (pending until the last part holds); any rejection aborts the parts already
+ * held, so the caller sees all or nothing.
  */
 export class Reserver {
   private readonly ids = new IdMaker();
@@ -107,17 +113,25 @@ export class Reserver {
     const first = await this.holdBatches.submit(home.partition, { ...hold, mode: 'p', parts: partList, items: home.items });
     if (first[0] !== Code.OK) return this.settledOf(hold.id, first);
 
-    const settled = await Promise.allSettled(others.map((part) => this.holdBatches.submit(part.partition,
-      { ...hold, keep: false, mode: 'c', parts: String(home.partition), items: part.items })));
-    const failure = settled.find((s) => s.status === 'rejected' || s.value[0] !== Code.OK);
-    if (failure) {
-      const rejection = failure.status === 'fulfilled' ? rejectionOf(Number(failure.value[0]), failure.value[1], failure.value[2]) : null;
-      await this.reservations.abortCart(hold.id, parts.map((p) => p.partition), rejection);
-      if (!rejection) throw failure.status === 'rejected' ? failure.reason : new StockadeError('ASSERTION', `cart part replied ${failure.value[0]}`);
-      return rejection;
+    const replies = [first];
+    for (const part of others) {
+      let reply: HoldReply;
+      try {
+        reply = await this.holdBatches.submit(part.partition,
+          { ...hold, keep: false, mode: 'c', parts: String(home.partition), items: part.items });
+      } catch (error) {
+        await this.reservations.abortCart(hold.id, parts.map((p) => p.partition), null);
+        throw error;
+      }
+      const rejection = reply[0] === Code.OK ? null : rejectionOf(Number(reply[0]), reply[1], reply[2]);
+      if (reply[0] !== Code.OK) {
+        await this.reservations.abortCart(hold.id, parts.map((p) => p.partition), rejection);
+        if (!rejection) throw new StockadeError('ASSERTION', `cart part replied ${reply.join(' ')}`);
+        return rejection;
+      }
+      replies.push(reply);
     }
     const activated = await this.reservations.activateCart(hold.id, home.partition);
-    const replies = [first, ...settled.map((s) => (s as PromiseFulfilledResult<HoldReply>).value)];
     const held = this.heldOf(hold.id, hold.userId, parts.map((p, i) => ({ items: p.items, reply: replies[i]! })));
     return activated ? held : { kind: 'held', reservation: { ...held.reservation, status: 'expired' } };
   }
