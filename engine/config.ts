@@ -19,12 +19,13 @@ export const engineSettingRows = {
   paymentWindowMs: { env: 'STOCKADE_PAYMENT_WINDOW_MS', default: 120_000, min: 1_000, doc: 'deadline of a hold once payment begins' },
   batchSizeMax: { env: 'STOCKADE_BATCH_SIZE_MAX', default: 128, min: 1, max: 1024, doc: 'requests per script call (group commit)' },
   inflightMax: { env: 'STOCKADE_INFLIGHT_MAX', default: 20_000, min: 1, doc: 'batched requests queued or in flight before OVERLOADED' },
-  reclaimPerCallMax: { env: 'STOCKADE_RECLAIM_PER_CALL_MAX', default: 16, min: 0, max: 1024, doc: 'due holds a reserve call expires first' },
-  expireBatchMax: { env: 'STOCKADE_EXPIRE_BATCH_MAX', default: 512, min: 1, max: 8000, doc: 'holds one sweep step expires' },
-  purgeBatchMax: { env: 'STOCKADE_PURGE_BATCH_MAX', default: 512, min: 1, max: 8000, doc: 'records one purge step deletes' },
+  reclaimGroupsMax: { env: 'STOCKADE_RECLAIM_GROUPS_MAX', default: 4, min: 0, max: 64, doc: 'due hold groups (one per reserve call and deadline) a reserve call expires first' },
+  expireGroupsMax: { env: 'STOCKADE_EXPIRE_GROUPS_MAX', default: 32, min: 1, max: 1024, doc: 'due hold groups one sweep step expires' },
+  purgeGroupsMax: { env: 'STOCKADE_PURGE_GROUPS_MAX', default: 32, min: 1, max: 1024, doc: 'record groups past retention one purge step deletes' },
   idempotencyRetentionMs: { env: 'STOCKADE_IDEMPOTENCY_RETENTION_MS', default: 86_400_000, min: 1_000, doc: 'how long an Idempotency-Key is remembered' },
   cartLinesMax: { env: 'STOCKADE_CART_LINES_MAX', default: 20, min: 1, max: 100, doc: 'lines in one reservation' },
   qtyMax: { env: 'STOCKADE_QTY_MAX', default: 1000, min: 1, doc: 'units in one line' },
+  sweepIntervalMs: { env: 'STOCKADE_SWEEP_INTERVAL_MS', default: 1_000, min: 10, doc: 'how often the sweeper expires due holds and purges old records' },
   cartReplayWaitMs: { env: 'STOCKADE_CART_REPLAY_WAIT_MS', default: 2_000, min: 0, doc: 'how long a replay waits for a multi-partition cart in progress' },
 } satisfies Record<string, SettingRow>;
 

@@ -1,7 +1,6 @@
-import { unpack } from 'msgpackr';
-
-/** Mirrors lua/includes/record.lua (1-based there, 0-based here). */
-const R = { STATUS: 0, USER: 1, CREATED: 2, EXPIRES: 3, TOTAL: 4, HOME: 5, PARTS: 6, LINES: 7, ENDED: 8, NOTE: 9, ORDER: 10 } as const;
+/** Decodes hold records: the format is written in lua/includes/record.lua; keep the two in step. */
+const SEP = '\x1f';
+const HEADER_FIELDS = 9;
 const LINE_STRIDE = 4;
 
 export type HoldStatus = 'pending' | 'held' | 'paying' | 'confirmed' | 'released' | 'expired' | 'aborted' | 'rejected';
@@ -17,38 +16,44 @@ export interface HoldRecord {
   userId: string;
   createdAtMs: number;
   expiresAtMs: number;
-  totalCents: number;
   /** The home partition, for a part of a multi-partition cart; '' otherwise. */
   home: string;
-  /** Every partition of a multi-partition cart, on its home part; '' otherwise. */
+  /** Every partition of a multi-partition cart, on its home part; [] otherwise. */
   parts: number[];
   lines: Line[];
   endedAtMs: number;
-  /** The recorded rejection {code, a, b} of a rejected or aborted request. */
+  /** The recorded rejection [code, sku, n] of a rejected or aborted request. */
   note: [number, string, number] | null;
   orderId: string;
 }
 
-export function decodeRecord(raw: Buffer): HoldRecord {
-  const r = unpack(raw) as unknown[];
-  const flat = (r[R.LINES] as unknown[]) ?? [];
+export function decodeRecord(raw: string): HoldRecord {
+  const fields: string[] = [];
+  let pos = 0;
+  const next = () => {
+    const end = raw.indexOf(SEP, pos);
+    const value = raw.slice(pos, end);
+    pos = end + 1;
+    return value;
+  };
+  for (let i = 0; i < HEADER_FIELDS; i++) fields.push(next());
+  const [status, created, expires, home, parts, ended, orderId, note, lineCount] = fields as [string, ...string[]];
   const lines: Line[] = [];
-  for (let i = 0; i < flat.length; i += LINE_STRIDE) {
-    lines.push({ sku: String(flat[i]), qty: Number(flat[i + 1]), priceCents: Number(flat[i + 2]) });
+  for (let i = 0; i < Number(lineCount); i++) {
+    const [sku, qty, price] = [next(), next(), next(), next()];
+    lines.push({ sku, qty: Number(qty), priceCents: Number(price) });
   }
-  const parts = String(r[R.PARTS] ?? '');
-  const note = r[R.NOTE];
+  const noteParts = note ? note.split(',') : null;
   return {
-    status: r[R.STATUS] as HoldStatus,
-    userId: String(r[R.USER]),
-    createdAtMs: Number(r[R.CREATED]),
-    expiresAtMs: Number(r[R.EXPIRES]),
-    totalCents: Number(r[R.TOTAL]),
-    home: String(r[R.HOME] ?? ''),
-    parts: parts === '' ? [] : parts.split(',').map(Number),
+    status: status as HoldStatus,
+    userId: raw.slice(pos),
+    createdAtMs: Number(created),
+    expiresAtMs: Number(expires),
+    home: home!,
+    parts: parts ? parts.split(',').map(Number) : [],
     lines,
-    endedAtMs: Number(r[R.ENDED]),
-    note: Array.isArray(note) ? [Number(note[0]), String(note[1]), Number(note[2])] : null,
-    orderId: String(r[R.ORDER] ?? ''),
+    endedAtMs: Number(ended),
+    note: noteParts ? [Number(noteParts[0]), noteParts[1]!, Number(noteParts[2])] : null,
+    orderId: orderId!,
   };
 }

@@ -42,7 +42,7 @@ export class Reservations {
   }
 
   private async record(partition: number, id: string): Promise<HoldRecord | null> {
-    const raw = await this.ctx.redis.hgetBuffer(this.ctx.keys.partition(partition).holds, id);
+    const raw = await this.ctx.redis.hget(this.ctx.keys.partition(partition).holds, id);
     return raw ? decodeRecord(raw) : null;
   }
 
@@ -66,7 +66,7 @@ export class Reservations {
 
   private beginPart(partition: number, id: string): Promise<Reply> {
     const k = this.ctx.keys.partition(partition);
-    return this.ctx.scripts.beginPayment(k.skus, k.holds, k.due, k.paying, k.users, k.gc, k.meta,
+    return this.ctx.scripts.beginPayment(k.skus, k.holds, k.paying, k.users, k.gc, k.meta,
       id, this.ctx.settings.paymentWindowMs, this.ctx.recordRetentionMs) as Promise<Reply>;
   }
 
@@ -104,7 +104,7 @@ export class Reservations {
   private releasePart(partition: number, id: string, mode: ReleaseMode | 'abort', note: Rejection | null): Promise<Reply> {
     const k = this.ctx.keys.partition(partition);
     const [code, a, b] = note ? rejectionNote(note) : [0, '', 0];
-    return this.ctx.scripts.releaseHold(k.skus, k.holds, k.due, k.paying, k.users, k.gc, k.meta,
+    return this.ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta,
       id, mode, code, a, b, this.ctx.recordRetentionMs) as Promise<Reply>;
   }
 

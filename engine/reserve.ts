@@ -21,8 +21,19 @@ interface HoldRequest {
   items: ReserveItem[];
 }
 
-/** A reserveHolds reply: {1, expiresAtMs, totalCents, ...prices} | {2, code, a, b} | {code, a, b}. */
+/** One request's part of a reserveHolds reply: [1, expiresAtMs, ...prices] | [2, code, a, b] | [code, a, b]. */
 type HoldReply = (number | string)[];
+
+/** Splits a flat reply (a count, then that many values, per request) into per-request replies. */
+function splitReplies(flat: (number | string)[], count: number): HoldReply[] {
+  const replies: HoldReply[] = [];
+  for (let at = 0; replies.length < count; ) {
+    const n = Number(flat[at]);
+    replies.push(flat.slice(at + 1, at + 1 + n));
+    at += 1 + n;
+  }
+  return replies;
+}
 
 interface Claim {
   key: string;
@@ -141,8 +152,11 @@ export class Reserver {
     const items: Line[] = [];
     let totalCents = 0;
     for (const { items: partItems, reply } of parts) {
-      partItems.forEach((item, i) => items.push({ sku: item.sku, qty: item.qty, priceCents: Number(reply[3 + i]) }));
-      totalCents += Number(reply[2]);
+      partItems.forEach((item, i) => {
+        const priceCents = Number(reply[2 + i]);
+        items.push({ sku: item.sku, qty: item.qty, priceCents });
+        totalCents += priceCents * item.qty;
+      });
     }
     const expiresAtMs = Number(parts[0]!.reply[1]);
     const reservation: Reservation = { id, status: 'held', userId, items, totalCents, expiresAtMs, orderId: '' };
@@ -177,21 +191,23 @@ export class Reserver {
     }
   }
 
-  private sendHolds(partition: number, reqs: HoldRequest[]): Promise<HoldReply[]> {
+  private async sendHolds(partition: number, reqs: HoldRequest[]): Promise<HoldReply[]> {
     const k = this.ctx.keys.partition(partition);
     const args: (string | number)[] = [k.skus, k.holds, k.due, k.users, k.gc, k.meta,
-      this.ctx.settings.reclaimPerCallMax, this.ctx.recordRetentionMs, reqs.length];
+      this.ctx.settings.reclaimGroupsMax, this.ctx.recordRetentionMs, reqs.length];
     for (const r of reqs) {
-      args.push(r.id, r.userId, r.ttlMs, r.mode, r.parts, r.keep ? '1' : '0', r.items.length);
+      args.push(r.id, r.userId, r.ttlMs, r.mode + (r.keep ? '1' : '0'), r.parts, r.items.length);
       for (const item of r.items) args.push(item.sku, item.qty);
     }
-    return this.ctx.scripts.reserveHolds(...args) as Promise<HoldReply[]>;
+    const flat = (await this.ctx.scripts.reserveHolds(...args)) as (number | string)[];
+    return splitReplies(flat, reqs.length);
   }
 
-  private sendClaims(shard: number, claims: Claim[]): Promise<ClaimReply[]> {
+  private async sendClaims(shard: number, claims: Claim[]): Promise<ClaimReply[]> {
     const k = this.ctx.keys.shard(shard);
     const args: (string | number)[] = [k.claims, k.gc, k.meta, this.ctx.settings.idempotencyRetentionMs, claims.length];
     for (const c of claims) args.push(c.key, c.fingerprint, c.id);
-    return this.ctx.scripts.claimKeys(...args) as Promise<ClaimReply[]>;
+    const flat = (await this.ctx.scripts.claimKeys(...args)) as (number | string)[];
+    return claims.map((_, i) => [Number(flat[2 * i]), String(flat[2 * i + 1])] as ClaimReply);
   }
 }

@@ -14,21 +14,22 @@ export interface SweepReport {
 export class Sweeper {
   constructor(private readonly ctx: EngineContext) {}
 
+  /** Expires a bounded step of due holds; stillDue counts the due groups left for later steps. */
   async expirePartition(partition: number): Promise<{ expired: number; stillDue: number }> {
     const k = this.ctx.keys.partition(partition);
     const [expired, stillDue] = (await this.ctx.scripts.expireHolds(k.skus, k.holds, k.due, k.users, k.gc, k.meta,
-      this.ctx.settings.expireBatchMax, this.ctx.recordRetentionMs)) as [number, number];
+      this.ctx.settings.expireGroupsMax, this.ctx.recordRetentionMs)) as [number, number];
     return { expired, stillDue };
   }
 
   async purgePartition(partition: number): Promise<number> {
     const k = this.ctx.keys.partition(partition);
-    return (await this.ctx.scripts.purgeRecords(k.holds, k.gc, k.meta, this.ctx.settings.purgeBatchMax)) as number;
+    return (await this.ctx.scripts.purgeRecords(k.holds, k.gc, k.meta, this.ctx.settings.purgeGroupsMax)) as number;
   }
 
   async purgeShard(shard: number): Promise<number> {
     const k = this.ctx.keys.shard(shard);
-    return (await this.ctx.scripts.purgeRecords(k.claims, k.gc, k.meta, this.ctx.settings.purgeBatchMax)) as number;
+    return (await this.ctx.scripts.purgeRecords(k.claims, k.gc, k.meta, this.ctx.settings.purgeGroupsMax)) as number;
   }
 
   /** One pass over every partition and shard: one bounded step each. */

@@ -19,9 +19,9 @@ local id = ARGV[1]
 
 local rec = loadRecord(holdsKey, id)
 if not rec then return { NOT_FOUND } end
-if rec[R_STATUS] == 'pending' then
-  rec[R_STATUS] = 'held'
+if rec.status == 'pending' then
+  rec.status = 'held'
   saveRecord(holdsKey, id, rec)
 end
-if rec[R_STATUS] == 'held' then return { 1, rec[R_EXPIRES] } end
+if rec.status == 'held' then return { 1, rec.expires } end
 return statusReply(rec)

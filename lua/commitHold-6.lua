@@ -26,16 +26,16 @@ local now = nowMs(metaKey)
 
 local rec = loadRecord(holdsKey, id)
 if not rec then return { NOT_FOUND } end
-local s = rec[R_STATUS]
-if s == 'confirmed' then return { 1, rec[R_ORDER], rec[R_PARTS] } end
+local s = rec.status
+if s == 'confirmed' then return { 1, rec.order, rec.parts } end
 if s ~= 'paying' then return statusReply(rec) end
 
 moveReserved(skusKey, nil, rec, 's')
-rec[R_ORDER] = orderId
+rec.order = orderId
 endRecord(holdsKey, gcKey, id, rec, 'confirmed', now, retentionMs)
 redis.call('ZREM', payingKey, id)
-local event = { t = 'order', id = id, order = orderId, user = rec[R_USER], home = rec[R_HOME],
-  parts = rec[R_PARTS], lines = rec[R_LINES], total = rec[R_TOTAL], amount = amountCents,
+local event = { t = 'order', id = id, order = orderId, user = rec.user, home = rec.home,
+  parts = rec.parts, lines = rec.lines, total = totalCents(rec), amount = amountCents,
   payment = paymentRef, at = now }
 redis.call('XADD', outboxKey, '*', 'e', cmsgpack.pack(event))
-return { 1, orderId, rec[R_PARTS] }
+return { 1, orderId, rec.parts }

@@ -1,13 +1,13 @@
 #!lua
 --[[
-  expireHolds: the sweeper's step. Expires up to ARGV[1] due holds of one
-  partition (held or pending, now >= expires_at), returning their units to
-  `available`.
+  expireHolds: the sweeper's step. Expires the holds of up to ARGV[1] due
+  groups of one partition (held or pending, now >= expires_at), returning their
+  units to `available`.
 
   KEYS[1] skus  KEYS[2] holds  KEYS[3] due  KEYS[4] users  KEYS[5] gc  KEYS[6] meta
-  ARGV[1] countMax  ARGV[2] retentionMs
+  ARGV[1] groupsMax  ARGV[2] retentionMs
 
-  Returns { expiredCount, stillDueCount }
+  Returns { expiredCount, stillDueGroups }
 ]]
 --- @include "clock"
 --- @include "record"

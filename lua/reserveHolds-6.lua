@@ -2,32 +2,37 @@
 --[[
   reserveHolds: reserves units for a batch of requests of one partition, in
   arrival order (group commit). Each request is all-or-nothing over its lines.
-  First reclaims up to ARGV[1] holds that are already due, so expired units come
-  back even when no sweeper runs.
+  First expires up to ARGV[1] due groups of holds, so expired units come back
+  even when no sweeper runs.
+
+  Redis work is per batch, not per request: one HMGET for the ids, one for the
+  SKUs, one HSET for every new record, one ZADD per deadline, two HINCRBYs per
+  SKU. Counts are tracked in Lua in between. Requests are read in place from
+  ARGV and the reply is flat: both measured cheaper than tables per request.
 
   KEYS[1] skus   hash   <sku>:a|r|p|l ... (see createProduct)
-  KEYS[2] holds  hash   <id> -> msgpack hold record (lua/includes/record.lua)
-  KEYS[3] due    zset   <id> scored by expires_at ms (held and pending holds)
+  KEYS[2] holds  hash   <id> -> hold record (lua/includes/record.lua)
+  KEYS[3] due    zset   comma-joined ids of holds made with one deadline, scored by it
   KEYS[4] users  hash   <sku>:<user_id> -> units held or bought (limited SKUs only)
-  KEYS[5] gc     zset   <id> scored by the time its record may be purged
+  KEYS[5] gc     zset   msgpack arrays of ids, scored by when they may be purged
   KEYS[6] meta   hash   clock_offset_ms
 
-  ARGV[1] reclaimMax   ARGV[2] retentionMs   ARGV[3] requestCount
-  then per request:
+  ARGV[1] reclaimGroupsMax   ARGV[2] retentionMs   ARGV[3] requestCount
+  then per request (REQ_HEADER args, then 2 per line):
     id, user_id, ttlMs,
-    mode  'h' a hold | 'p' the home part of a multi-partition cart (pending) |
-          'c' another part of such a cart,
-    parts 'p': the cart's partitions, comma separated; 'c': the home partition; else ''
-    keep  '1': record a rejection under the id, so that a replay sees it again
+    flags  mode then keep: mode 'h' a hold | 'p' the home part of a multi-partition
+           cart (pending) | 'c' another part of such a cart; keep '1' records a
+           rejection under the id, so that a replay sees it again ('h1', 'c0', ...)
+    parts  'p': the cart's partitions, comma separated; 'c': the home partition; else ''
     lineCount, then lineCount pairs of sku, qty (skus distinct within a request)
 
-  Returns one array per request:
-    {  1, expiresAtMs, totalCents, price_1, ..., price_n }  held (pending for 'p')
-    {  2, code, a, b }  the id exists already: code 1 (a hold; a = expiresAtMs)
-                        or the rejection recorded for it (code, a, b as below)
-    { -1, sku, available }       out of stock
-    { -2, sku, per_user_limit }  the user's units of sku would pass the limit
-    { -3, sku }                  no such product
+  Returns a flat array: for each request, the number of values that follow, then
+    1, expiresAtMs, price_1, ..., price_n   held (pending for 'p')
+    2, code, a, b     the id exists already (or came earlier in this batch): code 1
+                      (a hold; a = expiresAtMs) or its recorded rejection, as below
+    -1, sku, available       out of stock
+    -2, sku, per_user_limit  the user's units of sku would pass the limit
+    -3, sku, 0               no such product
 ]]
 --- @include "clock"
 --- @include "record"
@@ -35,99 +40,174 @@
 --- @include "expire"
 local skusKey, holdsKey, dueKey, usersKey, gcKey, metaKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local reclaimMax, retentionMs = tonumber(ARGV[1]), tonumber(ARGV[2])
+local reclaimGroupsMax, retentionMs = tonumber(ARGV[1]), tonumber(ARGV[2])
 local requestCount = tonumber(ARGV[3])
+local REQ_HEADER = 6
 local now = nowMs(metaKey)
+local nowText = num(now)
 
-expireDue(skusKey, holdsKey, dueKey, usersKey, gcKey, now, reclaimMax, retentionMs)
+expireDue(skusKey, holdsKey, dueKey, usersKey, gcKey, now, reclaimGroupsMax, retentionMs)
 
-local function reject(id, user, keep, lines, code, a, b)
-  if keep == '1' then
-    local rec = { 'rejected', user, now, 0, 0, '', '', lines, now, { code, a, b }, '' }
-    saveRecord(holdsKey, id, rec)
-    redis.call('ZADD', gcKey, now + retentionMs, id)
-  end
-  return { code, a, b }
-end
-
-local function replay(rec)
-  if rec[R_STATUS] == 'rejected' then
-    local note = rec[R_NOTE]
-    return { 2, note[1], note[2], note[3] }
-  end
-  return { 2, 1, rec[R_EXPIRES] }
-end
-
--- Checks every line before touching any count; returns a rejection or the
--- per-line (price, limit) pairs.
-local function check(user, lines)
-  local looked = {}
-  for i = 1, #lines, LINE_STRIDE do
-    local sku, qty = lines[i], lines[i + 1]
-    local v = redis.call('HMGET', skusKey, sku .. ':a', sku .. ':p', sku .. ':l')
-    if not v[1] then
-      return nil, { -3, sku, 0 }
-    end
-    local available, limit = tonumber(v[1]), tonumber(v[3])
-    if available < qty then
-      return nil, { -1, sku, available }
-    end
-    if limit > 0 then
-      local used = tonumber(redis.call('HGET', usersKey, sku .. ':' .. user) or '0')
-      if used + qty > limit then
-        return nil, { -2, sku, limit }
-      end
-    end
-    looked[#looked + 1] = { tonumber(v[2]), limit }
-  end
-  return looked, nil
-end
-
-local function reserveOne(id, user, ttlMs, mode, parts, keep, lines)
-  local existing = loadRecord(holdsKey, id)
-  if existing then
-    return replay(existing)
-  end
-  local looked, rejection = check(user, lines)
-  if rejection then
-    return reject(id, user, keep, lines, rejection[1], rejection[2], rejection[3])
-  end
-  local result, totalCents = { 1, now + ttlMs, 0 }, 0
-  for i = 1, #lines, LINE_STRIDE do
-    local sku, qty = lines[i], lines[i + 1]
-    local price, limit = looked[(i + 3) / 4][1], looked[(i + 3) / 4][2]
-    redis.call('HINCRBY', skusKey, sku .. ':a', -qty)
-    redis.call('HINCRBY', skusKey, sku .. ':r', qty)
-    if limit > 0 then
-      redis.call('HINCRBY', usersKey, sku .. ':' .. user, qty)
-      lines[i + 3] = 1
-    end
-    lines[i + 2] = price
-    totalCents = totalCents + price * qty
-    result[#result + 1] = price
-  end
-  result[3] = totalCents
-  local status, home = 'held', ''
-  if mode == 'p' then status = 'pending' elseif mode == 'c' then home = parts; parts = '' end
-  saveRecord(holdsKey, id, { status, user, now, now + ttlMs, totalCents, home, parts, lines, 0, '', '' })
-  redis.call('ZADD', dueKey, now + ttlMs, id)
-  return result
-end
-
-local results, at = {}, 4
+-- Where each request starts in ARGV; its id; the batch's distinct SKUs.
+local starts, ids, skuList, skuSeen = {}, {}, {}, {}
+local at = 4
 for r = 1, requestCount do
-  local id, user, ttlMs, mode, parts, keep = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]),
-    ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
-  local lineCount = tonumber(ARGV[at + 6])
-  at = at + 7
-  local lines = {}
-  for l = 1, lineCount do
-    lines[#lines + 1] = ARGV[at]
-    lines[#lines + 1] = tonumber(ARGV[at + 1])
-    lines[#lines + 1] = 0
-    lines[#lines + 1] = 0
-    at = at + 2
+  starts[r] = at
+  ids[r] = ARGV[at]
+  local lineCount = tonumber(ARGV[at + 5])
+  for l = at + REQ_HEADER, at + REQ_HEADER + 2 * lineCount - 1, 2 do
+    local sku = ARGV[l]
+    if not skuSeen[sku] then
+      skuSeen[sku] = true
+      skuList[#skuList + 1] = sku
+    end
   end
-  results[r] = reserveOne(id, user, ttlMs, mode, parts, keep, lines)
+  at = at + REQ_HEADER + 2 * lineCount
 end
-return results
+
+-- Read phase: existing records and SKU state (in slices: unpack() is bounded
+-- by Lua's C stack).
+local existing = redis.call('HMGET', holdsKey, unpack(ids))
+local stock = {}   -- sku -> { available, price text, limit, taken }
+for first = 1, #skuList, 1000 do
+  local fields = {}
+  for i = first, math.min(first + 999, #skuList) do
+    local sku = skuList[i]
+    fields[#fields + 1] = sku .. ':a'
+    fields[#fields + 1] = sku .. ':p'
+    fields[#fields + 1] = sku .. ':l'
+  end
+  local v = redis.call('HMGET', skusKey, unpack(fields))
+  for j = 1, #fields / 3 do
+    if v[j * 3 - 2] then
+      stock[skuList[first + j - 1]] = { tonumber(v[j * 3 - 2]), v[j * 3 - 1], tonumber(v[j * 3]), 0 }
+    end
+  end
+end
+
+local used = {}   -- '<sku>:<user>' -> { units, added }
+local function userUnits(field)
+  local u = used[field]
+  if not u then
+    u = { tonumber(redis.call('HGET', usersKey, field) or '0'), 0 }
+    used[field] = u
+  end
+  return u
+end
+
+local out = {}
+local function reply(...)
+  local n = select('#', ...)
+  out[#out + 1] = n
+  for i = 1, n do out[#out + 1] = (select(i, ...)) end
+end
+
+-- Decide each request in order against the counts as this batch leaves them.
+local firstOf = {}       -- id -> { code, a, b } of its first request in this batch
+local newRecords = {}    -- HSET arguments
+local byDeadline, deadlines = {}, {}
+local tombstones = {}
+
+local function check(s, user, lineCount)
+  for l = s + REQ_HEADER, s + REQ_HEADER + 2 * lineCount - 1, 2 do
+    local sku, qty = ARGV[l], tonumber(ARGV[l + 1])
+    local st = stock[sku]
+    if not st then return -3, sku, 0 end
+    if st[1] < qty then return -1, sku, st[1] end
+    if st[3] > 0 and userUnits(sku .. ':' .. user)[1] + qty > st[3] then return -2, sku, st[3] end
+  end
+  return nil
+end
+
+local function lineText(s, lineCount, withPrice)
+  local text = {}
+  for l = s + REQ_HEADER, s + REQ_HEADER + 2 * lineCount - 1, 2 do
+    local st = stock[ARGV[l]]
+    text[#text + 1] = ARGV[l] .. SEP .. ARGV[l + 1] .. SEP .. (withPrice and st[2] or '0') .. SEP ..
+      ((withPrice and st[3] > 0) and '1' or '0')
+  end
+  return table.concat(text, SEP)
+end
+
+local function reject(s, lineCount, code, a, b)
+  local id, user, flags = ARGV[s], ARGV[s + 1], ARGV[s + 3]
+  firstOf[id] = { code, a, b }
+  if string.sub(flags, 2, 2) == '1' then
+    newRecords[#newRecords + 1] = id
+    newRecords[#newRecords + 1] = table.concat({ 'rejected', nowText, '0', '', '', nowText, '',
+      code .. ',' .. a .. ',' .. b, lineCount, lineText(s, lineCount, false), user }, SEP)
+    tombstones[#tombstones + 1] = id
+  end
+  reply(code, a, b)
+end
+
+local function hold(s, lineCount)
+  local id, user, ttlMs, flags, parts = ARGV[s], ARGV[s + 1], tonumber(ARGV[s + 2]), ARGV[s + 3], ARGV[s + 4]
+  local expiresAt = now + ttlMs
+  local values = { 1, expiresAt }
+  for l = s + REQ_HEADER, s + REQ_HEADER + 2 * lineCount - 1, 2 do
+    local sku, qty = ARGV[l], tonumber(ARGV[l + 1])
+    local st = stock[sku]
+    st[1] = st[1] - qty
+    st[4] = st[4] + qty
+    if st[3] > 0 then
+      local u = userUnits(sku .. ':' .. user)
+      u[1] = u[1] + qty
+      u[2] = u[2] + qty
+    end
+    values[#values + 1] = st[2]
+  end
+  local mode, status, home = string.sub(flags, 1, 1), 'held', ''
+  if mode == 'p' then status = 'pending' elseif mode == 'c' then home = parts; parts = '' end
+  newRecords[#newRecords + 1] = id
+  newRecords[#newRecords + 1] = status .. SEP .. nowText .. SEP .. num(expiresAt) .. SEP .. home .. SEP .. parts ..
+    SEP .. '0' .. SEP .. SEP .. SEP .. lineCount .. SEP .. lineText(s, lineCount, true) .. SEP .. user
+  local group = byDeadline[expiresAt]
+  if not group then
+    group = {}
+    byDeadline[expiresAt] = group
+    deadlines[#deadlines + 1] = expiresAt
+  end
+  group[#group + 1] = id
+  firstOf[id] = { 1, expiresAt }
+  reply(unpack(values))
+end
+
+for r = 1, requestCount do
+  local s = starts[r]
+  local id, lineCount = ids[r], tonumber(ARGV[s + 5])
+  local first = firstOf[id]
+  if existing[r] then
+    local rec = decodeRecord(existing[r])
+    if rec.status == 'rejected' then
+      local code, a, b = string.match(rec.note, '^(-?%d+),([^,]*),(-?%d+)$')
+      reply(2, tonumber(code), a, tonumber(b))
+    else
+      reply(2, 1, rec.expires, 0)
+    end
+  elseif first then
+    reply(2, first[1], first[2], first[3] or 0)
+  else
+    local code, a, b = check(s, ARGV[s + 1], lineCount)
+    if code then reject(s, lineCount, code, a, b) else hold(s, lineCount) end
+  end
+end
+
+-- Write phase.
+if #newRecords > 0 then
+  redis.call('HSET', holdsKey, unpack(newRecords))
+end
+for _, expiresAt in ipairs(deadlines) do
+  redis.call('ZADD', dueKey, expiresAt, table.concat(byDeadline[expiresAt], ','))
+end
+addGarbage(gcKey, now + retentionMs, tombstones)
+for sku, st in pairs(stock) do
+  if st[4] > 0 then
+    redis.call('HINCRBY', skusKey, sku .. ':a', -st[4])
+    redis.call('HINCRBY', skusKey, sku .. ':r', st[4])
+  end
+end
+for field, u in pairs(used) do
+  if u[2] > 0 then redis.call('HINCRBY', usersKey, field, u[2]) end
+end
+return out

@@ -117,12 +117,12 @@ describe('reserveHolds', () => {
 describe('claimKeys', () => {
   const claim = (key: string, fp: string, id: string) => {
     const k = engine.ctx.keys.shard(0);
-    return engine.ctx.scripts.claimKeys(k.claims, k.gc, k.meta, 60_000, 1, key, fp, id) as Promise<unknown[][]>;
+    return engine.ctx.scripts.claimKeys(k.claims, k.gc, k.meta, 60_000, 1, key, fp, id) as Promise<unknown[]>;
   };
   it('1, 2, -4: claims, finds the same body, refuses another body', async () => {
-    expect(await claim('ck', 'fpA', 'id1')).toEqual([[1, 'id1']]);
-    expect(await claim('ck', 'fpA', 'id2')).toEqual([[2, 'id1']]);
-    expect(await claim('ck', 'fpB', 'id3')).toEqual([[Code.KEY_REUSED]]);
+    expect(await claim('ck', 'fpA', 'id1')).toEqual([1, 'id1']);
+    expect(await claim('ck', 'fpA', 'id2')).toEqual([2, 'id1']);
+    expect(await claim('ck', 'fpB', 'id3')).toEqual([Code.KEY_REUSED, '']);
   });
   it('-4 through the engine: the same key with another body, even in another partition', async () => {
     const [a] = skusInOnePartition(engine, `kr${n++}`, 1);
@@ -194,8 +194,8 @@ async function pendingCartHome(s: string): Promise<string> {
   const k = engine.ctx.keys.partition(p);
   const id = `${p}.pendingpending${n++}`;
   const reply = await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.users, k.gc, k.meta,
-    0, 60_000, 1, id, 'u', 60_000, 'p', `${p},${(p + 1) % engine.settings.partitions}`, '0', 1, s, 1);
-  expect((reply as number[][])[0]![0]).toBe(1);
+    0, 60_000, 1, id, 'u', 60_000, 'p0', `${p},${(p + 1) % engine.settings.partitions}`, 1, s, 1);
+  expect((reply as number[]).slice(0, 2)).toEqual([3, 1]); // 3 values follow: held, deadline, price
   return id;
 }
 
@@ -288,7 +288,7 @@ describe('activateCart', () => {
 
 describe('expireHolds and purgeRecords', () => {
   it('expire a bounded batch, report what is still due, then purge after retention', async () => {
-    const { engine: small, close: closeSmall } = testEngine({ partitions: 1, keyShards: 1, expireBatchMax: 3, idempotencyRetentionMs: 1_000 });
+    const { engine: small, close: closeSmall } = testEngine({ partitions: 1, keyShards: 1, expireGroupsMax: 3, idempotencyRetentionMs: 1_000 });
     try {
       await small.createProduct({ sku: 'x', name: 'x', priceCents: 1, stock: 10 });
       const ids: string[] = [];

@@ -1,17 +1,33 @@
--- Expires up to countMax holds whose deadline has passed (now >= expires_at).
--- Only `held` and `pending` holds live in the due index; `paying` holds are
--- in the paying index and are never expired here (the payment may have run).
-local function expireDue(skusKey, holdsKey, dueKey, usersKey, gcKey, now, countMax, retentionMs)
-  local ids = redis.call('ZRANGEBYSCORE', dueKey, '-inf', now, 'LIMIT', 0, countMax)
-  for _, id in ipairs(ids) do
-    local rec = loadRecord(holdsKey, id)
-    if rec and (rec[R_STATUS] == 'held' or rec[R_STATUS] == 'pending') then
-      moveReserved(skusKey, usersKey, rec, 'a')
-      endRecord(holdsKey, gcKey, id, rec, 'expired', now, retentionMs)
+-- The due index holds groups: each member is the comma-joined ids of the holds a
+-- reserve call made with one deadline (its score). Entries are hints: a hold that
+-- was paid for, released or expired since is skipped, so no step but this one
+-- ever removes from the index.
+local function expireHold(skusKey, holdsKey, usersKey, id, rec, now)
+  moveReserved(skusKey, usersKey, rec, 'a')
+  rec.status = 'expired'
+  rec.ended = now
+  saveRecord(holdsKey, id, rec)
+end
+
+-- Expires the holds of up to groupsMax due groups (now >= score). Only `held`
+-- and `pending` holds expire here; a `paying` hold waits for its payment.
+-- Returns the number of holds expired.
+local function expireDue(skusKey, holdsKey, dueKey, usersKey, gcKey, now, groupsMax, retentionMs)
+  if groupsMax <= 0 then return 0 end
+  local groups = redis.call('ZRANGEBYSCORE', dueKey, '-inf', now, 'LIMIT', 0, groupsMax)
+  local expired = {}
+  for _, group in ipairs(groups) do
+    for id in string.gmatch(group, '[^,]+') do
+      local rec = loadRecord(holdsKey, id)
+      if rec and (rec.status == 'held' or rec.status == 'pending') and now >= rec.expires then
+        expireHold(skusKey, holdsKey, usersKey, id, rec, now)
+        expired[#expired + 1] = id
+      end
     end
   end
-  if #ids > 0 then
-    redis.call('ZREM', dueKey, unpack(ids))
+  if #groups > 0 then
+    redis.call('ZREM', dueKey, unpack(groups))
   end
-  return #ids
+  addGarbage(gcKey, now + retentionMs, expired)
+  return #expired
 end

@@ -5,19 +5,19 @@ local STATUS_CODES = { expired = EXPIRED, released = RELEASED, confirmed = CONFI
 
 local function statusReply(rec)
   if not rec then return { NOT_FOUND } end
-  local code = STATUS_CODES[rec[R_STATUS]] or NOT_FOUND
-  if code == CONFIRMED then return { code, rec[R_ORDER] } end
+  local code = STATUS_CODES[rec.status] or NOT_FOUND
+  if code == CONFIRMED then return { code, rec.order } end
   return { code }
 end
 
 -- A held (or pending) hold whose deadline has passed is expired on the spot,
--- so that no step acts on it after its time.
-local function expireIfDue(skusKey, holdsKey, dueKey, usersKey, gcKey, id, rec, now, retentionMs)
-  local s = rec[R_STATUS]
-  if (s == 'held' or s == 'pending') and now >= rec[R_EXPIRES] then
+-- so that no step acts on it after its time. (Its due-index entry is left to
+-- the sweeper, which skips holds that are no longer held.)
+local function expireIfDue(skusKey, holdsKey, usersKey, gcKey, id, rec, now, retentionMs)
+  local s = rec.status
+  if (s == 'held' or s == 'pending') and now >= rec.expires then
     moveReserved(skusKey, usersKey, rec, 'a')
     endRecord(holdsKey, gcKey, id, rec, 'expired', now, retentionMs)
-    redis.call('ZREM', dueKey, id)
     return true
   end
   return false

@@ -1,13 +1,13 @@
 -- Moves a hold's units out of `reserved`: to `available` (release, expiry) or to
 -- `sold` (commit). Releasing also gives back the user's per-user allowance.
 local function moveReserved(skusKey, usersKey, rec, to)
-  local lines = rec[R_LINES]
+  local lines = rec.lines
   for i = 1, #lines, LINE_STRIDE do
     local sku, qty = lines[i], lines[i + 1]
     redis.call('HINCRBY', skusKey, sku .. ':r', -qty)
     redis.call('HINCRBY', skusKey, sku .. ':' .. to, qty)
     if to == 'a' and lines[i + 3] == 1 then
-      local field = sku .. ':' .. rec[R_USER]
+      local field = sku .. ':' .. rec.user
       if redis.call('HINCRBY', usersKey, field, -qty) <= 0 then
         redis.call('HDEL', usersKey, field)
       end

@@ -1,12 +1,12 @@
 #!lua
 --[[
   beginPayment: held -> paying, before the payment provider is called (the
-  saga's pivot). Moves the hold from the due index to the paying index with a
-  deadline of now + paymentWindowMs (never earlier than the hold's own), so
-  expiry cannot race a payment in flight. Repeating it returns the same answer.
+  saga's pivot). Puts the hold in the paying index with a deadline of
+  now + paymentWindowMs (never earlier than the hold's own); the due index
+  skips paying holds, so expiry cannot race a payment in flight. Repeating it returns the same answer.
 
-  KEYS[1] skus  KEYS[2] holds  KEYS[3] due  KEYS[4] paying  KEYS[5] users
-  KEYS[6] gc    KEYS[7] meta
+  KEYS[1] skus  KEYS[2] holds  KEYS[3] paying  KEYS[4] users  KEYS[5] gc
+  KEYS[6] meta
   ARGV[1] id  ARGV[2] paymentWindowMs  ARGV[3] retentionMs
 
   Returns
@@ -20,24 +20,23 @@
 --- @include "record"
 --- @include "units"
 --- @include "status"
-local skusKey, holdsKey, dueKey, payingKey, usersKey, gcKey, metaKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local skusKey, holdsKey, payingKey, usersKey, gcKey, metaKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, windowMs, retentionMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = nowMs(metaKey)
 
 local rec = loadRecord(holdsKey, id)
 if not rec then return { NOT_FOUND } end
-if expireIfDue(skusKey, holdsKey, dueKey, usersKey, gcKey, id, rec, now, retentionMs) then
+if expireIfDue(skusKey, holdsKey, usersKey, gcKey, id, rec, now, retentionMs) then
   return { EXPIRED }
 end
-if rec[R_STATUS] == 'held' then
-  rec[R_STATUS] = 'paying'
-  rec[R_EXPIRES] = math.max(rec[R_EXPIRES], now + windowMs)
+if rec.status == 'held' then
+  rec.status = 'paying'
+  rec.expires = math.max(rec.expires, now + windowMs)
   saveRecord(holdsKey, id, rec)
-  redis.call('ZREM', dueKey, id)
-  redis.call('ZADD', payingKey, rec[R_EXPIRES], id)
+  redis.call('ZADD', payingKey, rec.expires, id)
 end
-if rec[R_STATUS] == 'paying' then
-  return { 1, rec[R_EXPIRES], rec[R_TOTAL], rec[R_PARTS] }
+if rec.status == 'paying' then
+  return { 1, rec.expires, totalCents(rec), rec.parts }
 end
 return statusReply(rec)

@@ -8,8 +8,8 @@
                 replay of the request gets (a multi-partition cart that failed)
   Repeating a release returns the same answer.
 
-  KEYS[1] skus  KEYS[2] holds  KEYS[3] due  KEYS[4] paying  KEYS[5] users
-  KEYS[6] gc    KEYS[7] meta
+  KEYS[1] skus  KEYS[2] holds  KEYS[3] paying  KEYS[4] users  KEYS[5] gc
+  KEYS[6] meta
   ARGV[1] id  ARGV[2] mode  ARGV[3] noteCode  ARGV[4] noteA  ARGV[5] noteB
   ARGV[6] retentionMs
 
@@ -22,17 +22,17 @@
 --- @include "record"
 --- @include "units"
 --- @include "status"
-local skusKey, holdsKey, dueKey, payingKey, usersKey, gcKey, metaKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local skusKey, holdsKey, payingKey, usersKey, gcKey, metaKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, mode, retentionMs = ARGV[1], ARGV[2], tonumber(ARGV[6])
 local now = nowMs(metaKey)
 
 local rec = loadRecord(holdsKey, id)
 if not rec then return { NOT_FOUND } end
-local s = rec[R_STATUS]
-if s == 'released' and mode ~= 'abort' then return { 1, rec[R_PARTS] } end
-if s == 'aborted' and mode == 'abort' then return { 1, rec[R_PARTS] } end
-if expireIfDue(skusKey, holdsKey, dueKey, usersKey, gcKey, id, rec, now, retentionMs) then
+local s = rec.status
+if s == 'released' and mode ~= 'abort' then return { 1, rec.parts } end
+if s == 'aborted' and mode == 'abort' then return { 1, rec.parts } end
+if expireIfDue(skusKey, holdsKey, usersKey, gcKey, id, rec, now, retentionMs) then
   return { EXPIRED }
 end
 
@@ -43,9 +43,8 @@ moveReserved(skusKey, usersKey, rec, 'a')
 local status = 'released'
 if mode == 'abort' then
   status = 'aborted'
-  rec[R_NOTE] = { tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]) }
+  rec.note = ARGV[3] .. ',' .. ARGV[4] .. ',' .. ARGV[5]
 end
 endRecord(holdsKey, gcKey, id, rec, status, now, retentionMs)
-redis.call('ZREM', dueKey, id)
 redis.call('ZREM', payingKey, id)
-return { 1, rec[R_PARTS] }
+return { 1, rec.parts }

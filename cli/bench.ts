@@ -1,0 +1,30 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchEngine, type EngineBenchOptions } from '../bench/engine-reserve.ts';
+import { freePort } from '../services/process.ts';
+import { startRedis, stopRedis } from '../services/redis.ts';
+
+/** `stockade bench engine`: on REDIS_URL, or on a private redis-server started (and stopped) for the run. */
+export async function benchEngineCommand(opts: { seconds: string; concurrency: string; scenario: string; json?: boolean }): Promise<void> {
+  const dir = process.env.REDIS_URL ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
+  const redisUrl = process.env.REDIS_URL ?? (await startRedis({ dir: dir!, port: await freePort() })).url;
+  try {
+    const scenarios = opts.scenario === 'all' ? ['hold', 'hold-idempotent', 'sold-out'] : [opts.scenario];
+    for (const scenario of scenarios) {
+      const result = await benchEngine({ redisUrl, seconds: Number(opts.seconds), concurrency: Number(opts.concurrency),
+        scenario: scenario as EngineBenchOptions['scenario'] });
+      console.log(opts.json ? JSON.stringify(result) : formatResult(result));
+    }
+  } finally {
+    if (dir) await stopRedis(dir);
+  }
+}
+
+function formatResult(r: Awaited<ReturnType<typeof benchEngine>>): string {
+  return [
+    `${r.scenario}: ${r.perSecond.toLocaleString('en-US')} requests/s (${r.requests} in all: ${JSON.stringify(r.outcomes)})`,
+    `  mean batch ${r.batchMean} requests per script call`,
+    `  Redis CPU ${r.redisCpuUsPerRequest} µs/request (inside scripts ${r.redisScriptUsPerRequest} µs); Node CPU ${r.nodeCpuUsPerRequest} µs/request`,
+  ].join('\n');
+}

@@ -1,0 +1,23 @@
+import { Redis } from 'ioredis';
+import { Engine } from '../engine/engine.ts';
+import { resolveServices } from '../services/resolve.ts';
+
+/** `stockade reconcile expire`: sweeps until nothing is due. */
+export async function reconcileExpire(opts: { json?: boolean }): Promise<void> {
+  const services = await resolveServices();
+  const redis = new Redis(services.redisUrl);
+  try {
+    const engine = Engine.create(redis);
+    const total = { expired: 0, purged: 0 };
+    for (let pass = 0; pass < 1000; pass++) {
+      const r = await engine.sweepOnce();
+      total.expired += r.expired;
+      total.purged += r.purged;
+      if (r.stillDue === 0 && r.purged === 0) break;
+    }
+    console.log(opts.json ? JSON.stringify({ ok: true, ...total }) : `expired ${total.expired} holds, purged ${total.purged} records`);
+  } finally {
+    await redis.quit();
+    await services.stop();
+  }
+}
