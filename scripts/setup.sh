@@ -16,7 +16,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# System packages.
+# System packages: not needed by `setup.sh start` when both services are given
+# by URL (docker-compose); the test suite always runs its own.
+if [ "${1:-}" = start ] && [ -n "${REDIS_URL:-}" ] && [ -n "${DATABASE_URL:-}" ]; then exit 0; fi
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 have_pg=no
