@@ -19,7 +19,7 @@ describe('scripts', () => {
   it('every script starts with #!lua, names its key count, and has its includes inlined once', () => {
     const scripts = loadScripts();
     expect(scripts.map((s) => s.name).sort()).toEqual(['activateCart', 'adjustStock', 'beginPayment', 'claimKeys',
-      'commitHold', 'createProduct', 'expireHolds', 'purgeRecords', 'releaseHold', 'reserveHolds']);
+      'commitHold', 'createProduct', 'expireHolds', 'hitRateLimit', 'purgeRecords', 'releaseHold', 'reserveHolds']);
     for (const s of scripts) {
       expect(s.lua.startsWith('#!lua\n')).toBe(true);
       expect(s.lua).not.toMatch(/--- @include/);

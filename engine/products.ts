@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { Catalog, listLimitMax } from './catalog.ts';
 import { Code } from './codes.ts';
 import type { EngineContext } from './context.ts';
 import { partitionOf } from './partition.ts';
@@ -9,32 +11,50 @@ const productFields = (sku: string) =>
 
 /** The catalog: products, their stock counts, restock and shrink. */
 export class Products {
-  constructor(private readonly ctx: EngineContext) {}
+  readonly catalog: Catalog;
+  constructor(private readonly ctx: EngineContext) {
+    this.catalog = new Catalog(ctx);
+  }
 
   private keysOf(sku: string) {
     return this.ctx.keys.partition(partitionOf(sku, this.ctx.settings.partitions));
   }
 
-  async create(input: ProductInput): Promise<CreateProductOutcome> {
+  /**
+   * `operationId` makes a retry of the same call answer its first reply (a
+   * resend of the script is covered either way: each call has its own id).
+   */
+  async create(input: ProductInput, operationId: string = randomUUID()): Promise<CreateProductOutcome> {
     const problem = productProblem(input);
     if (problem) return { kind: 'invalid', detail: problem };
     const k = this.keysOf(input.sku);
-    const code = await this.ctx.scripts.createProduct(k.skus, k.outbox, k.meta,
-      input.sku, input.name, input.priceCents, input.perUserLimit ?? 0, input.stock);
+    const [code] = (await this.ctx.scripts.createProduct(k.skus, k.holds, k.gc, k.outbox, k.meta,
+      input.sku, input.name, input.priceCents, input.perUserLimit ?? 0, input.stock,
+      operationId, this.ctx.recordRetentionMs)) as number[];
+    await this.catalog.add(input.sku);
     if (code === Code.EXISTS) return { kind: 'exists' };
     const product = await this.get(input.sku);
     return { kind: 'created', product: product! };
   }
 
-  async adjustStock(sku: string, delta: number): Promise<AdjustStockOutcome> {
+  async adjustStock(sku: string, delta: number, operationId: string = randomUUID()): Promise<AdjustStockOutcome> {
     if (!skuPattern.test(sku)) return { kind: 'not_found' };
     const problem = deltaProblem(delta);
     if (problem) return { kind: 'invalid', detail: problem };
     const k = this.keysOf(sku);
-    const reply = (await this.ctx.scripts.adjustStock(k.skus, k.outbox, k.meta, sku, delta)) as number[];
+    const reply = (await this.ctx.scripts.adjustStock(k.skus, k.holds, k.gc, k.outbox, k.meta,
+      sku, delta, operationId, this.ctx.recordRetentionMs)) as number[];
     if (reply[0] === Code.NO_PRODUCT) return { kind: 'not_found' };
     if (reply[0] === Code.WOULD_GO_NEGATIVE) return { kind: 'would_go_negative', available: reply[1]! };
     return { kind: 'adjusted', product: (await this.get(sku))! };
+  }
+
+  /** A page of products in SKU order, after `after`; `next` is the SKU to continue after, or null. */
+  async list(after: string | null, limit: number): Promise<{ items: Product[]; next: string | null }> {
+    const { skus, more } = await this.catalog.page(after, Math.min(Math.max(1, limit), listLimitMax));
+    const found = await Promise.all(skus.map((sku) => this.get(sku)));
+    const items = found.filter((p): p is Product => p !== null);
+    return { items, next: more ? skus[skus.length - 1]! : null };
   }
 
   async get(sku: string): Promise<Product | null> {

@@ -24,6 +24,8 @@ export interface HoldRecord {
   endedAtMs: number;
   /** The recorded rejection [code, sku, n] of a rejected or aborted request. */
   note: [number, string, number] | null;
+  /** Released because its payment was declined. */
+  declined: boolean;
   orderId: string;
 }
 
@@ -43,7 +45,7 @@ export function decodeRecord(raw: string): HoldRecord {
     const [sku, qty, price] = [next(), next(), next(), next()];
     lines.push({ sku, qty: Number(qty), priceCents: Number(price) });
   }
-  const noteParts = note ? note.split(',') : null;
+  const noteParts = note && /^-?\d+,/.test(note) ? note.split(',') : null;
   return {
     status: status as HoldStatus,
     userId: raw.slice(pos),
@@ -54,6 +56,7 @@ export function decodeRecord(raw: string): HoldRecord {
     lines,
     endedAtMs: Number(ended),
     note: noteParts ? [Number(noteParts[0]), noteParts[1]!, Number(noteParts[2])] : null,
+    declined: note === 'declined',
     orderId: orderId!,
   };
 }

@@ -1,5 +1,6 @@
 import { Code, holdStateOf, rejectionNote, type Rejection } from './codes.ts';
 import type { EngineContext } from './context.ts';
+import { StockadeError } from './errors.ts';
 import { partitionOfId } from './ids.ts';
 import { decodeRecord, type HoldRecord } from './records.ts';
 import type { BeginPaymentOutcome, CommitOutcome, PaymentRecord, ReleaseMode, ReleaseOutcome, Reservation } from './types.ts';
@@ -17,17 +18,22 @@ export class Reservations {
   constructor(private readonly ctx: EngineContext) {}
 
   /** The record and, for a live or finished hold, the reservation it describes. */
+  /**
+   * The record and, for a live or finished hold, the reservation it describes
+   * (null for a rejection, an aborted cart, or a cart with a part missing).
+   */
   async find(id: string): Promise<{ record: HoldRecord; reservation: Reservation | null } | null> {
     const home = partitionOfId(id, this.ctx.settings.partitions);
     if (home < 0) return null;
-    const record = await this.record(home, id);
+    const record = await this.recordAt(home, id);
     if (!record || record.home !== '') return null;
     if (record.status === 'rejected' || record.status === 'aborted') return { record, reservation: null };
     const items = [...record.lines];
     for (const p of record.parts) {
       if (p === home) continue;
-      const part = await this.record(p, id);
-      if (part) items.push(...part.lines);
+      const part = await this.recordAt(p, id);
+      if (!part) return { record, reservation: null };
+      items.push(...part.lines);
     }
     const totalCents = items.reduce((sum, l) => sum + l.qty * l.priceCents, 0);
     const reservation: Reservation = { id, status: record.status, userId: record.userId, items, totalCents,
@@ -41,7 +47,7 @@ export class Reservations {
     return found?.reservation && found.record.status !== 'pending' ? found.reservation : null;
   }
 
-  private async record(partition: number, id: string): Promise<HoldRecord | null> {
+  async recordAt(partition: number, id: string): Promise<HoldRecord | null> {
     const raw = await this.ctx.redis.hget(this.ctx.keys.partition(partition).holds, id);
     return raw ? decodeRecord(raw) : null;
   }
@@ -56,7 +62,7 @@ export class Reservations {
       if (p === home) continue;
       const reply = await this.beginPart(p, id);
       if (reply[0] !== Code.OK) {
-        await this.release(id, 'declined');
+        await this.release(id, 'compensate');
         return { kind: 'expired' };
       }
       totalCents += Number(reply[2]);
@@ -70,17 +76,21 @@ export class Reservations {
       id, this.ctx.settings.paymentWindowMs, this.ctx.recordRetentionMs) as Promise<Reply>;
   }
 
-  /** Commits every part; the home part last, so a confirmed home means a confirmed cart. */
+  /**
+   * Commits the home part first: it decides (a release, too, acts on the home
+   * part first, so the two cannot both win). Then the other parts roll forward;
+   * once home is confirmed each of them is paying or confirmed, so each commits.
+   */
   async commit(id: string, payment: PaymentRecord): Promise<CommitOutcome> {
     const home = partitionOfId(id, this.ctx.settings.partitions);
     if (home < 0) return { kind: 'not_found' };
-    const orderId = `o${id}`;
-    const record = await this.record(home, id);
-    for (const p of record?.parts ?? []) {
-      if (p !== home) await this.commitPart(p, id, orderId, payment);
-    }
-    const reply = await this.commitPart(home, id, orderId, payment);
+    const reply = await this.commitPart(home, id, `o${id}`, payment);
     if (reply[0] !== Code.OK) return holdStateOf(Number(reply[0]), reply[1]);
+    for (const p of partsOf(reply[2])) {
+      if (p === home) continue;
+      const part = await this.commitPart(p, id, `o${id}`, payment);
+      if (part[0] !== Code.OK) throw new StockadeError('ASSERTION', `part ${p} of confirmed cart ${id} replied ${part.join(' ')}`);
+    }
     return { kind: 'confirmed', orderId: String(reply[1]) };
   }
 
@@ -111,7 +121,7 @@ export class Reservations {
   /** pending -> held once every part holds its lines; false when the cart expired meanwhile. */
   async activateCart(id: string, home: number): Promise<boolean> {
     const k = this.ctx.keys.partition(home);
-    const reply = (await this.ctx.scripts.activateCart(k.holds, k.meta, id)) as Reply;
+    const reply = (await this.ctx.scripts.activateCart(k.skus, k.holds, k.users, k.gc, k.meta, id, this.ctx.recordRetentionMs)) as Reply;
     return reply[0] === Code.OK;
   }
 

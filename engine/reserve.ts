@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GroupCommit } from './batcher.ts';
-import { Code, rejectionOf } from './codes.ts';
+import { Code, rejectionOf, type Rejection } from './codes.ts';
 import type { EngineContext } from './context.ts';
 import { StockadeError } from './errors.ts';
 import { IdMaker } from './ids.ts';
@@ -23,6 +23,12 @@ interface HoldRequest {
 
 /** One request's part of a reserveHolds reply: [1, expiresAtMs, ...prices] | [2, code, a, b] | [code, a, b]. */
 type HoldReply = (number | string)[];
+
+/** The fields of a hold request that every part of a cart shares. */
+type HoldBase = Omit<HoldRequest, 'mode' | 'parts' | 'items'> & { replayed: boolean };
+
+/** A reply saying the id holds units already: [2, 1, expiresAtMs, 0]. */
+const isOwnHold = (reply: HoldReply) => reply[0] === Code.DUPLICATE && reply[1] === Code.OK;
 
 /** Splits a flat reply (a count, then that many values, per request) into per-request replies. */
 function splitReplies(flat: (number | string)[], count: number): HoldReply[] {
@@ -89,6 +95,17 @@ export class Reserver {
     this.claimBatches = new GroupCommit((s, claims) => this.sendClaims(s, claims), limits);
   }
 
+  /**
+   * Claims an idempotency key (already scoped by the caller) for an id: 'new' the
+   * first time, 'replay' (with the id it was claimed for) for the same
+   * fingerprint again, 'reused' for another fingerprint.
+   */
+  async claim(key: string, fingerprint: string, id: string): Promise<{ kind: 'new' | 'replay'; id: string } | { kind: 'reused' }> {
+    const [code, claimedId] = await this.claimBatches.submit(shardOf(key, this.ctx.settings.keyShards), { key, fingerprint, id });
+    if (code === Code.KEY_REUSED) return { kind: 'reused' };
+    return { kind: code === Code.DUPLICATE ? 'replay' : 'new', id: claimedId! };
+  }
+
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const problem = reserveProblem(req, this.ctx.settings);
     if (problem) return { kind: 'invalid', detail: problem };
@@ -97,54 +114,65 @@ export class Reserver {
     let replayed = false;
     const keep = req.idempotencyKey !== undefined;
     if (req.idempotencyKey !== undefined) {
-      const key = req.idempotencyKey;
-      const claim = await this.claimBatches.submit(shardOf(key, this.ctx.settings.keyShards),
-        { key, fingerprint: req.fingerprint ?? fingerprintOf(req), id });
-      if (claim[0] === Code.KEY_REUSED) return { kind: 'key_reused' };
-      id = claim[1]!;
-      replayed = claim[0] === Code.DUPLICATE;
+      const claim = await this.claim(req.idempotencyKey, req.fingerprint ?? fingerprintOf(req), id);
+      if (claim.kind === 'reused') return { kind: 'key_reused' };
+      id = claim.id;
+      replayed = claim.kind === 'replay';
     }
     const ttlMs = req.ttlMs ?? this.ctx.settings.holdTtlMsDefault;
-    const hold = { id, userId: req.userId, ttlMs, keep };
+    const hold: HoldBase = { id, userId: req.userId, ttlMs, keep, replayed };
     const result = parts.length === 1
       ? await this.reserveSingle(hold, parts[0]!)
       : await this.reserveCart(hold, parts);
     return replayed ? { kind: 'duplicate', of: result } : result;
   }
 
-  private async reserveSingle(hold: Omit<HoldRequest, 'mode' | 'parts' | 'items'>, part: CartPart): Promise<ReserveResult> {
+  private async reserveSingle(hold: HoldBase, part: CartPart): Promise<ReserveResult> {
     const reply = await this.holdBatches.submit(part.partition, { ...hold, mode: 'h', parts: '', items: part.items });
     if (reply[0] === Code.OK) return this.heldOf(hold.id, hold.userId, [{ items: part.items, reply }]);
     return this.settledOf(hold.id, reply);
   }
 
-  private async reserveCart(hold: Omit<HoldRequest, 'mode' | 'parts' | 'items'>, parts: CartPart[]): Promise<ReserveResult> {
+  private async reserveCart(hold: HoldBase, parts: CartPart[]): Promise<ReserveResult> {
     const [home, ...others] = parts as [CartPart, ...CartPart[]];
     const partList = parts.map((p) => p.partition).join(',');
-    const first = await this.holdBatches.submit(home.partition, { ...hold, mode: 'p', parts: partList, items: home.items });
+    let first = await this.holdBatches.submit(home.partition, { ...hold, mode: 'p', parts: partList, items: home.items });
+    if (isOwnHold(first) && !hold.replayed) first = await this.replyFromRecord(home.partition, hold.id);
     if (first[0] !== Code.OK) return this.settledOf(hold.id, first);
 
     const replies = [first];
+    const abort = (why: Rejection | null) => this.reservations.abortCart(hold.id, parts.map((p) => p.partition), why);
     for (const part of others) {
       let reply: HoldReply;
       try {
         reply = await this.holdBatches.submit(part.partition,
           { ...hold, keep: false, mode: 'c', parts: String(home.partition), items: part.items });
+        // Only this cart's runner sends its parts: an existing part is this very call, resent.
+        if (isOwnHold(reply)) reply = await this.replyFromRecord(part.partition, hold.id);
       } catch (error) {
-        await this.reservations.abortCart(hold.id, parts.map((p) => p.partition), null);
+        await abort(null);
         throw error;
       }
-      const rejection = reply[0] === Code.OK ? null : rejectionOf(Number(reply[0]), reply[1], reply[2]);
       if (reply[0] !== Code.OK) {
-        await this.reservations.abortCart(hold.id, parts.map((p) => p.partition), rejection);
+        const rejection = rejectionOf(Number(reply[0]), reply[1], reply[2]);
+        await abort(rejection);
         if (!rejection) throw new StockadeError('ASSERTION', `cart part replied ${reply.join(' ')}`);
         return rejection;
       }
       replies.push(reply);
     }
-    const activated = await this.reservations.activateCart(hold.id, home.partition);
-    const held = this.heldOf(hold.id, hold.userId, parts.map((p, i) => ({ items: p.items, reply: replies[i]! })));
-    return activated ? held : { kind: 'held', reservation: { ...held.reservation, status: 'expired' } };
+    if (!(await this.reservations.activateCart(hold.id, home.partition))) {
+      await abort(null);
+      throw new StockadeError('SERVICE_FAILED', `reserving cart ${hold.id} took longer than its TTL; nothing is held`);
+    }
+    return this.heldOf(hold.id, hold.userId, parts.map((p, i) => ({ items: p.items, reply: replies[i]! })));
+  }
+
+  /** A held reply rebuilt from the record a resent call finds (its first run made it). */
+  private async replyFromRecord(partition: number, id: string): Promise<HoldReply> {
+    const record = await this.reservations.recordAt(partition, id);
+    if (!record) throw new StockadeError('ASSERTION', `hold ${id} vanished in partition ${partition}`);
+    return [Code.OK, record.expiresAtMs, ...record.lines.map((l) => l.priceCents)];
   }
 
   /** The held outcome, from the request's lines and the prices the scripts replied. */
@@ -173,17 +201,21 @@ export class Reserver {
     return this.originalOf(id);
   }
 
-  /** What the first request for an id was answered: its hold as it was made, or its rejection. */
+  /**
+   * What the first request for an id was answered: its recorded refusal, or its
+   * hold as it was made. A cart still being reserved is waited for (bounded);
+   * one whose first request failed half-way has no answer to repeat.
+   */
   private async originalOf(id: string): Promise<ReserveResult> {
     const deadline = Date.now() + this.ctx.settings.cartReplayWaitMs;
     for (;;) {
       const found = await this.reservations.find(id);
-      if (found?.record.status === 'aborted') {
-        const rejection = found.record.note && rejectionOf(...found.record.note);
-        if (rejection) return rejection;
-        throw new StockadeError('SERVICE_FAILED', `the first request for ${id} failed before it was answered; retry with a new key`);
-      }
-      if (found && found.record.status !== 'pending' && found.reservation) {
+      const refusal = found?.record.note ? rejectionOf(...found.record.note) : null;
+      if (refusal) return refusal;
+      if (found && found.record.status !== 'pending') {
+        if (!found.reservation || found.record.status === 'aborted') {
+          throw new StockadeError('SERVICE_FAILED', `the first request for ${id} failed before it was answered; retry with a new key`);
+        }
         return { kind: 'held', reservation: { ...found.reservation, status: 'held', orderId: '' } };
       }
       if (!found || Date.now() >= deadline) return { kind: 'in_progress' };

@@ -47,6 +47,7 @@ export interface ScriptCommands {
   expireHolds: ScriptFn;
   purgeRecords: ScriptFn;
   claimKeys: ScriptFn;
+  hitRateLimit: ScriptFn;
 }
 
 export function defineScripts(redis: Redis | Cluster): ScriptCommands {

@@ -10,7 +10,8 @@ export function startSweepLoop(engine: Engine, log: Logger): { stop: () => Promi
       if (stopped) return;
       try {
         const r = await engine.sweepOnce();
-        if (r.expired > 0 || r.purged > 0) log.debug(r, 'sweep');
+        if (r.failed > 0) log.warn({ err: r.lastError, failed: r.failed }, 'sweep steps failed');
+        else if (r.expired > 0 || r.purged > 0) log.debug({ expired: r.expired, purged: r.purged }, 'sweep');
       } catch (error) {
         log.warn({ err: error }, 'sweep failed');
       }

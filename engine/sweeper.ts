@@ -3,14 +3,13 @@ import type { EngineContext } from './context.ts';
 export interface SweepReport {
   expired: number;
   purged: number;
+  /** Due groups left when the pass ran out of time. */
   stillDue: number;
+  /** Partitions or shards whose step failed (the pass goes on to the others). */
+  failed: number;
+  lastError?: unknown;
 }
 
-/**
- * Expires due holds and purges records past retention, partition by partition,
- * in bounded steps. The hot path reclaims due holds by itself; this keeps quiet
- * partitions clean and is what the reconciler runs on a schedule.
- */
 export class Sweeper {
   constructor(private readonly ctx: EngineContext) {}
 
@@ -32,16 +31,39 @@ export class Sweeper {
     return (await this.ctx.scripts.purgeRecords(k.claims, k.gc, k.meta, this.ctx.settings.purgeGroupsMax)) as number;
   }
 
-  /** One pass over every partition and shard: one bounded step each. */
-  async sweepOnce(): Promise<SweepReport> {
-    const report: SweepReport = { expired: 0, purged: 0, stillDue: 0 };
+  /**
+   * One pass over every partition and shard. A partition is swept until nothing
+   * is due or the pass's time budget is spent, so a burst that falls due at once
+   * drains in one pass rather than a bounded step per interval. A failing
+   * partition is counted and skipped, never stopping the others.
+   */
+  async sweepOnce(budgetMs = 1_000): Promise<SweepReport> {
+    const deadline = Date.now() + budgetMs;
+    const report: SweepReport = { expired: 0, purged: 0, stillDue: 0, failed: 0 };
+    const attempt = async (step: () => Promise<void>) => {
+      try {
+        await step();
+      } catch (error) {
+        report.failed += 1;
+        report.lastError = error;
+      }
+    };
     for (let p = 0; p < this.ctx.settings.partitions; p++) {
-      const { expired, stillDue } = await this.expirePartition(p);
-      report.expired += expired;
-      report.stillDue += stillDue;
-      report.purged += await this.purgePartition(p);
+      await attempt(async () => {
+        let step: { expired: number; stillDue: number };
+        do {
+          step = await this.expirePartition(p);
+          report.expired += step.expired;
+        } while (step.stillDue > 0 && Date.now() < deadline);
+        report.stillDue += step.stillDue;
+        report.purged += await this.purgePartition(p);
+      });
     }
-    for (let s = 0; s < this.ctx.settings.keyShards; s++) report.purged += await this.purgeShard(s);
+    for (let s = 0; s < this.ctx.settings.keyShards; s++) {
+      await attempt(async () => {
+        report.purged += await this.purgeShard(s);
+      });
+    }
     return report;
   }
 }

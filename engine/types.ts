@@ -83,5 +83,5 @@ export interface PaymentRecord {
 
 export type CommitOutcome = { kind: 'confirmed'; orderId: string } | HoldState;
 
-export type ReleaseMode = 'client' | 'declined';
+export type ReleaseMode = 'client' | 'declined' | 'compensate';
 export type ReleaseOutcome = { kind: 'released' } | HoldState;

@@ -3,7 +3,8 @@
   beginPayment: held -> paying, before the payment provider is called (the
   saga's pivot). Puts the hold in the paying index with a deadline of
   now + paymentWindowMs (never earlier than the hold's own); the due index
-  skips paying holds, so expiry cannot race a payment in flight. Repeating it returns the same answer.
+  skips paying holds, so expiry cannot race a payment in flight. The record
+  keeps its original expires_at (what the client was told). Repeating it returns the same answer.
 
   KEYS[1] skus  KEYS[2] holds  KEYS[3] paying  KEYS[4] users  KEYS[5] gc
   KEYS[6] meta
@@ -32,11 +33,11 @@ if expireIfDue(skusKey, holdsKey, usersKey, gcKey, id, rec, now, retentionMs) th
 end
 if rec.status == 'held' then
   rec.status = 'paying'
-  rec.expires = math.max(rec.expires, now + windowMs)
   saveRecord(holdsKey, id, rec)
-  redis.call('ZADD', payingKey, rec.expires, id)
+  redis.call('ZADD', payingKey, math.max(rec.expires, now + windowMs), id)
 end
 if rec.status == 'paying' then
-  return { 1, rec.expires, totalCents(rec), rec.parts }
+  local deadline = tonumber(redis.call('ZSCORE', payingKey, id) or rec.expires)
+  return { 1, deadline, totalCents(rec), rec.parts }
 end
 return statusReply(rec)

@@ -12,7 +12,8 @@
   ARGV[1] retentionMs  ARGV[2] count, then count triples: key, fingerprint, id
 
   Returns a flat array, two values per key:
-     1, id   claimed now for the given id
+     1, id   claimed now for the given id (or by this same call run before: the
+             ids are unique per request, so a stored claim naming this id is ours)
      2, id   claimed before (or earlier in this batch) with the same fingerprint
     -4, ''   claimed before by a request with another body
 ]]
@@ -38,10 +39,14 @@ for i = 1, count do
     results[2 * i - 1], results[2 * i] = 1, id
   else
     local space = string.find(claim, ' ', 1, true)
-    if string.sub(claim, 1, space - 1) == fingerprint then
-      results[2 * i - 1], results[2 * i] = 2, string.sub(claim, space + 1)
-    else
+    local claimedId = string.sub(claim, space + 1)
+    if string.sub(claim, 1, space - 1) ~= fingerprint then
       results[2 * i - 1], results[2 * i] = -4, ''
+    elseif claimedId == id and not claimed[key] then
+      -- This very call, run again (a client resend): answer as the first run did.
+      results[2 * i - 1], results[2 * i] = 1, id
+    else
+      results[2 * i - 1], results[2 * i] = 2, claimedId
     end
   end
 end

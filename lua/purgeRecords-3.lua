@@ -19,7 +19,9 @@ if #groups == 0 then return 0 end
 local purged = 0
 for _, group in ipairs(groups) do
   local fields = cmsgpack.unpack(group)
-  purged = purged + redis.call('HDEL', recordsKey, unpack(fields))
+  for first = 1, #fields, 1000 do   -- unpack() is bounded by Lua's C stack
+    purged = purged + redis.call('HDEL', recordsKey, unpack(fields, first, math.min(first + 999, #fields)))
+  end
 end
 redis.call('ZREM', gcKey, unpack(groups))
 return purged

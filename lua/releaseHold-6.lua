@@ -2,10 +2,14 @@
 --[[
   releaseHold: gives a hold's units back to `available` at once.
   Modes:
-    'client'    held -> released (a paying hold is refused: payment in progress)
-    'declined'  held or paying -> released (the saga's compensation)
-    'abort'     pending or held -> aborted, recording ARGV[3..5] as the outcome a
-                replay of the request gets (a multi-partition cart that failed)
+    'client'      held -> released (a paying hold is refused: payment in progress)
+    'declined'    held or paying -> released (the saga's compensation); the record
+                  notes it, so a repeated confirm answers "declined" again
+    'compensate'  held or paying -> released (another part of the cart expired
+                  before its payment began)
+    'abort'       pending or held -> aborted, recording ARGV[3..5] as the outcome a
+                  replay of the request gets (a multi-partition cart that failed);
+                  an expired part keeps its status but records the outcome too
   Repeating a release returns the same answer.
 
   KEYS[1] skus  KEYS[2] holds  KEYS[3] paying  KEYS[4] users  KEYS[5] gc
@@ -32,18 +36,25 @@ if not rec then return { NOT_FOUND } end
 local s = rec.status
 if s == 'released' and mode ~= 'abort' then return { 1, rec.parts } end
 if s == 'aborted' and mode == 'abort' then return { 1, rec.parts } end
-if expireIfDue(skusKey, holdsKey, usersKey, gcKey, id, rec, now, retentionMs) then
+local note = ARGV[3] .. ',' .. ARGV[4] .. ',' .. ARGV[5]
+if expireIfDue(skusKey, holdsKey, usersKey, gcKey, id, rec, now, retentionMs) or rec.status == 'expired' then
+  if mode == 'abort' and rec.note == '' then
+    rec.note = note
+    saveRecord(holdsKey, id, rec)
+  end
   return { EXPIRED }
 end
 
-local allowed = s == 'held' or (s == 'paying' and mode == 'declined') or (s == 'pending' and mode == 'abort')
+local allowed = s == 'held' or (s == 'paying' and (mode == 'declined' or mode == 'compensate'))
+  or (s == 'pending' and mode == 'abort')
 if not allowed then return statusReply(rec) end
 
 moveReserved(skusKey, usersKey, rec, 'a')
 local status = 'released'
+if mode == 'declined' then rec.note = 'declined' end
 if mode == 'abort' then
   status = 'aborted'
-  rec.note = ARGV[3] .. ',' .. ARGV[4] .. ',' .. ARGV[5]
+  rec.note = note
 end
 endRecord(holdsKey, gcKey, id, rec, status, now, retentionMs)
 redis.call('ZREM', payingKey, id)

@@ -266,7 +266,7 @@ describe('releaseHold', () => {
 describe('activateCart', () => {
   const activate = (id: string, s: string) => {
     const k = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions));
-    return engine.ctx.scripts.activateCart(k.holds, k.meta, id) as Promise<number[]>;
+    return engine.ctx.scripts.activateCart(k.skus, k.holds, k.users, k.gc, k.meta, id, 60_000) as Promise<number[]>;
   };
   it('1: pending -> held; a repeat answers the same', async () => {
     const s = await product(5);
@@ -302,7 +302,7 @@ describe('expireHolds and purgeRecords', () => {
       expect(await stockOf(small, 'x')).toEqual({ total: 10, available: 10, reserved: 0, sold: 0 });
       expect(await small.sweeper.purgePartition(0)).toBe(0); // kept for the retention window
       await advanceClock(small, small.ctx.recordRetentionMs);
-      expect(await small.sweeper.purgePartition(0)).toBe(5);
+      expect(await small.sweeper.purgePartition(0)).toBe(6); // the 5 holds and createProduct's operation record
       expect(await small.sweeper.purgeShard(0)).toBe(5);
       expect(await small.getReservation(ids[0]!)).toBeNull();
     } finally {

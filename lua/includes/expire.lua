@@ -15,8 +15,9 @@ end
 local function expireDue(skusKey, holdsKey, dueKey, usersKey, gcKey, now, groupsMax, retentionMs)
   if groupsMax <= 0 then return 0 end
   local groups = redis.call('ZRANGEBYSCORE', dueKey, '-inf', now, 'LIMIT', 0, groupsMax)
-  local expired = {}
+  local count = 0
   for _, group in ipairs(groups) do
+    local expired = {}   -- one gc member per due group: at most batchSizeMax ids
     for id in string.gmatch(group, '[^,]+') do
       local rec = loadRecord(holdsKey, id)
       if rec and (rec.status == 'held' or rec.status == 'pending') and now >= rec.expires then
@@ -24,10 +25,11 @@ local function expireDue(skusKey, holdsKey, dueKey, usersKey, gcKey, now, groups
         expired[#expired + 1] = id
       end
     end
+    addGarbage(gcKey, now + retentionMs, expired)
+    count = count + #expired
   end
   if #groups > 0 then
     redis.call('ZREM', dueKey, unpack(groups))
   end
-  addGarbage(gcKey, now + retentionMs, expired)
-  return #expired
+  return count
 end

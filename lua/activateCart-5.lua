@@ -4,21 +4,28 @@
   cart holds its lines. Until then replays of the request wait, and expiry (the
   pending hold is in the due index) returns the units if the caller vanishes.
 
-  KEYS[1] holds  KEYS[2] meta
-  ARGV[1] id
+  A pending part past its deadline is expired instead (units back at once).
+
+  KEYS[1] skus  KEYS[2] holds  KEYS[3] users  KEYS[4] gc  KEYS[5] meta
+  ARGV[1] id  ARGV[2] retentionMs
 
   Returns
     {   1, expiresAtMs }  held (now or before)
     { -10 }  no such hold or aborted   { -11 }  expired   other status codes as
     in includes/status.lua
 ]]
+--- @include "clock"
 --- @include "record"
+--- @include "units"
 --- @include "status"
-local holdsKey = KEYS[1]
-local id = ARGV[1]
+local skusKey, holdsKey, usersKey, gcKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local id, retentionMs = ARGV[1], tonumber(ARGV[2])
 
 local rec = loadRecord(holdsKey, id)
 if not rec then return { NOT_FOUND } end
+if expireIfDue(skusKey, holdsKey, usersKey, gcKey, id, rec, nowMs(metaKey), retentionMs) then
+  return { EXPIRED }
+end
 if rec.status == 'pending' then
   rec.status = 'held'
   saveRecord(holdsKey, id, rec)

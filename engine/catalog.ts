@@ -1,0 +1,31 @@
+import type { EngineContext } from './context.ts';
+
+export const listLimitMax = 100;
+
+/**
+ * The catalog index: every SKU in one lexicographic sorted set, for listing
+ * products page by page. It lives in its own slot ({catalog}), apart from the
+ * partitions, and is written after a product is created (a repeat of the
+ * create adds it again, so a crash in between heals on retry).
+ */
+export class Catalog {
+  private readonly key: string;
+  constructor(private readonly ctx: EngineContext) {
+    this.key = `${ctx.settings.keyPrefix}{catalog}:skus`;
+  }
+
+  async add(sku: string): Promise<void> {
+    await this.ctx.redis.zadd(this.key, 'NX', 0, sku);
+  }
+
+  /** Up to `limit` SKUs after `after` (exclusive), in order; and whether more follow. */
+  async page(after: string | null, limit: number): Promise<{ skus: string[]; more: boolean }> {
+    const from = after === null ? '-' : `(${after}`;
+    const skus = await this.ctx.redis.zrangebylex(this.key, from, '+', 'LIMIT', 0, limit + 1);
+    return { skus: skus.slice(0, limit), more: skus.length > limit };
+  }
+
+  count(): Promise<number> {
+    return this.ctx.redis.zcard(this.key);
+  }
+}

@@ -1,0 +1,20 @@
+#!lua
+--[[
+  hitRateLimit: counts one request in a fixed window and says whether it may pass.
+
+  KEYS[1] counter  string  the window's counter (its name carries the window start)
+  ARGV[1] limit    requests allowed per window
+  ARGV[2] windowMs
+
+  Returns { allowed (1|0), retryAfterMs }
+]]
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+end
+if count <= tonumber(ARGV[1]) then
+  return { 1, 0 }
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = tonumber(ARGV[2]) end
+return { 0, ttl }
