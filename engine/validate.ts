@@ -12,8 +12,8 @@ const isCount = (n: unknown, min: number, max: number): n is number =>
 
 /** What is wrong with a reservation request, or null. The engine re-checks what the API validated. */
 export function reserveProblem(req: ReserveRequest, s: EngineSettings): string | null {
-  if (typeof req.userId !== 'string' || req.userId.length === 0 || req.userId.length > userIdLengthMax) {
-    return `user_id must be 1..${userIdLengthMax} characters`;
+  if (typeof req.userId !== 'string' || req.userId.length === 0 || req.userId.length > userIdLengthMax || req.userId.includes('\0')) {
+    return `user_id must be 1..${userIdLengthMax} characters, none of them NUL`;
   }
   if (!Array.isArray(req.items) || req.items.length === 0 || req.items.length > s.cartLinesMax) {
     return `items must hold 1..${s.cartLinesMax} lines`;
@@ -33,8 +33,8 @@ export function reserveProblem(req: ReserveRequest, s: EngineSettings): string |
 
 export function productProblem(p: ProductInput): string | null {
   if (typeof p.sku !== 'string' || !skuPattern.test(p.sku)) return 'sku must match [A-Za-z0-9._-]{1,64}';
-  if (typeof p.name !== 'string' || p.name.length === 0 || p.name.length > productNameLengthMax) {
-    return `name must be 1..${productNameLengthMax} characters`;
+  if (typeof p.name !== 'string' || p.name.length === 0 || p.name.length > productNameLengthMax || p.name.includes('\0')) {
+    return `name must be 1..${productNameLengthMax} characters, none of them NUL`;
   }
   if (!isCount(p.priceCents, 0, priceCentsMax)) return `price_cents must be an integer in 0..${priceCentsMax}`;
   if (!isCount(p.stock, 0, stockUnitsMax)) return `stock must be an integer in 0..${stockUnitsMax}`;

@@ -1,0 +1,20 @@
+import type { Redis } from 'ioredis';
+import type { Checkout } from '../engine/checkout.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { Logger } from '../engine/log.ts';
+import type { Sql } from '../store/db.ts';
+import type { ApiSettings } from './config.ts';
+import type { ApiMetrics } from './metrics.ts';
+import type { RateLimiter } from './ratelimit.ts';
+
+/** What the routes use. */
+export interface ApiDeps {
+  engine: Engine;
+  checkout: Checkout;
+  redis: Redis;
+  sql: Sql;
+  settings: ApiSettings;
+  limiter: RateLimiter;
+  metrics: ApiMetrics;
+  log: Logger;
+}

@@ -1,0 +1,80 @@
+import type { ConfirmOutcome } from '../engine/checkout.ts';
+import type { AdjustStockOutcome, CreateProductOutcome, HoldState, ReleaseOutcome, ReserveOutcome, ReserveResult } from '../engine/types.ts';
+import { problem, type Reply } from './problems.ts';
+import { productView, reservationView } from './views.ts';
+
+/**
+ * Every engine outcome mapped to HTTP, in one place: business outcomes are
+ * values here, each with its status and problem type.
+ */
+export function holdStateReply(state: HoldState, id: string): Reply {
+  switch (state.kind) {
+    case 'not_found': return problem('not-found', `no reservation ${id}`);
+    case 'expired': return problem('reservation-expired', `reservation ${id} expired; its units were returned`, { reservation_id: id });
+    case 'released': return problem('reservation-released', `reservation ${id} was released`, { reservation_id: id });
+    case 'confirmed': return problem('reservation-confirmed', `reservation ${id} is already confirmed`, { reservation_id: id, order_id: state.orderId });
+    case 'in_progress': return problem('request-in-progress', 'the request that made this reservation is still running; retry shortly', {}, { 'retry-after': '1' });
+    case 'payment_in_progress': return problem('payment-in-progress', `the payment of reservation ${id} is in progress`, { reservation_id: id });
+    case 'payment_not_begun': return problem('invalid-request', `reservation ${id} has no payment begun`);
+  }
+}
+
+function reserveResultReply(r: ReserveResult): Reply {
+  switch (r.kind) {
+    case 'held': return { status: 201, body: reservationView(r.reservation) };
+    case 'out_of_stock':
+      return problem('out-of-stock', `only ${r.available} of ${r.sku} available`, { sku: r.sku, available: r.available });
+    case 'per_user_limit':
+      return problem('per-user-limit', `a user may hold at most ${r.limit} of ${r.sku}`, { sku: r.sku, limit: r.limit });
+    case 'not_found': return problem('unknown-sku', `no product ${r.sku}`, { sku: r.sku });
+    case 'in_progress':
+      return problem('request-in-progress', 'a request with this Idempotency-Key is still running; retry shortly', {}, { 'retry-after': '1' });
+  }
+}
+
+export function reserveReply(out: ReserveOutcome): Reply {
+  switch (out.kind) {
+    case 'duplicate': {
+      const reply = reserveResultReply(out.of);
+      return { ...reply, headers: { ...reply.headers, 'idempotent-replayed': 'true' } };
+    }
+    case 'key_reused': return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
+    case 'invalid': return problem('invalid-request', out.detail);
+    default: return reserveResultReply(out);
+  }
+}
+
+export function createProductReply(out: CreateProductOutcome, sku: string): Reply {
+  if (out.kind === 'created') return { status: 201, body: productView(out.product), headers: { location: `/v1/products/${sku}` } };
+  if (out.kind === 'exists') return problem('product-exists', `product ${sku} exists`, { sku });
+  return problem('invalid-request', out.detail);
+}
+
+export function adjustStockReply(out: AdjustStockOutcome, sku: string): Reply {
+  switch (out.kind) {
+    case 'adjusted': return { status: 200, body: productView(out.product) };
+    case 'not_found': return problem('not-found', `no product ${sku}`);
+    case 'would_go_negative':
+      return problem('stock-would-go-negative', `only ${out.available} of ${sku} available to take away`, { sku, available: out.available });
+    case 'invalid': return problem('invalid-request', out.detail);
+  }
+}
+
+export function confirmReply(out: ConfirmOutcome, id: string): Reply {
+  switch (out.kind) {
+    case 'confirmed':
+      return { status: 200, body: { reservation: reservationView(out.reservation), order_id: out.orderId,
+        payment: { status: 'captured', amount_cents: out.amountCents } } };
+    case 'declined':
+      return problem('payment-declined', `the payment was declined; reservation ${id} was released`, { reservation_id: id });
+    case 'payment_pending':
+      return { status: 202, body: { reservation_id: id, status: 'paying', detail: 'the payment provider has not answered yet; the outcome follows (retry confirm or GET the reservation)' },
+        headers: { 'retry-after': '2' } };
+    default: return holdStateReply(out, id);
+  }
+}
+
+export function releaseReply(out: ReleaseOutcome, id: string, view: () => Promise<Reply>): Promise<Reply> | Reply {
+  if (out.kind === 'released') return view();
+  return holdStateReply(out, id);
+}

@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { StockadeError } from '../engine/errors.ts';
+import type { Logger } from '../engine/log.ts';
+import type { Auth, Role } from './auth.ts';
+import { contractLimits } from './config.ts';
+import { decodeParam, parseJson, readBody, send, type ApiRequest, type Handler } from './http.ts';
+import type { ApiMetrics } from './metrics.ts';
+import { problem, type Reply } from './problems.ts';
+import type { RateLimiter } from './ratelimit.ts';
+
+export interface Route {
+  method: 'get' | 'post';
+  /** uWS pattern, e.g. /v1/reservations/:id/confirm */
+  pattern: string;
+  /** Who may call: anyone, either token, or the admin token only. */
+  access: 'public' | 'token' | 'admin';
+  /** Whether the route takes a JSON body. */
+  body: boolean;
+  handler: Handler;
+}
+
+export interface RouterDeps {
+  auth: Auth;
+  metrics: ApiMetrics;
+  limiter: RateLimiter;
+  log: Logger;
+}
+
+/** Counts requests being served, so a graceful shutdown can wait for them. */
+export class Inflight {
+  count = 0;
+}
+
+const processTag = randomBytes(3).toString('hex');
+let requestSeq = 0;
+
+/**
+ * Registers routes on a uWS app. For each request, synchronously (uWS's request
+ * object dies at the first await): attach onAborted, read headers and params,
+ * check the token, check Content-Length; then read the body as it streams,
+ * parse it, run the handler and send its reply corked. Any exception becomes
+ * a problem reply (500s with a generic body, logged with the request id).
+ */
+export function registerRoutes(app: TemplatedApp, routes: Route[], deps: RouterDeps, inflight: Inflight): void {
+  const byPattern = new Map<string, string[]>();
+  for (const route of routes) {
+    app[route.method](route.pattern, (res, req) => serve(res, req, route, deps, inflight));
+    byPattern.set(route.pattern, [...(byPattern.get(route.pattern) ?? []), route.method.toUpperCase()]);
+  }
+  for (const [pattern, methods] of byPattern) {
+    app.any(pattern, (res) => {
+      res.onAborted(() => {});
+      send(res, { value: false }, problem('method-not-allowed', `use ${methods.join(' or ')}`, {}, { allow: methods.join(', ') }), 'none');
+    });
+  }
+  app.any('/*', (res, req) => {
+    res.onAborted(() => {});
+    send(res, { value: false }, problem('not-found', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}`), 'none');
+  });
+}
+
+function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDeps, inflight: Inflight): void {
+  const started = performance.now();
+  const aborted = { value: false };
+  const requestId = `${processTag}-${(++requestSeq).toString(36)}`;
+  inflight.count += 1;
+  let finished = false;
+  const finish = (reply: Reply | null, closeConnection = false) => {
+    if (finished) return;
+    finished = true;
+    inflight.count -= 1;
+    if (reply) {
+      send(res, aborted, reply, requestId, closeConnection);
+      deps.metrics.observe(route.pattern, reply.status, (performance.now() - started) / 1000);
+    }
+  };
+  res.onAborted(() => {
+    aborted.value = true;
+    finish(null);
+  });
+
+  const role = deps.auth.roleOf(req.getHeader('authorization'));
+  const denied = accessProblem(route.access, role);
+  if (denied) return finish(denied);
+  const params: string[] = [];
+  for (let i = 0; i < paramCount(route.pattern); i++) {
+    const value = decodeParam(req.getParameter(i) ?? '');
+    if (value === null) return finish(problem('bad-request', 'a path parameter is not valid percent-encoding'));
+    params.push(value);
+  }
+  const partial: Omit<ApiRequest, 'body'> = {
+    route: route.pattern,
+    params,
+    query: new URLSearchParams(req.getQuery() ?? ''),
+    role: role ?? 'client',
+    idempotencyKey: req.getHeader('idempotency-key'),
+    requestId,
+  };
+  const run = async (body: unknown) => {
+    try {
+      const limited = route.access === 'public' ? null : await deps.limiter.token(partial.role);
+      finish(limited ?? (await route.handler({ ...partial, body })));
+    } catch (error) {
+      finish(errorReply(error, requestId, deps.log));
+    }
+  };
+  if (!route.body) {
+    // Bodies of routes that take none are drained and ignored.
+    res.onData(() => {});
+    void run(undefined);
+    return;
+  }
+  const contentType = req.getHeader('content-type');
+  if (contentType && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
+    return finish(problem('unsupported-media-type', 'send application/json'), true);
+  }
+  const declared = Number(req.getHeader('content-length') || 0);
+  if (declared > contractLimits.bodyBytesMax) {
+    return finish(problem('body-too-large', `the body may be at most ${contractLimits.bodyBytesMax} bytes`), true);
+  }
+  void readBody(res, () => finish(problem('body-too-large', `the body may be at most ${contractLimits.bodyBytesMax} bytes`), true))
+    .then((raw) => {
+      if (raw === null || finished) return;
+      const parsed = parseJson(raw);
+      if (!parsed.ok) return finish(parsed.reply);
+      return run(parsed.value);
+    });
+}
+
+const paramCounts = new Map<string, number>();
+function paramCount(pattern: string): number {
+  let n = paramCounts.get(pattern);
+  if (n === undefined) {
+    n = (pattern.match(/\/:/g) ?? []).length;
+    paramCounts.set(pattern, n);
+  }
+  return n;
+}
+
+function accessProblem(access: Route['access'], role: Role | null): Reply | null {
+  if (access === 'public') return null;
+  if (role === null) return problem('unauthorized', 'send Authorization: Bearer <token>', {}, { 'www-authenticate': 'Bearer' });
+  if (access === 'admin' && role !== 'admin') return problem('forbidden', 'this route needs the admin token');
+  return null;
+}
+
+/** Infrastructure failures as problems: never a stack trace, Redis or SQL text. */
+export function errorReply(error: unknown, requestId: string, log: Logger): Reply {
+  const code = (error as StockadeError)?.code;
+  if (code === 'OVERLOADED') return problem('overloaded', 'too many requests in flight; retry shortly', {}, { 'retry-after': '1' });
+  if (code === 'REDIS_UNAVAILABLE' || isConnectionError(error)) {
+    log.warn({ err: error, requestId }, 'dependency unavailable');
+    return problem('unavailable', 'a dependency is unavailable; retry shortly', { request_id: requestId }, { 'retry-after': '1' });
+  }
+  log.error({ err: error, requestId }, 'request failed');
+  return problem('internal', 'an internal error occurred', { request_id: requestId });
+}
+
+function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string; name?: string };
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT'].includes(e?.code ?? '')
+    || /Connection is closed|MaxRetriesPerRequest|Stream isn't writeable/i.test(e?.message ?? '');
+}

@@ -1,0 +1,61 @@
+import type { ApiDeps } from '../deps.ts';
+import { openApiDocument } from '../openapi.ts';
+import type { Route } from '../router.ts';
+
+const stockGaugeSkusMax = 1_000;
+
+/** Liveness, readiness (Redis and PostgreSQL reachable), metrics and the OpenAPI document. */
+export function opsRoutes(d: ApiDeps): Route[] {
+  const document = openApiDocument();
+  return [
+    { method: 'get', pattern: '/healthz', access: 'public', body: false, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
+    { method: 'get', pattern: '/readyz', access: 'public', body: false, handler: async () => {
+      const [redis, postgres] = await Promise.all([
+        within(d.redis.ping(), 1_000),
+        within(d.sql`select 1`, 1_000),
+      ]);
+      const checks = { redis: redis ? 'ok' : 'down', postgres: postgres ? 'ok' : 'down' };
+      const ready = redis && postgres;
+      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks } };
+    } },
+    { method: 'get', pattern: '/metrics', access: 'admin', body: false, handler: async () => {
+      await collectGauges(d);
+      return { status: 200, body: await d.metrics.registry.metrics(), raw: true, contentType: d.metrics.registry.contentType };
+    } },
+    { method: 'get', pattern: '/openapi.json', access: 'public', body: false, handler: async () => ({ status: 200, body: document }) },
+  ];
+}
+
+/** True when the promise settles well within the time. */
+async function within(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+  try {
+    return await Promise.race([work.then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Stock per SKU (the first 1,000 of the catalog) and queue depths, read when scraped. */
+async function collectGauges(d: ApiDeps): Promise<void> {
+  const page = await d.engine.products.list(null, 100);
+  let items = page.items;
+  let next = page.next;
+  d.metrics.stock.reset();
+  for (let seen = 0; ; ) {
+    for (const p of items) {
+      for (const [state, units] of Object.entries(p.stock)) d.metrics.stock.set({ sku: p.sku, state }, units);
+    }
+    seen += items.length;
+    if (!next || seen >= stockGaugeSkusMax) break;
+    ({ items, next } = await d.engine.products.list(next, 100));
+  }
+  d.metrics.queueDepth.set({ queue: 'reserve_batches' }, d.engine.reserver.holdBatches.pending);
+  d.metrics.queueDepth.set({ queue: 'key_claims' }, d.engine.reserver.claimBatches.pending);
+  const pipeline = d.redis.pipeline();
+  for (let p = 0; p < d.engine.settings.partitions; p++) pipeline.xlen(d.engine.ctx.keys.partition(p).outbox);
+  const lengths = (await pipeline.exec()) ?? [];
+  d.metrics.queueDepth.set({ queue: 'outbox' }, lengths.reduce((sum, [, n]) => sum + Number(n ?? 0), 0));
+  for (const size of d.engine.reserver.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
+}

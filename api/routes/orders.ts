@@ -1,0 +1,41 @@
+import { getOrder, listUserOrders, userOrdersLimitMax } from '../../store/orders.ts';
+import { contractLimits } from '../config.ts';
+import type { ApiDeps } from '../deps.ts';
+import { problem } from '../problems.ts';
+import type { Route } from '../router.ts';
+import { cursor } from '../views.ts';
+
+/** Order ids are "o" and the reservation id. */
+const orderIdPattern = /^o\d{1,4}\.[a-z0-9]{13,30}$/;
+
+/** Orders are read from PostgreSQL, the system of record: 404 until written through. */
+export function orderRoutes(d: ApiDeps): Route[] {
+  return [
+    { method: 'get', pattern: '/v1/orders/:id', access: 'token', body: false, handler: async (req) => {
+      const id = req.params[0]!;
+      const order = orderIdPattern.test(id) ? await getOrder(d.sql, id) : null;
+      return order ? { status: 200, body: order } : problem('not-found', `no order ${id.slice(0, 64)} (yet: orders appear once written through)`);
+    } },
+    { method: 'get', pattern: '/v1/users/:user_id/orders', access: 'token', body: false, handler: async (req) => {
+      const userId = req.params[0]!;
+      if (userId.length === 0 || userId.length > contractLimits.userIdLengthMax || userId.includes('\0')) {
+        return problem('bad-request', 'user_id must be 1..128 characters, none of them NUL');
+      }
+      const limitText = req.query.get('limit');
+      const limit = limitText === null ? 50 : Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > userOrdersLimitMax) return problem('bad-request', `limit must be an integer in 1..${userOrdersLimitMax}`);
+      const after = decodeOrderCursor(req.query.get('cursor'));
+      if (after === 'bad') return problem('bad-request', 'cursor is not one this API gave');
+      const items = await listUserOrders(d.sql, userId, limit, after ?? undefined);
+      const last = items.length === limit ? items[items.length - 1] : undefined;
+      return { status: 200, body: { items, next_cursor: last ? cursor.encode(`${last.created_at}|${last.id}`) : null } };
+    } },
+  ];
+}
+
+function decodeOrderCursor(text: string | null): { createdAt: string; id: string } | null | 'bad' {
+  if (text === null) return null;
+  const [createdAt, id] = cursor.decode(text).split('|');
+  if (!createdAt || !id || !orderIdPattern.test(id) || Number.isNaN(Date.parse(createdAt))) return 'bad';
+  return { createdAt, id };
+}

@@ -1,0 +1,39 @@
+import type { ApiDeps } from '../deps.ts';
+import { adjustStockReply, createProductReply } from '../outcomes.ts';
+import { problem } from '../problems.ts';
+import type { Route } from '../router.ts';
+import { validators } from '../schemas.ts';
+import { cursor, productView } from '../views.ts';
+
+export const productListLimitDefault = 50;
+
+export function productRoutes(d: ApiDeps): Route[] {
+  return [
+    { method: 'post', pattern: '/v1/products', access: 'admin', body: true, handler: async (req) => {
+      const v = validators.createProduct.check(req.body);
+      if (!v.ok) return problem('invalid-request', v.detail);
+      const b = v.value;
+      const out = await d.engine.createProduct({ sku: b.sku, name: b.name, priceCents: b.price_cents, stock: b.stock,
+        perUserLimit: b.per_user_limit ?? 0 });
+      return createProductReply(out, b.sku);
+    } },
+    { method: 'get', pattern: '/v1/products', access: 'token', body: false, handler: async (req) => {
+      const limitText = req.query.get('limit');
+      const limit = limitText === null ? productListLimitDefault : Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return problem('bad-request', 'limit must be an integer in 1..100');
+      const after = req.query.get('cursor');
+      const page = await d.engine.products.list(after ? cursor.decode(after) : null, limit);
+      return { status: 200, body: { items: page.items.map(productView), next_cursor: page.next === null ? null : cursor.encode(page.next) } };
+    } },
+    { method: 'get', pattern: '/v1/products/:sku', access: 'token', body: false, handler: async (req) => {
+      const product = await d.engine.getProduct(req.params[0]!);
+      return product ? { status: 200, body: productView(product) } : problem('not-found', `no product ${req.params[0]!.slice(0, 64)}`);
+    } },
+    { method: 'post', pattern: '/v1/products/:sku/stock', access: 'admin', body: true, handler: async (req) => {
+      const v = validators.adjustStock.check(req.body);
+      if (!v.ok) return problem('invalid-request', v.detail);
+      const sku = req.params[0]!;
+      return adjustStockReply(await d.engine.adjustStock(sku, v.value.delta), sku.slice(0, 64));
+    } },
+  ];
+}

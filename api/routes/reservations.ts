@@ -1,0 +1,69 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { contractLimits } from '../config.ts';
+import type { ApiDeps } from '../deps.ts';
+import type { ApiRequest } from '../http.ts';
+import { confirmReply, holdStateReply, releaseReply, reserveReply } from '../outcomes.ts';
+import { problem, type Reply } from '../problems.ts';
+import type { Route } from '../router.ts';
+import { validators } from '../schemas.ts';
+import { reservationView } from '../views.ts';
+
+/** The Idempotency-Key header, checked: a problem reply when it is required and absent, or too long. */
+function idempotencyKeyOf(req: ApiRequest, required: boolean): { key: string } | { reply: Reply } {
+  const key = req.idempotencyKey;
+  if (key === '') {
+    return required ? { reply: problem('idempotency-key-required', 'send an Idempotency-Key header (at most 255 characters)') } : { key: '' };
+  }
+  if (key.length > contractLimits.idempotencyKeyLengthMax) {
+    return { reply: problem('bad-request', `Idempotency-Key may be at most ${contractLimits.idempotencyKeyLengthMax} characters`) };
+  }
+  return { key };
+}
+
+/** Keys are scoped to the calling token: two storefronts' keys never meet. */
+const scoped = (req: ApiRequest, use: string, key: string) => `${req.role}:${use}:${key}`;
+
+export function reservationRoutes(d: ApiDeps): Route[] {
+  const view = async (id: string): Promise<Reply> => {
+    const r = await d.engine.getReservation(id);
+    return r ? { status: 200, body: reservationView(r) } : problem('not-found', `no reservation ${id.slice(0, 64)}`);
+  };
+  return [
+    { method: 'post', pattern: '/v1/reservations', access: 'token', body: true, handler: async (req) => {
+      const k = idempotencyKeyOf(req, true);
+      if ('reply' in k) return k.reply;
+      const v = validators.createReservation.check(req.body);
+      if (!v.ok) return problem('invalid-request', v.detail);
+      const limited = await d.limiter.user(v.value.user_id);
+      if (limited) return limited;
+      const out = await d.engine.reserve({ userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms,
+        idempotencyKey: scoped(req, 'reserve', k.key) });
+      return reserveReply(out);
+    } },
+    { method: 'get', pattern: '/v1/reservations/:id', access: 'token', body: false, handler: (req) => view(req.params[0]!) },
+    { method: 'post', pattern: '/v1/reservations/:id/confirm', access: 'token', body: true, handler: async (req) => {
+      const id = req.params[0]!;
+      const k = idempotencyKeyOf(req, false);
+      if ('reply' in k) return k.reply;
+      const v = validators.confirm.check(req.body);
+      if (!v.ok) return problem('invalid-request', v.detail);
+      let replayed = false;
+      if (k.key) {
+        const fingerprint = createHash('sha256').update(`${id}\n${v.value.payment.token}`).digest('base64url').slice(0, 24);
+        // The claim names this request (ids must be unique per request for a resend to be told apart).
+        const claim = await d.engine.reserver.claim(scoped(req, 'confirm', k.key), fingerprint, randomUUID());
+        if (claim.kind === 'reused') return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
+        replayed = claim.kind === 'replay';
+      }
+      const reply = confirmReply(await d.checkout.confirm(id, v.value.payment.token), id);
+      return replayed ? { ...reply, headers: { ...reply.headers, 'idempotent-replayed': 'true' } } : reply;
+    } },
+    { method: 'post', pattern: '/v1/reservations/:id/release', access: 'token', body: false, handler: async (req) => {
+      const id = req.params[0]!;
+      const out = await d.engine.release(id, 'client');
+      return out.kind === 'released' ? view(id) : releaseReply(out, id, () => view(id));
+    } },
+  ];
+}
+
+export { holdStateReply };

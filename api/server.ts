@@ -1,0 +1,40 @@
+import type { us_listen_socket } from 'uWebSockets.js';
+import { StockadeError } from '../engine/errors.ts';
+import { Auth } from './auth.ts';
+import type { ApiDeps } from './deps.ts';
+import { Inflight, registerRoutes } from './router.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { orderRoutes } from './routes/orders.ts';
+import { productRoutes } from './routes/products.ts';
+import { reservationRoutes } from './routes/reservations.ts';
+import { loadUws } from './uws.ts';
+
+export interface ApiServer {
+  port: number;
+  /** Stops accepting, lets requests in flight finish (up to graceMs), then returns. */
+  close(graceMs: number): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The v1 HTTP API on uWebSockets.js: thin routes over the engine. */
+export function startApi(deps: ApiDeps, port: number, host = '0.0.0.0'): Promise<ApiServer> {
+  const uws = loadUws();
+  const app = uws.App();
+  const inflight = new Inflight();
+  const routes = [...productRoutes(deps), ...reservationRoutes(deps), ...orderRoutes(deps), ...opsRoutes(deps)];
+  registerRoutes(app, routes, { auth: new Auth(deps.settings.adminToken, deps.settings.clientToken), metrics: deps.metrics, limiter: deps.limiter, log: deps.log }, inflight);
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket: us_listen_socket | false) => {
+      if (!socket) return reject(new StockadeError('SERVICE_FAILED', `cannot listen on ${host}:${port}`));
+      resolve({
+        port: uws.us_socket_local_port(socket),
+        close: async (graceMs) => {
+          uws.us_listen_socket_close(socket);
+          const deadline = Date.now() + graceMs;
+          while (inflight.count > 0 && Date.now() < deadline) await sleep(10);
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,12 @@
+import { Redis } from 'ioredis';
+
+/** A Redis client that fails fast (the API answers 503) instead of queueing while Redis is away. */
+export function connectRedis(url: string, name: string): Redis {
+  return new Redis(url, {
+    connectionName: name,
+    maxRetriesPerRequest: 2,
+    connectTimeout: 5_000,
+    enableAutoPipelining: false,
+    retryStrategy: (attempt) => Math.min(50 * attempt, 1_000),
+  });
+}

@@ -1,0 +1,65 @@
+import type { Redis } from 'ioredis';
+import { apiSettings, type ApiSettings } from '../api/config.ts';
+import type { ApiDeps } from '../api/deps.ts';
+import { ApiMetrics } from '../api/metrics.ts';
+import { RateLimiter } from '../api/ratelimit.ts';
+import type { EngineSettings } from '../engine/config.ts';
+import { Checkout } from '../engine/checkout.ts';
+import { Engine } from '../engine/engine.ts';
+import { createLogger, type Logger } from '../engine/log.ts';
+import { SimulatedProvider } from '../payments/simulated.ts';
+import { connectDb, type Sql } from '../store/db.ts';
+import { migrate } from '../store/migrate.ts';
+import { connectRedis } from './redis.ts';
+
+export interface RuntimeOptions {
+  redisUrl: string;
+  databaseUrl: string;
+  env?: NodeJS.ProcessEnv;
+  engine?: Partial<EngineSettings>;
+  api?: Partial<ApiSettings>;
+  log?: Logger;
+}
+
+export interface Runtime {
+  engine: Engine;
+  redis: Redis;
+  sql: Sql;
+  provider: SimulatedProvider;
+  checkout: Checkout;
+  settings: ApiSettings;
+  log: Logger;
+  apiDeps(): ApiDeps;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: one Redis client, the engine, PostgreSQL (migrated),
+ * the payment provider and the checkout saga. Every process role builds on it.
+ */
+export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
+  const env = o.env ?? process.env;
+  const settings = { ...apiSettings(env), ...o.api };
+  const log = o.log ?? createLogger('stockade');
+  const redis = connectRedis(o.redisUrl, 'stockade');
+  const sql = connectDb(o.databaseUrl);
+  try {
+    await migrate(sql);
+    const engine = Engine.create(redis, o.engine);
+    const provider = await SimulatedProvider.create(sql, { latencyMs: settings.paymentLatencyMs, failureRate: settings.paymentFailureRate });
+    const checkout = new Checkout(engine, provider, settings.paymentTimeoutMs);
+    const metrics = new ApiMetrics();
+    const limiter = new RateLimiter(engine, settings.rateLimitTokenPerSec, settings.rateLimitUserPerSec);
+    return {
+      engine, redis, sql, provider, checkout, settings, log,
+      apiDeps: () => ({ engine, checkout, redis, sql, settings, limiter, metrics, log }),
+      close: async () => {
+        await Promise.allSettled([redis.quit(), sql.end({ timeout: 5 })]);
+      },
+    };
+  } catch (error) {
+    redis.disconnect();
+    await sql.end({ timeout: 1 });
+    throw error;
+  }
+}

@@ -1,0 +1,56 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, expect, it } from 'vitest';
+import { freePort } from '../services/process.ts';
+import { call, freshDatabase } from './support/api.ts';
+import { inject } from 'vitest';
+
+// `stockade start` as a user runs it: several API processes on one port, and a
+// graceful shutdown that lets requests in flight finish.
+let child: ChildProcess | null = null;
+afterAll(() => { child?.kill('SIGKILL'); });
+
+async function waitFor(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+it('STOCKADE_API_PROCESSES=2 serves from two processes; SIGTERM finishes the request in flight', async () => {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ['bin/stockade.mjs', 'start'], {
+    env: { ...process.env, PORT: String(port), REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(),
+      STOCKADE_API_PROCESSES: '2', STOCKADE_KEY_PREFIX: `proc${port}:`, STOCKADE_ADMIN_TOKEN: 'pa', STOCKADE_CLIENT_TOKEN: 'pc',
+      STOCKADE_PAYMENT_TIMEOUT_MS: '1500', STOCKADE_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+  await waitFor(`${base}/healthz`, 30_000);
+  await new Promise((r) => setTimeout(r, 1_000)); // let the second process listen too
+
+  // Separate connections land on either process: x-request-id starts with the process's tag.
+  const tags = new Set<string>();
+  for (let i = 0; i < 40 && tags.size < 2; i++) {
+    const res = await fetch(`${base}/healthz`, { headers: { connection: 'close' } });
+    tags.add(res.headers.get('x-request-id')!.split('-')[0]!);
+  }
+  expect(tags.size).toBe(2);
+
+  await call(base, 'POST', '/v1/products', { token: 'pa', body: { sku: 'PR-1', name: 'p', price_cents: 5, stock: 5 } });
+  const held = await call(base, 'POST', '/v1/reservations', { token: 'pc', body: { user_id: 'u', items: [{ sku: 'PR-1', qty: 1 }] }, headers: { 'idempotency-key': 'p1' } });
+  expect(held.status).toBe(201);
+  // A confirm whose provider takes the whole 1.5 s timeout is in flight when SIGTERM arrives.
+  const inFlight = call(base, 'POST', `/v1/reservations/${held.body.id}/confirm`, { token: 'pc', body: { payment: { token: 'tok_timeout' } } });
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGTERM');
+  const answer = await inFlight;
+  expect(answer.status).toBe(202);
+  expect(await exited).toBe(0);
+  child = null;
+  await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+}, 60_000);

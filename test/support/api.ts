@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { startApi, type ApiServer } from '../../api/server.ts';
+import { createRuntime, type Runtime } from '../../app/runtime.ts';
+import { createLogger } from '../../engine/log.ts';
+import type { EngineSettings } from '../../engine/config.ts';
+import type { ApiSettings } from '../../api/config.ts';
+
+export const tokens = { admin: 'test-admin-token', client: 'test-client-token' };
+
+/** A database of its own on the suite's PostgreSQL (so test files run in parallel). */
+export async function freshDatabase(): Promise<string> {
+  const url = new URL(inject('databaseUrl'));
+  const name = `t_${randomBytes(5).toString('hex')}`;
+  const admin = postgres({ host: url.hostname, port: Number(url.port), user: url.username, database: 'postgres', max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export interface TestApi {
+  url: string;
+  runtime: Runtime;
+  server: ApiServer;
+  close(): Promise<void>;
+}
+
+/** A real server on a free port, over the suite's Redis and a fresh database. */
+export async function testApi(o: { engine?: Partial<EngineSettings>; api?: Partial<ApiSettings> } = {}): Promise<TestApi> {
+  const runtime = await createRuntime({
+    redisUrl: inject('redisUrl'),
+    databaseUrl: await freshDatabase(),
+    env: {},
+    engine: { keyPrefix: `a${randomBytes(4).toString('hex')}:`, ...o.engine },
+    api: { adminToken: tokens.admin, clientToken: tokens.client, paymentTimeoutMs: 300, ...o.api },
+    log: createLogger('test', 'silent'),
+  });
+  const server = await startApi(runtime.apiDeps(), 0, '127.0.0.1');
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    runtime,
+    server,
+    close: async () => {
+      await server.close(1_000);
+      await runtime.close();
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+/** One HTTP request; `token` 'admin' | 'client' | a raw token | null (none). */
+export async function call(base: string, method: string, path: string, o: {
+  token?: 'admin' | 'client' | string | null; body?: unknown; raw?: string; headers?: Record<string, string>;
+} = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...o.headers };
+  const token = o.token === undefined ? 'client' : o.token;
+  if (token !== null) headers.authorization = `Bearer ${token === 'admin' ? tokens.admin : token === 'client' ? tokens.client : token}`;
+  let payload: string | undefined = o.raw;
+  if (o.body !== undefined) {
+    payload = JSON.stringify(o.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(base + path, { method, headers, body: payload });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch { /* not JSON: keep the text */ }
+  return { status: res.status, headers: res.headers, body };
+}
