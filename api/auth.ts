@@ -15,7 +15,8 @@ export class Auth {
 
   /** The role an Authorization header grants, or null. */
   roleOf(authorization: string): Role | null {
-    if (!authorization.startsWith('Bearer ') || authorization.length > 300) return null;
+    // The scheme is case-insensitive (RFC 7235).
+    if (authorization.length > 300 || authorization.slice(0, 7).toLowerCase() !== 'bearer ') return null;
     const given = digest(authorization.slice(7).trim());
     const isAdmin = timingSafeEqual(given, this.admin);
     const isClient = timingSafeEqual(given, this.client);

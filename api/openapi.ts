@@ -7,6 +7,8 @@ type Op = {
   auth: 'public' | 'token' | 'admin';
   body?: string;
   ok: [number, string | null];
+  /** Also answers 202 Accepted. */
+  accepted?: boolean;
   problems?: ProblemSlug[];
   idempotencyKey?: 'required' | 'optional';
   params?: string[];
@@ -30,14 +32,15 @@ const operations: Record<string, Record<string, Op>> = {
   },
   '/v1/reservations': {
     post: { summary: 'Reserve (hold) units', auth: 'token', body: 'CreateReservation', ok: [201, 'Reservation'], idempotencyKey: 'required',
-      problems: ['idempotency-key-required', 'out-of-stock', 'per-user-limit', 'unknown-sku', 'invalid-request', 'idempotency-key-reused', 'request-in-progress', 'rate-limited'] },
+      problems: ['idempotency-key-required', 'bad-request', 'out-of-stock', 'per-user-limit', 'unknown-sku', 'invalid-request', 'idempotency-key-reused', 'request-in-progress', 'rate-limited'] },
   },
   '/v1/reservations/{id}': {
     get: { summary: 'A reservation', auth: 'token', ok: [200, 'Reservation'], params: ['id'], problems: ['not-found'] },
   },
   '/v1/reservations/{id}/confirm': {
-    post: { summary: 'Pay and confirm (the checkout saga)', auth: 'token', body: 'Confirm', ok: [200, 'Confirmation'], params: ['id'], idempotencyKey: 'optional',
-      problems: ['payment-declined', 'reservation-expired', 'reservation-released', 'not-found', 'invalid-request', 'idempotency-key-reused', 'request-in-progress'] },
+    post: { summary: 'Pay and confirm (the checkout saga); 202 {reservation_id, status: "paying"} when the provider has not answered in time',
+      auth: 'token', body: 'Confirm', ok: [200, 'Confirmation'], accepted: true, params: ['id'], idempotencyKey: 'optional',
+      problems: ['payment-declined', 'reservation-expired', 'reservation-released', 'not-found', 'invalid-request', 'idempotency-key-reused', 'request-in-progress', 'bad-request'] },
   },
   '/v1/reservations/{id}/release': {
     post: { summary: 'Release a hold: its units return at once', auth: 'token', ok: [200, 'Reservation'], params: ['id'],
@@ -55,7 +58,7 @@ const operations: Record<string, Record<string, Op>> = {
   '/openapi.json': { get: { summary: 'This document', auth: 'public', ok: [200, null] } },
 };
 
-const commonProblems: ProblemSlug[] = ['unauthorized', 'forbidden', 'malformed-json', 'body-too-large', 'unsupported-media-type', 'overloaded', 'unavailable', 'internal'];
+const commonProblems: ProblemSlug[] = ['unauthorized', 'forbidden', 'malformed-json', 'body-too-large', 'unsupported-media-type', 'rate-limited', 'overloaded', 'unavailable', 'internal'];
 
 export function openApiDocument() {
   const schemas: Record<string, TSchema> = {
@@ -82,6 +85,7 @@ export function openApiDocument() {
 function operation(op: Op) {
   const responses: Record<string, unknown> = {
     [op.ok[0]]: { description: 'success', ...(op.ok[1] ? { content: { 'application/json': { schema: ref(op.ok[1]) } } } : {}) },
+    ...(op.accepted ? { 202: { description: 'the payment provider has not answered yet; the outcome follows', content: { 'application/json': { schema: { type: 'object' } } } } } : {}),
   };
   const slugs = [...(op.problems ?? []), ...(op.auth === 'public' ? [] : commonProblems)];
   for (const slug of slugs) {

@@ -13,6 +13,10 @@ const windowMs = 1_000;
 export class RateLimiter {
   constructor(private readonly engine: Engine, private readonly perTokenPerSec: number, private readonly perUserPerSec: number) {}
 
+  get limitsUsers(): boolean {
+    return this.perUserPerSec > 0;
+  }
+
   token(role: string): Promise<Reply | null> {
     return this.hit(`t:${role}`, this.perTokenPerSec);
   }

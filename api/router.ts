@@ -27,13 +27,19 @@ export interface RouterDeps {
   log: Logger;
 }
 
-/** Counts requests being served, so a graceful shutdown can wait for them. */
+/**
+ * Requests whose work is not finished (a handler keeps running after its client
+ * went away: a confirm mid-payment must still finish), so a graceful shutdown
+ * can wait for them; and whether the server is stopping.
+ */
 export class Inflight {
   count = 0;
+  stopping = false;
 }
 
 const processTag = randomBytes(3).toString('hex');
 let requestSeq = 0;
+const nextRequestId = () => `${processTag}-${(++requestSeq).toString(36)}`;
 
 /**
  * Registers routes on a uWS app. For each request, synchronously (uWS's request
@@ -51,27 +57,42 @@ export function registerRoutes(app: TemplatedApp, routes: Route[], deps: RouterD
   for (const [pattern, methods] of byPattern) {
     app.any(pattern, (res) => {
       res.onAborted(() => {});
-      send(res, { value: false }, problem('method-not-allowed', `use ${methods.join(' or ')}`, {}, { allow: methods.join(', ') }), 'none');
+      send(res, { value: false }, problem('method-not-allowed', `use ${methods.join(' or ')}`, {}, { allow: methods.join(', ') }), nextRequestId());
     });
   }
   app.any('/*', (res, req) => {
     res.onAborted(() => {});
-    send(res, { value: false }, problem('not-found', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}`), 'none');
+    send(res, { value: false }, problem('not-found', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}`), nextRequestId());
   });
 }
 
 function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDeps, inflight: Inflight): void {
   const started = performance.now();
   const aborted = { value: false };
-  const requestId = `${processTag}-${(++requestSeq).toString(36)}`;
+  const requestId = nextRequestId();
+  if (inflight.stopping) {
+    res.onAborted(() => {});
+    send(res, aborted, problem('unavailable', 'the server is shutting down; retry', {}, { 'retry-after': '1' }), requestId, true);
+    return;
+  }
+  // A request counts until its work is done: its handler settled, or it ended
+  // before one ran (refused, aborted while its body streamed in).
   inflight.count += 1;
-  let finished = false;
+  let handlerRunning = false;
+  let counted = true;
+  const done = () => {
+    if (counted) {
+      counted = false;
+      inflight.count -= 1;
+    }
+  };
+  let replied = false;
   const finish = (reply: Reply | null, closeConnection = false) => {
-    if (finished) return;
-    finished = true;
-    inflight.count -= 1;
+    if (replied) return;
+    replied = true;
+    if (!handlerRunning) done();
     if (reply) {
-      send(res, aborted, reply, requestId, closeConnection);
+      send(res, aborted, reply, requestId, closeConnection || inflight.stopping);
       deps.metrics.observe(route.pattern, reply.status, (performance.now() - started) / 1000);
     }
   };
@@ -98,11 +119,14 @@ function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDe
     requestId,
   };
   const run = async (body: unknown) => {
+    handlerRunning = true;
     try {
       const limited = route.access === 'public' ? null : await deps.limiter.token(partial.role);
       finish(limited ?? (await route.handler({ ...partial, body })));
     } catch (error) {
       finish(errorReply(error, requestId, deps.log));
+    } finally {
+      done();
     }
   };
   if (!route.body) {
@@ -112,7 +136,7 @@ function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDe
     return;
   }
   const contentType = req.getHeader('content-type');
-  if (contentType && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
+  if (contentType && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
     return finish(problem('unsupported-media-type', 'send application/json'), true);
   }
   const declared = Number(req.getHeader('content-length') || 0);
@@ -121,7 +145,7 @@ function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDe
   }
   void readBody(res, () => finish(problem('body-too-large', `the body may be at most ${contractLimits.bodyBytesMax} bytes`), true))
     .then((raw) => {
-      if (raw === null || finished) return;
+      if (raw === null || replied) return;
       const parsed = parseJson(raw);
       if (!parsed.ok) return finish(parsed.reply);
       return run(parsed.value);
@@ -149,7 +173,7 @@ function accessProblem(access: Route['access'], role: Role | null): Reply | null
 export function errorReply(error: unknown, requestId: string, log: Logger): Reply {
   const code = (error as StockadeError)?.code;
   if (code === 'OVERLOADED') return problem('overloaded', 'too many requests in flight; retry shortly', {}, { 'retry-after': '1' });
-  if (code === 'REDIS_UNAVAILABLE' || isConnectionError(error)) {
+  if (code === 'REDIS_UNAVAILABLE' || code === 'SERVICE_FAILED' || isConnectionError(error)) {
     log.warn({ err: error, requestId }, 'dependency unavailable');
     return problem('unavailable', 'a dependency is unavailable; retry shortly', { request_id: requestId }, { 'retry-after': '1' });
   }
@@ -157,8 +181,11 @@ export function errorReply(error: unknown, requestId: string, log: Logger): Repl
   return problem('internal', 'an internal error occurred', { request_id: requestId });
 }
 
+/** Redis or PostgreSQL away, full, busy, loading, read-only or timing out: retry later, not a bug. */
 function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string; name?: string };
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT'].includes(e?.code ?? '')
-    || /Connection is closed|MaxRetriesPerRequest|Stream isn't writeable/i.test(e?.message ?? '');
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
+    'CONNECT_TIMEOUT', '57P01', '57P03', '53300', '57014'].includes(e?.code ?? '')
+    || /^(OOM|BUSY|LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN)\b/.test(e?.message ?? '')
+    || /Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|Command timed out/i.test(e?.message ?? '');
 }

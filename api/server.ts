@@ -30,6 +30,7 @@ export function startApi(deps: ApiDeps, port: number, host = '0.0.0.0'): Promise
       resolve({
         port: uws.us_socket_local_port(socket),
         close: async (graceMs) => {
+          inflight.stopping = true; // kept-alive connections get 503 + Connection: close from now on
           uws.us_listen_socket_close(socket);
           const deadline = Date.now() + graceMs;
           while (inflight.count > 0 && Date.now() < deadline) await sleep(10);

@@ -7,6 +7,8 @@ export function connectRedis(url: string, name: string): Redis {
     maxRetriesPerRequest: 2,
     connectTimeout: 5_000,
     enableAutoPipelining: false,
+    // A stalled Redis gives 503s, not requests that hang.
+    commandTimeout: 5_000,
     retryStrategy: (attempt) => Math.min(50 * attempt, 1_000),
   });
 }

@@ -10,6 +10,8 @@ import { createLogger, type Logger } from '../engine/log.ts';
 import { SimulatedProvider } from '../payments/simulated.ts';
 import { connectDb, type Sql } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
+import { join } from 'node:path';
+import { defaultDataDir } from '../services/local.ts';
 import { connectRedis } from './redis.ts';
 
 export interface RuntimeOptions {
@@ -19,6 +21,12 @@ export interface RuntimeOptions {
   engine?: Partial<EngineSettings>;
   api?: Partial<ApiSettings>;
   log?: Logger;
+  /** Where the simulated payment provider keeps its records (default: STOCKADE_PROVIDER_DIR, else <data dir>/provider). */
+  providerDir?: string;
+}
+
+function providerDir(env: NodeJS.ProcessEnv): string {
+  return env.STOCKADE_PROVIDER_DIR || join(defaultDataDir(env), 'provider');
 }
 
 export interface Runtime {
@@ -46,7 +54,8 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   try {
     await migrate(sql);
     const engine = Engine.create(redis, o.engine);
-    const provider = await SimulatedProvider.create(sql, { latencyMs: settings.paymentLatencyMs, failureRate: settings.paymentFailureRate });
+    const provider = await SimulatedProvider.create(o.providerDir ?? providerDir(env),
+      { latencyMs: settings.paymentLatencyMs, failureRate: settings.paymentFailureRate });
     const checkout = new Checkout(engine, provider, settings.paymentTimeoutMs);
     const metrics = new ApiMetrics();
     const limiter = new RateLimiter(engine, settings.rateLimitTokenPerSec, settings.rateLimitUserPerSec);

@@ -4,11 +4,13 @@ import { startApi, type ApiServer } from '../api/server.ts';
 import { createLogger, type Logger } from '../engine/log.ts';
 import { startSweepLoop } from '../engine/sweep-loop.ts';
 import { resolveServices, type ServiceUrls } from '../services/resolve.ts';
+import { startWorkers } from '../workers/run.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 
 /**
  * `npm start`. The primary process resolves the services (embedded unless
- * REDIS_URL/DATABASE_URL are set), migrates, runs the sweeper, and serves the
+ * REDIS_URL/DATABASE_URL are set), migrates, runs the sweeper and the
+ * write-through workers, and serves the
  * API itself or, with STOCKADE_API_PROCESSES > 1, forks that many API processes
  * sharing the port (uWS listens with SO_REUSEPORT). SIGINT/SIGTERM: stop
  * accepting, finish requests in flight, stop what was started.
@@ -29,7 +31,8 @@ export async function start(): Promise<void> {
   if (settings.adminToken === devTokens.admin || settings.clientToken === devTokens.client) {
     log.warn({ adminToken: settings.adminToken, clientToken: settings.clientToken }, 'using dev bearer tokens (set STOCKADE_ADMIN_TOKEN and STOCKADE_CLIENT_TOKEN)');
   }
-  const sweeper = startSweepLoop(runtime.engine, log);
+  const sweeper = startSweepLoop(runtime.engine, log, runtime.checkout);
+  const writeThrough = startWorkers(runtime.engine, services.redisUrl, runtime.sql, log);
   let server: ApiServer | null = null;
   if (settings.processes === 1) {
     server = await startApi(runtime.apiDeps(), settings.port, settings.host);
@@ -39,7 +42,7 @@ export async function start(): Promise<void> {
   }
   onShutdown(log, async () => {
     await Promise.all([server?.close(settings.shutdownGraceMs), stopApiProcesses(settings.shutdownGraceMs)]);
-    await sweeper.stop();
+    await Promise.all([sweeper.stop(), writeThrough.stop()]);
     await runtime.close();
     await services.stop();
   });
@@ -65,6 +68,20 @@ async function stopApiProcesses(graceMs: number): Promise<void> {
     w.once('exit', () => { clearTimeout(timer); resolve(); });
     w.process.kill('SIGTERM');
   })));
+}
+
+/** `stockade workers`: write-through alone (any number of these may run). */
+export async function runWorkersOnly(): Promise<void> {
+  const log = createLogger('stockade-workers');
+  const services = await resolveServices();
+  const runtime = await createRuntime({ redisUrl: services.redisUrl, databaseUrl: services.databaseUrl, log });
+  const writeThrough = startWorkers(runtime.engine, services.redisUrl, runtime.sql, log);
+  log.info({ pid: process.pid }, 'write-through workers running');
+  onShutdown(log, async () => {
+    await writeThrough.stop();
+    await runtime.close();
+    await services.stop();
+  });
 }
 
 async function runApiProcess(): Promise<void> {

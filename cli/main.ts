@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { benchEngineCommand } from './bench.ts';
 import { servicesDown, servicesStatus, servicesUp } from './services.ts';
 import { reconcileExpire } from './reconcile.ts';
-import { startCommand } from './start.ts';
+import { startCommand, workersCommand } from './start.ts';
 
 const program = new Command('stockade')
   .description('Stockade: a reservation engine for flash sales')
@@ -10,6 +10,9 @@ const program = new Command('stockade')
 
 program.command('start').description('run the engine (with its local Redis and PostgreSQL unless REDIS_URL/DATABASE_URL are set)')
   .action(startCommand);
+
+program.command('workers').description('run write-through workers alone (outbox -> PostgreSQL); any number may run')
+  .action(workersCommand);
 
 const services = program.command('services').description('the embedded local redis-server and PostgreSQL under STOCKADE_DATA_DIR');
 services.command('up').description('start them (kept running until `services down`)').action(servicesUp);

@@ -1,6 +1,6 @@
 import type { Engine } from './engine.ts';
 import { StockadeError } from './errors.ts';
-import type { PaymentProvider } from './payments.ts';
+import type { ChargeResult, PaymentProvider } from './payments.ts';
 import type { HoldState, Reservation } from './types.ts';
 
 export type ConfirmOutcome =
@@ -11,6 +11,13 @@ export type ConfirmOutcome =
   | Exclude<HoldState, { kind: 'confirmed' }>;
 
 const commitAttempts = 5;
+
+/** The provider's answer, or `timeout` when it does not come in time (the charge may still land: recovery asks later). */
+function withTimeout(charge: Promise<ChargeResult>, timeoutMs: number): Promise<ChargeResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<ChargeResult>((resolve) => { timer = setTimeout(() => resolve({ status: 'timeout' }), timeoutMs + 100); });
+  return Promise.race([charge, late]).finally(() => clearTimeout(timer));
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -36,8 +43,8 @@ export class Checkout {
 
     const reservation = await this.engine.getReservation(id);
     if (!reservation) return { kind: 'not_found' };
-    const charge = await this.provider.charge(
-      { reservationId: id, amountCents: begun.totalCents, token, lines: reservation.items }, this.paymentTimeoutMs);
+    const charge = await withTimeout(this.provider.charge(
+      { reservationId: id, amountCents: begun.totalCents, token, lines: reservation.items }, this.paymentTimeoutMs), this.paymentTimeoutMs);
     if (charge.status === 'timeout') return { kind: 'payment_pending', deadlineMs: begun.deadlineMs };
     if (charge.status === 'declined') {
       await this.engine.release(id, 'declined');
@@ -65,6 +72,32 @@ export class Checkout {
     const reservation = await this.engine.getReservation(id);
     if (!reservation) return { kind: 'not_found' };
     return { kind: 'confirmed', reservation, orderId, amountCents: reservation.totalCents };
+  }
+
+  /**
+   * Finishes payments nobody finished: holds still `paying` past their payment
+   * deadline (a confirm that timed out, crashed, or lost its client). The
+   * provider's own record decides: captured -> commit (the saga goes forward);
+   * declined -> release; no charge at all -> release. Returns what it did.
+   */
+  async recoverOverdue(countMax = 100): Promise<{ committed: number; released: number }> {
+    const done = { committed: 0, released: 0 };
+    const { keys, settings, scripts } = this.engine.ctx;
+    for (let p = 0; p < settings.partitions; p++) {
+      const k = keys.partition(p);
+      const ids = (await scripts.overduePayments(k.paying, k.meta, countMax)) as string[];
+      for (const id of ids) {
+        const charge = await this.provider.lookup(id);
+        if (charge?.status === 'captured') {
+          const out = await this.engine.commit(id, { amountCents: charge.amountCents, reference: charge.reference });
+          if (out.kind === 'confirmed') done.committed += 1;
+        } else {
+          const out = await this.engine.release(id, charge ? 'declined' : 'compensate');
+          if (out.kind === 'released') done.released += 1;
+        }
+      }
+    }
+    return done;
   }
 
   /** A hold released because its payment was declined answers "declined" again. */

@@ -6,6 +6,7 @@ export const Code = {
   PER_USER_LIMIT: -2,
   NO_PRODUCT: -3,
   KEY_REUSED: -4,
+  BACKLOG: -5,
   NOT_FOUND: -10,
   EXPIRED: -11,
   RELEASED: -12,

@@ -25,6 +25,7 @@ export const engineSettingRows = {
   idempotencyRetentionMs: { env: 'STOCKADE_IDEMPOTENCY_RETENTION_MS', default: 86_400_000, min: 1_000, doc: 'how long an Idempotency-Key is remembered' },
   cartLinesMax: { env: 'STOCKADE_CART_LINES_MAX', default: 20, min: 1, max: 100, doc: 'lines in one reservation' },
   qtyMax: { env: 'STOCKADE_QTY_MAX', default: 1000, min: 1, doc: 'units in one line' },
+  outboxLengthMax: { env: 'STOCKADE_OUTBOX_LENGTH_MAX', default: 100_000, min: 1, doc: 'outbox entries per partition past which new holds are refused (503) until write-through catches up' },
   sweepIntervalMs: { env: 'STOCKADE_SWEEP_INTERVAL_MS', default: 1_000, min: 10, doc: 'how often the sweeper expires due holds and purges old records' },
   cartReplayWaitMs: { env: 'STOCKADE_CART_REPLAY_WAIT_MS', default: 2_000, min: 0, doc: 'how long a replay waits for a multi-partition cart in progress' },
 } satisfies Record<string, SettingRow>;

@@ -106,6 +106,18 @@ export class Reserver {
     return { kind: code === Code.DUPLICATE ? 'replay' : 'new', id: claimedId! };
   }
 
+  /** Whether a request with this (scoped) key and fingerprint would be a replay. */
+  async isReplay(key: string, fingerprint: string): Promise<boolean> {
+    const claim = await this.ctx.redis.hget(this.ctx.keys.shard(shardOf(key, this.ctx.settings.keyShards)).claims, key);
+    return claim !== null && claim.startsWith(`${fingerprint} `);
+  }
+
+  private async forgetClaim(key: string, id: string): Promise<void> {
+    const claims = this.ctx.keys.shard(shardOf(key, this.ctx.settings.keyShards)).claims;
+    const claim = await this.ctx.redis.hget(claims, key);
+    if (claim?.endsWith(` ${id}`)) await this.ctx.redis.hdel(claims, key);
+  }
+
   async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const problem = reserveProblem(req, this.ctx.settings);
     if (problem) return { kind: 'invalid', detail: problem };
@@ -121,9 +133,19 @@ export class Reserver {
     }
     const ttlMs = req.ttlMs ?? this.ctx.settings.holdTtlMsDefault;
     const hold: HoldBase = { id, userId: req.userId, ttlMs, keep, replayed };
-    const result = parts.length === 1
-      ? await this.reserveSingle(hold, parts[0]!)
-      : await this.reserveCart(hold, parts);
+    let result: ReserveResult;
+    if (parts.length === 1) {
+      result = await this.reserveSingle(hold, parts[0]!);
+    } else {
+      try {
+        result = await this.reserveCart(hold, parts);
+      } catch (error) {
+        // The cart was aborted for an infrastructure failure, not refused: let a
+        // retry with the same key run again (under a new id) rather than find it.
+        if (req.idempotencyKey !== undefined && !replayed) await this.forgetClaim(req.idempotencyKey, id).catch(() => {});
+        throw error;
+      }
+    }
     return replayed ? { kind: 'duplicate', of: result } : result;
   }
 
@@ -225,13 +247,16 @@ export class Reserver {
 
   private async sendHolds(partition: number, reqs: HoldRequest[]): Promise<HoldReply[]> {
     const k = this.ctx.keys.partition(partition);
-    const args: (string | number)[] = [k.skus, k.holds, k.due, k.users, k.gc, k.meta,
-      this.ctx.settings.reclaimGroupsMax, this.ctx.recordRetentionMs, reqs.length];
+    const args: (string | number)[] = [k.skus, k.holds, k.due, k.users, k.gc, k.meta, k.outbox,
+      this.ctx.settings.reclaimGroupsMax, this.ctx.recordRetentionMs, reqs.length, this.ctx.settings.outboxLengthMax];
     for (const r of reqs) {
       args.push(r.id, r.userId, r.ttlMs, r.mode + (r.keep ? '1' : '0'), r.parts, r.items.length);
       for (const item of r.items) args.push(item.sku, item.qty);
     }
     const flat = (await this.ctx.scripts.reserveHolds(...args)) as (number | string)[];
+    if (flat[1] === Code.BACKLOG) {
+      throw new StockadeError('OVERLOADED', `write-through backlog: ${flat[2]} outbox entries in partition ${partition}`);
+    }
     return splitReplies(flat, reqs.length);
   }
 

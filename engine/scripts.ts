@@ -48,6 +48,7 @@ export interface ScriptCommands {
   purgeRecords: ScriptFn;
   claimKeys: ScriptFn;
   hitRateLimit: ScriptFn;
+  overduePayments: ScriptFn;
 }
 
 export function defineScripts(redis: Redis | Cluster): ScriptCommands {

@@ -1,8 +1,13 @@
+import type { Checkout } from './checkout.ts';
 import type { Engine } from './engine.ts';
 import type { Logger } from './log.ts';
 
-/** Runs the sweeper every sweepIntervalMs until stopped; a failed pass is logged and retried next time. */
-export function startSweepLoop(engine: Engine, log: Logger): { stop: () => Promise<void> } {
+/**
+ * Runs the sweeper every sweepIntervalMs until stopped, and with a checkout
+ * also the recovery of overdue payments; a failed pass is logged and retried
+ * next time.
+ */
+export function startSweepLoop(engine: Engine, log: Logger, checkout?: Checkout): { stop: () => Promise<void> } {
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
@@ -12,6 +17,8 @@ export function startSweepLoop(engine: Engine, log: Logger): { stop: () => Promi
         const r = await engine.sweepOnce();
         if (r.failed > 0) log.warn({ err: r.lastError, failed: r.failed }, 'sweep steps failed');
         else if (r.expired > 0 || r.purged > 0) log.debug({ expired: r.expired, purged: r.purged }, 'sweep');
+        const recovered = await checkout?.recoverOverdue();
+        if (recovered && recovered.committed + recovered.released > 0) log.info(recovered, 'finished overdue payments');
       } catch (error) {
         log.warn({ err: error }, 'sweep failed');
       }

@@ -1,6 +1,7 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { ChargeRecord, ChargeRequest, ChargeResult, PaymentProvider } from '../engine/payments.ts';
-import type { Line } from '../engine/records.ts';
-import type { Sql } from '../store/db.ts';
 
 export interface SimulatedProviderOptions {
   /** Added to every charge, to model a real provider's latency. */
@@ -13,39 +14,34 @@ export interface SimulatedProviderOptions {
  * The built-in simulated provider. Tokens: `tok_ok` captures, `tok_declined`
  * declines, `tok_timeout` captures but does not answer within the timeout (the
  * answer is lost, as a dropped connection would lose it); anything else declines.
- * It keeps its own durable record of every charge in PostgreSQL (schema
- * sim_provider, apart from Stockade's tables and outside Redis), keyed by the
- * reservation id: a second charge of a reservation answers the first outcome
- * at once, and `lookup` tells what became of a charge.
+ *
+ * Like a real provider it keeps its own durable record of every charge, outside
+ * Stockade's Redis and PostgreSQL (so it survives either losing data or being
+ * down): one file per charge under its directory, created exclusively and
+ * fsynced, keyed by the reservation id. The first charge of a reservation wins;
+ * charging it again answers that first outcome at once, from any process;
+ * `lookup` tells what became of a charge.
  */
 export class SimulatedProvider implements PaymentProvider {
-  constructor(private readonly sql: Sql, private readonly options: SimulatedProviderOptions = {}) {}
+  private constructor(private readonly dir: string, private readonly options: SimulatedProviderOptions) {}
 
-  static async create(sql: Sql, options: SimulatedProviderOptions = {}): Promise<SimulatedProvider> {
-    await sql.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(7311202)`;
-      await tx`create schema if not exists sim_provider`;
-      await tx`create table if not exists sim_provider.charges (
-        reservation_id text primary key,
-        status         text not null check (status in ('captured', 'declined')),
-        amount_cents   bigint not null,
-        reference      text not null,
-        lines          jsonb not null,
-        created_at     timestamptz not null default now())`;
-    });
-    return new SimulatedProvider(sql, options);
+  static async create(dir: string, options: SimulatedProviderOptions = {}): Promise<SimulatedProvider> {
+    await mkdir(dir, { recursive: true });
+    return new SimulatedProvider(dir, options);
   }
 
   async charge(request: ChargeRequest, timeoutMs: number): Promise<ChargeResult> {
     const previous = await this.lookup(request.reservationId);
     if (previous) return resultOf(previous);
     if (this.options.latencyMs) await sleep(this.options.latencyMs);
-    const status = this.decide(request.token);
-    const reference = `ch_${request.reservationId}`;
-    await this.sql`insert into sim_provider.charges (reservation_id, status, amount_cents, reference, lines)
-      values (${request.reservationId}, ${status}, ${request.amountCents}, ${reference}, ${this.sql.json(linesJson(request.lines))})
-      on conflict (reservation_id) do nothing`;
-    const recorded = (await this.lookup(request.reservationId))!;
+    const record: ChargeRecord = {
+      reservationId: request.reservationId,
+      status: this.decide(request.token),
+      amountCents: request.amountCents,
+      reference: `ch_${request.reservationId}`,
+      lines: request.lines,
+    };
+    const recorded = (await this.record(record)) ?? (await this.lookup(request.reservationId))!;
     if (request.token === 'tok_timeout') {
       await sleep(timeoutMs);
       return { status: 'timeout' };
@@ -54,16 +50,45 @@ export class SimulatedProvider implements PaymentProvider {
   }
 
   async lookup(reservationId: string): Promise<ChargeRecord | null> {
-    const [row] = await this.sql`select reservation_id, status, amount_cents, reference, lines
-      from sim_provider.charges where reservation_id = ${reservationId}`;
-    if (!row) return null;
-    return {
-      reservationId: row.reservation_id as string,
-      status: row.status as 'captured' | 'declined',
-      amountCents: row.amount_cents as number,
-      reference: row.reference as string,
-      lines: (row.lines as { sku: string; qty: number; price_cents: number }[]).map((l) => ({ sku: l.sku, qty: l.qty, priceCents: l.price_cents })),
-    };
+    try {
+      return JSON.parse(await readFile(this.pathOf(reservationId), 'utf8')) as ChargeRecord;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes the record unless one exists (then null). The record is written and
+   * fsynced under a temporary name, then hard-linked to its final name: link()
+   * fails when the name exists, so the first writer wins, and a reader never
+   * sees a partial record.
+   */
+  private async record(record: ChargeRecord): Promise<ChargeRecord | null> {
+    const path = this.pathOf(record.reservationId);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    const handle = await open(tmp, 'wx');
+    try {
+      await handle.writeFile(JSON.stringify(record));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(tmp, path);
+      return record;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return null;
+      throw error;
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+  }
+
+  private pathOf(reservationId: string): string {
+    const digest = createHash('sha1').update(reservationId).digest('hex');
+    return join(this.dir, digest.slice(0, 2), `${digest}.json`);
   }
 
   private decide(token: string): 'captured' | 'declined' {
@@ -77,10 +102,6 @@ function resultOf(record: ChargeRecord): ChargeResult {
   return record.status === 'captured'
     ? { status: 'captured', reference: record.reference, amountCents: record.amountCents }
     : { status: 'declined', reason: 'card_declined' };
-}
-
-function linesJson(lines: Line[]) {
-  return lines.map((l) => ({ sku: l.sku, qty: l.qty, price_cents: l.priceCents }));
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -9,6 +9,8 @@ export function connectDb(url: string, options: { max?: number } = {}): Sql {
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 60,
+    // A stalled query fails (503 to a client, a retry for a worker) instead of hanging.
+    connection: { statement_timeout: 15_000 },
     // int8 as a JS number: every amount and count here is far below 2^53.
     types: { bigint: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (text: string) => Number(text) } },
     transform: { undefined: null },

@@ -18,9 +18,10 @@ export interface OrderView {
 
 export const userOrdersLimitMax = 100;
 
-/** An order with its items and payment, as written through; null until then. */
+/** An order with its items and payment, once every part is written through; null until then. */
 export async function getOrder(sql: Sql, id: string): Promise<OrderView | null> {
-  const [order] = await sql`select id, reservation_id, user_id, total_cents, created_at from orders where id = ${id}`;
+  const [order] = await sql`select o.id, o.reservation_id, o.user_id, o.total_cents, o.created_at from orders o
+    where o.id = ${id} and (select count(*) from order_parts p where p.order_id = o.id) = o.part_count`;
   if (!order) return null;
   const [items, payments] = await Promise.all([
     sql`select sku, qty, price_cents from order_items where order_id = ${id} order by sku`,
@@ -31,12 +32,13 @@ export async function getOrder(sql: Sql, id: string): Promise<OrderView | null> 
 
 /** A user's orders, newest first, at most `limit`; `before` continues after a previous page's last order. */
 export async function listUserOrders(sql: Sql, userId: string, limit: number, before?: { createdAt: string; id: string }): Promise<OrderView[]> {
+  const complete = sql`(select count(*) from order_parts p where p.order_id = o.id) = o.part_count`;
   const orders = before
-    ? await sql`select id, reservation_id, user_id, total_cents, created_at from orders
-        where user_id = ${userId} and (created_at, id) < (${before.createdAt}::timestamptz, ${before.id})
-        order by created_at desc, id desc limit ${limit}`
-    : await sql`select id, reservation_id, user_id, total_cents, created_at from orders
-        where user_id = ${userId} order by created_at desc, id desc limit ${limit}`;
+    ? await sql`select o.id, o.reservation_id, o.user_id, o.total_cents, o.created_at from orders o
+        where o.user_id = ${userId} and (o.created_at, o.id) < (${before.createdAt}::timestamptz, ${before.id}) and ${complete}
+        order by o.created_at desc, o.id desc limit ${limit}`
+    : await sql`select o.id, o.reservation_id, o.user_id, o.total_cents, o.created_at from orders o
+        where o.user_id = ${userId} and ${complete} order by o.created_at desc, o.id desc limit ${limit}`;
   if (orders.length === 0) return [];
   const ids = orders.map((o) => o.id as string);
   const [items, payments] = await Promise.all([

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { freePort } from '../services/process.ts';
 import { call, freshDatabase } from './support/api.ts';
@@ -26,7 +29,8 @@ it('STOCKADE_API_PROCESSES=2 serves from two processes; SIGTERM finishes the req
   child = spawn(process.execPath, ['bin/stockade.mjs', 'start'], {
     env: { ...process.env, PORT: String(port), REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(),
       STOCKADE_API_PROCESSES: '2', STOCKADE_KEY_PREFIX: `proc${port}:`, STOCKADE_ADMIN_TOKEN: 'pa', STOCKADE_CLIENT_TOKEN: 'pc',
-      STOCKADE_PAYMENT_TIMEOUT_MS: '1500', STOCKADE_LOG_LEVEL: 'warn' },
+      STOCKADE_PAYMENT_TIMEOUT_MS: '1500', STOCKADE_LOG_LEVEL: 'warn',
+      STOCKADE_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'stockade-provider-')) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));

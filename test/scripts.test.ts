@@ -193,8 +193,8 @@ async function pendingCartHome(s: string): Promise<string> {
   const p = partitionOf(s, engine.settings.partitions);
   const k = engine.ctx.keys.partition(p);
   const id = `${p}.pendingpending${n++}`;
-  const reply = await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.users, k.gc, k.meta,
-    0, 60_000, 1, id, 'u', 60_000, 'p0', `${p},${(p + 1) % engine.settings.partitions}`, 1, s, 1);
+  const reply = await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.users, k.gc, k.meta, k.outbox,
+    0, 60_000, 1, 1e6, id, 'u', 60_000, 'p0', `${p},${(p + 1) % engine.settings.partitions}`, 1, s, 1);
   expect((reply as number[]).slice(0, 2)).toEqual([3, 1]); // 3 values follow: held, deadline, price
   return id;
 }

@@ -16,7 +16,8 @@ export function opsRoutes(d: ApiDeps): Route[] {
       ]);
       const checks = { redis: redis ? 'ok' : 'down', postgres: postgres ? 'ok' : 'down' };
       const ready = redis && postgres;
-      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks } };
+      const backlog = redis ? await outboxBacklog(d).catch(() => null) : null;
+      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog } };
     } },
     { method: 'get', pattern: '/metrics', access: 'admin', body: false, handler: async () => {
       await collectGauges(d);
@@ -37,6 +38,14 @@ async function within(work: Promise<unknown>, timeoutMs: number): Promise<boolea
   }
 }
 
+/** Outbox entries not yet written through to PostgreSQL, over every partition. */
+async function outboxBacklog(d: ApiDeps): Promise<number> {
+  const pipeline = d.redis.pipeline();
+  for (let p = 0; p < d.engine.settings.partitions; p++) pipeline.xlen(d.engine.ctx.keys.partition(p).outbox);
+  const lengths = (await pipeline.exec()) ?? [];
+  return lengths.reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
+}
+
 /** Stock per SKU (the first 1,000 of the catalog) and queue depths, read when scraped. */
 async function collectGauges(d: ApiDeps): Promise<void> {
   const page = await d.engine.products.list(null, 100);
@@ -53,9 +62,6 @@ async function collectGauges(d: ApiDeps): Promise<void> {
   }
   d.metrics.queueDepth.set({ queue: 'reserve_batches' }, d.engine.reserver.holdBatches.pending);
   d.metrics.queueDepth.set({ queue: 'key_claims' }, d.engine.reserver.claimBatches.pending);
-  const pipeline = d.redis.pipeline();
-  for (let p = 0; p < d.engine.settings.partitions; p++) pipeline.xlen(d.engine.ctx.keys.partition(p).outbox);
-  const lengths = (await pipeline.exec()) ?? [];
-  d.metrics.queueDepth.set({ queue: 'outbox' }, lengths.reduce((sum, [, n]) => sum + Number(n ?? 0), 0));
+  d.metrics.queueDepth.set({ queue: 'outbox' }, await outboxBacklog(d));
   for (const size of d.engine.reserver.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
 }

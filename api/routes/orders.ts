@@ -28,14 +28,17 @@ export function orderRoutes(d: ApiDeps): Route[] {
       if (after === 'bad') return problem('bad-request', 'cursor is not one this API gave');
       const items = await listUserOrders(d.sql, userId, limit, after ?? undefined);
       const last = items.length === limit ? items[items.length - 1] : undefined;
-      return { status: 200, body: { items, next_cursor: last ? cursor.encode(`${last.created_at}|${last.id}`) : null } };
+      return { status: 200, body: { items, next_cursor: last ? cursor.encode(`${Date.parse(last.created_at)}|${last.id}`) : null } };
     } },
   ];
 }
 
+const cursorMsMax = Date.UTC(9999, 11, 31);
+
+/** A cursor is "<created_at as epoch ms>|<order id>": digits and an id shape, checked before SQL sees them. */
 function decodeOrderCursor(text: string | null): { createdAt: string; id: string } | null | 'bad' {
   if (text === null) return null;
-  const [createdAt, id] = cursor.decode(text).split('|');
-  if (!createdAt || !id || !orderIdPattern.test(id) || Number.isNaN(Date.parse(createdAt))) return 'bad';
-  return { createdAt, id };
+  const [ms, id] = cursor.decode(text).split('|');
+  if (!ms || !/^\d{1,15}$/.test(ms) || Number(ms) > cursorMsMax || !id || !orderIdPattern.test(id)) return 'bad';
+  return { createdAt: new Date(Number(ms)).toISOString(), id };
 }

@@ -7,6 +7,7 @@ import { problem, type Reply } from '../problems.ts';
 import type { Route } from '../router.ts';
 import { validators } from '../schemas.ts';
 import { reservationView } from '../views.ts';
+import { fingerprintOf } from '../../engine/reserve.ts';
 
 /** The Idempotency-Key header, checked: a problem reply when it is required and absent, or too long. */
 function idempotencyKeyOf(req: ApiRequest, required: boolean): { key: string } | { reply: Reply } {
@@ -34,11 +35,13 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       if ('reply' in k) return k.reply;
       const v = validators.createReservation.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
-      const limited = await d.limiter.user(v.value.user_id);
-      if (limited) return limited;
-      const out = await d.engine.reserve({ userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms,
-        idempotencyKey: scoped(req, 'reserve', k.key) });
-      return reserveReply(out);
+      const request = { userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms, idempotencyKey: scoped(req, 'reserve', k.key) };
+      // A replay gets its stored answer, limited or not.
+      if (d.limiter.limitsUsers && !(await d.engine.reserver.isReplay(request.idempotencyKey, fingerprintOf(request)))) {
+        const limited = await d.limiter.user(v.value.user_id);
+        if (limited) return limited;
+      }
+      return reserveReply(await d.engine.reserve(request));
     } },
     { method: 'get', pattern: '/v1/reservations/:id', access: 'token', body: false, handler: (req) => view(req.params[0]!) },
     { method: 'post', pattern: '/v1/reservations/:id/confirm', access: 'token', body: true, handler: async (req) => {

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { startApi, type ApiServer } from '../../api/server.ts';
@@ -6,6 +9,9 @@ import { createRuntime, type Runtime } from '../../app/runtime.ts';
 import { createLogger } from '../../engine/log.ts';
 import type { EngineSettings } from '../../engine/config.ts';
 import type { ApiSettings } from '../../api/config.ts';
+import { startWorkers } from '../../workers/run.ts';
+import type { WorkerSettings } from '../../workers/settings.ts';
+import type { WriteThrough } from '../../workers/writethrough.ts';
 
 export const tokens = { admin: 'test-admin-token', client: 'test-client-token' };
 
@@ -27,26 +33,35 @@ export interface TestApi {
   url: string;
   runtime: Runtime;
   server: ApiServer;
+  writeThrough: WriteThrough | null;
   close(): Promise<void>;
 }
 
 /** A real server on a free port, over the suite's Redis and a fresh database. */
-export async function testApi(o: { engine?: Partial<EngineSettings>; api?: Partial<ApiSettings> } = {}): Promise<TestApi> {
+export async function testApi(o: {
+  engine?: Partial<EngineSettings>; api?: Partial<ApiSettings>; workers?: Partial<WorkerSettings> | false; databaseUrl?: string;
+} = {}): Promise<TestApi> {
   const runtime = await createRuntime({
     redisUrl: inject('redisUrl'),
-    databaseUrl: await freshDatabase(),
+    databaseUrl: o.databaseUrl ?? (await freshDatabase()),
     env: {},
     engine: { keyPrefix: `a${randomBytes(4).toString('hex')}:`, ...o.engine },
     api: { adminToken: tokens.admin, clientToken: tokens.client, paymentTimeoutMs: 300, ...o.api },
     log: createLogger('test', 'silent'),
+    providerDir: mkdtempSync(join(tmpdir(), 'stockade-provider-')),
   });
   const server = await startApi(runtime.apiDeps(), 0, '127.0.0.1');
+  const writeThrough = o.workers
+    ? startWorkers(runtime.engine, inject('redisUrl'), runtime.sql, runtime.log, { pollMs: 20, lockMs: 2_000, ...o.workers })
+    : null;
   return {
     url: `http://127.0.0.1:${server.port}`,
     runtime,
     server,
+    writeThrough,
     close: async () => {
       await server.close(1_000);
+      await writeThrough?.stop();
       await runtime.close();
     },
   };
@@ -77,4 +92,15 @@ export async function call(base: string, method: string, path: string, o: {
     body = text ? JSON.parse(text) : null;
   } catch { /* not JSON: keep the text */ }
   return { status: res.status, headers: res.headers, body };
+}
+
+/** Polls until check() returns a value other than undefined/false, or fails after timeoutMs. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

@@ -16,8 +16,11 @@
   KEYS[4] users  hash   <sku>:<user_id> -> units held or bought (limited SKUs only)
   KEYS[5] gc     zset   msgpack arrays of ids, scored by when they may be purged
   KEYS[6] meta   hash   clock_offset_ms
+  KEYS[7] outbox stream  (only its length is read: the write-through backlog)
 
   ARGV[1] reclaimGroupsMax   ARGV[2] retentionMs   ARGV[3] requestCount
+  ARGV[4] outboxLengthMax: past it, nothing is reserved (back-pressure while
+          PostgreSQL is away: paid orders must still fit)
   then per request (REQ_HEADER args, then 2 per line):
     id, user_id, ttlMs,
     flags  mode then keep: mode 'h' a hold | 'p' the home part of a multi-partition
@@ -33,15 +36,28 @@
     -1, sku, available       out of stock
     -2, sku, per_user_limit  the user's units of sku would pass the limit
     -3, sku, 0               no such product
+    -5, backlog, 0           the outbox holds more than outboxLengthMax entries
 ]]
 --- @include "clock"
 --- @include "record"
 --- @include "units"
 --- @include "expire"
-local skusKey, holdsKey, dueKey, usersKey, gcKey, metaKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local skusKey, holdsKey, dueKey, usersKey, gcKey, metaKey, outboxKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local reclaimGroupsMax, retentionMs = tonumber(ARGV[1]), tonumber(ARGV[2])
 local requestCount = tonumber(ARGV[3])
+
+local backlog = redis.call('XLEN', outboxKey)
+if backlog > tonumber(ARGV[4]) then
+  local out = {}
+  for r = 1, requestCount do
+    out[#out + 1] = 3
+    out[#out + 1] = -5
+    out[#out + 1] = backlog
+    out[#out + 1] = 0
+  end
+  return out
+end
 local REQ_HEADER = 6
 local now = nowMs(metaKey)
 local nowText = num(now)
@@ -50,7 +66,7 @@ expireDue(skusKey, holdsKey, dueKey, usersKey, gcKey, now, reclaimGroupsMax, ret
 
 -- Where each request starts in ARGV; its id; the batch's distinct SKUs.
 local starts, ids, skuList, skuSeen = {}, {}, {}, {}
-local at = 4
+local at = 5
 for r = 1, requestCount do
   starts[r] = at
   ids[r] = ARGV[at]

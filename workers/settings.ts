@@ -1,0 +1,35 @@
+import { StockadeError } from '../engine/errors.ts';
+
+/** Write-through worker settings (README "Configuration"). */
+export interface WorkerSettings {
+  /** Outbox entries written per transaction. */
+  batchMax: number;
+  /** Drain jobs one process runs at once (each its own partition). */
+  concurrency: number;
+  /** How often each process looks for outboxes with entries. */
+  pollMs: number;
+  /** How long a drain job's lock lasts: a killed worker's job is taken over after it. */
+  lockMs: number;
+  /** How long a drain job that used up its attempts stays failed (visible) before it is retried. */
+  failedRetryMs: number;
+}
+
+export const workerDefaults: WorkerSettings = { batchMax: 500, concurrency: 4, pollMs: 50, lockMs: 10_000, failedRetryMs: 30_000 };
+
+export function workerSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<WorkerSettings> = {}): WorkerSettings {
+  const read = (name: string, fallback: number, min: number, max: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value < min || value > max) throw new StockadeError('INVALID_SETTING', `${name}=${raw} is not an integer in [${min}, ${max}]`);
+    return value;
+  };
+  return {
+    batchMax: read('STOCKADE_OUTBOX_BATCH_MAX', workerDefaults.batchMax, 1, 800), // 800 orders x 20 lines x 4 columns < 65,535 bind parameters
+    concurrency: read('STOCKADE_WORKER_CONCURRENCY', workerDefaults.concurrency, 1, 64),
+    pollMs: read('STOCKADE_OUTBOX_POLL_MS', workerDefaults.pollMs, 5, 60_000),
+    lockMs: read('STOCKADE_WORKER_LOCK_MS', workerDefaults.lockMs, 1_000, 600_000),
+    failedRetryMs: read('STOCKADE_WORKER_FAILED_RETRY_MS', workerDefaults.failedRetryMs, 100, 3_600_000),
+    ...overrides,
+  };
+}
