@@ -15,6 +15,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm install --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
+node scripts/patch-postgres.mjs
 
 # System packages: not needed by `setup.sh start` when both services are given
 # by URL (docker-compose); the test suite always runs its own.

@@ -1,0 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+
+// scripts/patch-postgres.mjs guards postgres.js against a crash when PostgreSQL
+// goes away mid-write (test/writethrough-faults.test.ts restarts it); setup applies it.
+it('the installed postgres.js carries the closed-socket guard', () => {
+  for (const variant of ['src', 'cjs/src']) {
+    const text = readFileSync(new URL(`../node_modules/postgres/${variant}/connection.js`, import.meta.url), 'utf8');
+    expect(text).toContain('/* stockade: closed-socket guard */');
+    expect(text).toContain('clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null');
+  }
+});
