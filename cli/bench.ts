@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { benchEngine, type EngineBenchOptions } from '../bench/engine-reserve.ts';
 import { freePort } from '../services/process.ts';
 import { startRedis, stopRedis } from '../services/redis.ts';
+import { startLocalServices, stopLocalServices } from '../services/local.ts';
+import { benchWriteThrough } from '../bench/writethrough.ts';
+import { benchHttp } from '../bench/http-flash-sale.ts';
 
 /** `stockade bench engine`: on REDIS_URL, or on a private redis-server started (and stopped) for the run. */
 export async function benchEngineCommand(opts: { seconds: string; concurrency: string; scenario: string; json?: boolean }): Promise<void> {
@@ -27,4 +30,27 @@ function formatResult(r: Awaited<ReturnType<typeof benchEngine>>): string {
     `  mean batch ${r.batchMean} requests per script call`,
     `  Redis CPU ${r.redisCpuUsPerRequest} µs/request (inside scripts ${r.redisScriptUsPerRequest} µs); Node CPU ${r.nodeCpuUsPerRequest} µs/request`,
   ].join('\n');
+}
+
+/** `stockade bench writethrough`: on the given URLs, or on private (fsynced) services started and stopped for the run. */
+export async function benchWriteThroughCommand(opts: { orders: string; rate: string; seconds: string }): Promise<void> {
+  const given = process.env.REDIS_URL && process.env.DATABASE_URL;
+  const dir = given ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
+  const services = given
+    ? { redisUrl: process.env.REDIS_URL!, databaseUrl: process.env.DATABASE_URL! }
+    : await startLocalServices({ dataDir: dir! });
+  try {
+    const result = await benchWriteThrough({ redisUrl: services.redisUrl, databaseUrl: services.databaseUrl,
+      orders: Number(opts.orders), ratePerSec: Number(opts.rate), seconds: Number(opts.seconds) });
+    console.log(JSON.stringify(result, null, 2));
+  } finally {
+    if (dir) await stopLocalServices(dir, { remove: true });
+  }
+}
+
+/** `stockade bench http`: a flash sale over HTTP against a server of its own. */
+export async function benchHttpCommand(opts: { seconds: string; connections: string; processes: string; stock: string }): Promise<void> {
+  const result = await benchHttp({ seconds: Number(opts.seconds), connections: Number(opts.connections),
+    processes: Number(opts.processes), stock: Number(opts.stock) });
+  console.log(JSON.stringify(result, null, 2));
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { benchEngineCommand } from './bench.ts';
+import { benchEngineCommand, benchHttpCommand, benchWriteThroughCommand } from './bench.ts';
 import { servicesDown, servicesStatus, servicesUp } from './services.ts';
 import { reconcileExpire } from './reconcile.ts';
 import { startCommand, workersCommand } from './start.ts';
@@ -30,6 +30,17 @@ bench.command('engine').description('in-process reservations per second through 
   .option('--scenario <name>', 'hold | hold-idempotent | sold-out | all', 'all')
   .option('--json', 'one JSON object per scenario')
   .action(benchEngineCommand);
+bench.command('writethrough').description('write-through rate (orders/s into PostgreSQL) and lag (commit to row visible)')
+  .option('--orders <n>', 'orders waiting in the outbox for the drain runs', '20000')
+  .option('--rate <n>', 'orders confirmed per second for the lag run', '1000')
+  .option('--seconds <n>', 'length of the lag run', '10')
+  .action(benchWriteThroughCommand);
+bench.command('http').description('a flash sale over HTTP: autocannon against stockade start (its own services), reservations with unique keys')
+  .option('--seconds <n>', 'duration', '10')
+  .option('--connections <n>', 'concurrent connections', '100')
+  .option('--processes <n>', 'STOCKADE_API_PROCESSES of the server', '1')
+  .option('--stock <n>', 'units on sale (small: the sale sells out during the run)', '100000000')
+  .action(benchHttpCommand);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const e = error as { code?: string; message?: string };

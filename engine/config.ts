@@ -11,7 +11,7 @@ interface SettingRow {
 
 export const engineSettingRows = {
   partitions: { env: 'STOCKADE_PARTITIONS', default: 64, min: 1, max: 4096, doc: 'stock partitions (hash slots); fixed at install' },
-  keyShards: { env: 'STOCKADE_KEY_SHARDS', default: 8, min: 1, max: 1024, doc: 'shards of the idempotency-key index' },
+  keyShards: { env: 'STOCKADE_KEY_SHARDS', default: 1, min: 1, max: 1024, doc: 'shards of the idempotency-key index (one script call per shard per event-loop turn: 1 on a single Redis, more to spread keys over a Cluster)' },
   keyPrefix: { env: 'STOCKADE_KEY_PREFIX', default: 'stk:', doc: 'prefix of every Redis key' },
   holdTtlMsDefault: { env: 'STOCKADE_HOLD_TTL_MS_DEFAULT', default: 600_000, min: 1, doc: 'hold TTL when a request names none' },
   holdTtlMsMin: { env: 'STOCKADE_HOLD_TTL_MS_MIN', default: 1_000, min: 1, doc: 'smallest ttl_ms accepted' },
