@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { freePort } from '../services/process.ts';
+import { freePort, waitForHttp } from '../services/process.ts';
 import { stopLocalServices } from '../services/local.ts';
 
 /**
@@ -34,7 +34,7 @@ export async function benchHttp(o: HttpBenchOptions) {
   });
   const base = `http://127.0.0.1:${port}`;
   try {
-    await waitUp(`${base}/healthz`, 60_000);
+    await waitForHttp(`${base}/healthz`, 60_000);
     await new Promise((r) => setTimeout(r, 1_000));
     const sku = 'FLASH-1';
     const created = await fetch(`${base}/v1/products`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
@@ -74,15 +74,4 @@ export async function benchHttp(o: HttpBenchOptions) {
     await exited;
     await stopLocalServices(dataDir, { remove: true });
   }
-}
-
-async function waitUp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} did not come up`);
 }

@@ -53,6 +53,18 @@ export async function waitForPort(port: number, what: string, timeoutMs = 30_000
   throw new StockadeError('SERVICE_FAILED', `${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
+/** Waits until GET url answers 2xx (a server that is up, not just listening). */
+export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch { /* not up yet */ }
+    await sleep(100);
+  }
+  throw new StockadeError('SERVICE_FAILED', `${url} did not answer within ${timeoutMs} ms`);
+}
+
 /** Sends SIGTERM and waits for the process to be gone (SIGKILL after timeoutMs). */
 export async function stopPid(pid: number, timeoutMs = 15_000): Promise<void> {
   if (!isAlive(pid)) return;

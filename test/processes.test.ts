@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { freePort } from '../services/process.ts';
+import { freePort, waitForHttp } from '../services/process.ts';
 import { call, freshDatabase } from './support/api.ts';
 import { inject } from 'vitest';
 
@@ -11,17 +11,6 @@ import { inject } from 'vitest';
 // graceful shutdown that lets requests in flight finish.
 let child: ChildProcess | null = null;
 afterAll(() => { child?.kill('SIGKILL'); });
-
-async function waitFor(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 it('STOCKADE_API_PROCESSES=2 serves from two processes; SIGTERM finishes the request in flight', async () => {
   const port = await freePort();
@@ -34,7 +23,7 @@ it('STOCKADE_API_PROCESSES=2 serves from two processes; SIGTERM finishes the req
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-  await waitFor(`${base}/healthz`, 30_000);
+  await waitForHttp(`${base}/healthz`, 30_000);
   await new Promise((r) => setTimeout(r, 1_000)); // let the second process listen too
 
   // Separate connections land on either process: x-request-id starts with the process's tag.
