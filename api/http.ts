@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpResponse } from 'uWebSockets.js';
 import type { Role } from './auth.ts';
 import { contractLimits } from './config.ts';
 import { problem, type Reply } from './problems.ts';
@@ -89,8 +89,4 @@ export function decodeParam(raw: string): string | null {
   } catch {
     return null;
   }
-}
-
-export function headerOf(req: HttpRequest, name: string): string {
-  return req.getHeader(name);
 }

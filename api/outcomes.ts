@@ -1,5 +1,5 @@
 import type { ConfirmOutcome } from '../engine/checkout.ts';
-import type { AdjustStockOutcome, CreateProductOutcome, HoldState, ReleaseOutcome, ReserveOutcome, ReserveResult } from '../engine/types.ts';
+import type { AdjustStockOutcome, CreateProductOutcome, HoldState, ReserveOutcome, ReserveResult } from '../engine/types.ts';
 import { problem, type Reply } from './problems.ts';
 import { productView, reservationView } from './views.ts';
 
@@ -72,9 +72,4 @@ export function confirmReply(out: ConfirmOutcome, id: string): Reply {
         headers: { 'retry-after': '2' } };
     default: return holdStateReply(out, id);
   }
-}
-
-export function releaseReply(out: ReleaseOutcome, id: string, view: () => Promise<Reply>): Promise<Reply> | Reply {
-  if (out.kind === 'released') return view();
-  return holdStateReply(out, id);
 }

@@ -222,6 +222,13 @@ describe('commitHold', () => {
     expect(await engine.commit(a.id, payment)).toEqual({ kind: 'released' });
     expect((await stockOf(engine, s)).sold).toBe(0);
   });
+  it('-14: a cart still being reserved is neither committed nor released by a client', async () => {
+    const s = await product(5);
+    const id = await pendingCartHome(s);
+    expect(await engine.commit(id, payment)).toEqual({ kind: 'in_progress' });
+    expect(await engine.release(id)).toEqual({ kind: 'in_progress' });
+    expect(await stockOf(engine, s)).toEqual({ total: 5, available: 4, reserved: 1, sold: 0 });
+  });
   it('-11: an expired hold is never sold', async () => {
     const s = await product(5);
     const a = await hold(s, 1, 'u', 1_000);

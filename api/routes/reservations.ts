@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { contractLimits } from '../config.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiRequest } from '../http.ts';
-import { confirmReply, holdStateReply, releaseReply, reserveReply } from '../outcomes.ts';
+import { confirmReply, holdStateReply, reserveReply } from '../outcomes.ts';
 import { problem, type Reply } from '../problems.ts';
 import type { Route } from '../router.ts';
 import { validators } from '../schemas.ts';
@@ -64,9 +64,7 @@ export function reservationRoutes(d: ApiDeps): Route[] {
     { method: 'post', pattern: '/v1/reservations/:id/release', access: 'token', body: false, handler: async (req) => {
       const id = req.params[0]!;
       const out = await d.engine.release(id, 'client');
-      return out.kind === 'released' ? view(id) : releaseReply(out, id, () => view(id));
+      return out.kind === 'released' ? view(id) : holdStateReply(out, id);
     } },
   ];
 }
-
-export { holdStateReply };
