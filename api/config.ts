@@ -22,7 +22,6 @@ export const devTokens = { admin: 'dev-admin-token', client: 'dev-client-token' 
 /** Limits that are part of the HTTP contract (DESIGN.md §4), not settings. */
 export const contractLimits = {
   bodyBytesMax: 16 * 1024,
-  userIdLengthMax: 128,
   idempotencyKeyLengthMax: 255,
   tokenLengthMax: 255,
 };

@@ -6,6 +6,7 @@ import type { Sql } from '../store/db.ts';
 import type { ApiSettings } from './config.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { RateLimiter } from './ratelimit.ts';
+import type { Validators } from './schemas.ts';
 
 /** What the routes use. */
 export interface ApiDeps {
@@ -17,4 +18,6 @@ export interface ApiDeps {
   limiter: RateLimiter;
   metrics: ApiMetrics;
   log: Logger;
+  /** Request validators built from the engine's settings (TTL bounds, cart lines, qty). */
+  validators: Validators;
 }

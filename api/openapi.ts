@@ -1,5 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { problemTypes, type ProblemSlug } from './problems.ts';
+import type { EngineSettings } from '../engine/config.ts';
 import * as S from './schemas.ts';
 
 type Op = {
@@ -60,9 +61,9 @@ const operations: Record<string, Record<string, Op>> = {
 
 const commonProblems: ProblemSlug[] = ['unauthorized', 'forbidden', 'malformed-json', 'body-too-large', 'unsupported-media-type', 'rate-limited', 'overloaded', 'unavailable', 'internal'];
 
-export function openApiDocument() {
+export function openApiDocument(limits: EngineSettings) {
   const schemas: Record<string, TSchema> = {
-    CreateProduct: S.CreateProduct, AdjustStock: S.AdjustStock, CreateReservation: S.CreateReservation, Confirm: S.Confirm,
+    CreateProduct: S.CreateProduct, AdjustStock: S.AdjustStock, CreateReservation: S.createReservationSchema(limits), Confirm: S.Confirm,
     Product: S.Product, ProductPage: S.ProductPage, Reservation: S.Reservation, Confirmation: S.Confirmation,
     Order: S.Order, OrderPage: S.OrderPage, Problem: S.Problem,
   };

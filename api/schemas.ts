@@ -1,15 +1,15 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { engineSettings } from '../engine/config.ts';
-import { priceCentsMax, productNameLengthMax, stockUnitsMax } from '../engine/validate.ts';
+import type { EngineSettings } from '../engine/config.ts';
+import { priceCentsMax, productNameLengthMax, skuPattern, stockUnitsMax, userIdLengthMax } from '../engine/validate.ts';
 import { contractLimits } from './config.ts';
 
 /**
  * Request and response schemas. The same TypeBox schemas are compiled into the
- * hot-path validators and printed into /openapi.json.
+ * hot-path validators and printed into /openapi.json; the reservation limits
+ * (lines, qty, TTL bounds) come from the engine's settings.
  */
-const limits = engineSettings();
-const skuSchema = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'SKU, [A-Za-z0-9._-]{1,64}' });
+const skuSchema = Type.String({ pattern: skuPattern.source, description: 'SKU, [A-Za-z0-9._-]{1,64}' });
 const strict = { additionalProperties: false };
 /** PostgreSQL text cannot hold NUL: refuse it at the door, not in a worker. */
 const noNul = '^[^\\u0000]*$';
@@ -26,14 +26,16 @@ export const AdjustStock = Type.Object({
   delta: Type.Integer({ minimum: -stockUnitsMax, maximum: stockUnitsMax, not: { const: 0 }, description: 'restock > 0, shrink < 0' }),
 }, strict);
 
-export const CreateReservation = Type.Object({
-  user_id: Type.String({ minLength: 1, maxLength: contractLimits.userIdLengthMax, pattern: noNul }),
-  items: Type.Array(Type.Object({
-    sku: skuSchema,
-    qty: Type.Integer({ minimum: 1, maximum: limits.qtyMax }),
-  }, strict), { minItems: 1, maxItems: limits.cartLinesMax }),
-  ttl_ms: Type.Optional(Type.Integer({ minimum: limits.holdTtlMsMin, maximum: limits.holdTtlMsMax })),
-}, strict);
+export function createReservationSchema(limits: EngineSettings) {
+  return Type.Object({
+    user_id: Type.String({ minLength: 1, maxLength: userIdLengthMax, pattern: noNul }),
+    items: Type.Array(Type.Object({
+      sku: skuSchema,
+      qty: Type.Integer({ minimum: 1, maximum: limits.qtyMax }),
+    }, strict), { minItems: 1, maxItems: limits.cartLinesMax }),
+    ttl_ms: Type.Optional(Type.Integer({ minimum: limits.holdTtlMsMin, maximum: limits.holdTtlMsMax })),
+  }, strict);
+}
 
 export const Confirm = Type.Object({
   payment: Type.Object({ token: Type.String({ minLength: 1, maxLength: contractLimits.tokenLengthMax }) }, strict),
@@ -85,9 +87,13 @@ export function validator<T extends TSchema>(schema: T): Validator<T> {
   };
 }
 
-export const validators = {
-  createProduct: validator(CreateProduct),
-  adjustStock: validator(AdjustStock),
-  createReservation: validator(CreateReservation),
-  confirm: validator(Confirm),
-};
+export function createValidators(limits: EngineSettings) {
+  return {
+    createProduct: validator(CreateProduct),
+    adjustStock: validator(AdjustStock),
+    createReservation: validator(createReservationSchema(limits)),
+    confirm: validator(Confirm),
+  };
+}
+
+export type Validators = ReturnType<typeof createValidators>;

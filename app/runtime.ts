@@ -3,6 +3,7 @@ import { apiSettings, type ApiSettings } from '../api/config.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import { ApiMetrics } from '../api/metrics.ts';
 import { RateLimiter } from '../api/ratelimit.ts';
+import { createValidators } from '../api/schemas.ts';
 import type { EngineSettings } from '../engine/config.ts';
 import { Checkout } from '../engine/checkout.ts';
 import { Engine } from '../engine/engine.ts';
@@ -53,7 +54,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const sql = connectDb(o.databaseUrl);
   try {
     await migrate(sql);
-    const engine = Engine.create(redis, o.engine);
+    const engine = Engine.create(redis, o.engine, env);
     const provider = await SimulatedProvider.create(o.providerDir ?? providerDir(env),
       { latencyMs: settings.paymentLatencyMs, failureRate: settings.paymentFailureRate });
     const checkout = new Checkout(engine, provider, settings.paymentTimeoutMs);
@@ -61,7 +62,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     const limiter = new RateLimiter(engine, settings.rateLimitTokenPerSec, settings.rateLimitUserPerSec);
     return {
       engine, redis, sql, provider, checkout, settings, log,
-      apiDeps: () => ({ engine, checkout, redis, sql, settings, limiter, metrics, log }),
+      apiDeps: () => ({ engine, checkout, redis, sql, settings, limiter, metrics, log, validators: createValidators(engine.settings) }),
       close: async () => {
         await Promise.allSettled([redis.quit(), sql.end({ timeout: 5 })]);
       },

@@ -25,8 +25,8 @@ export class Engine {
     this.sweeper = new Sweeper(ctx);
   }
 
-  static create(redis: Redis | Cluster, overrides: Partial<EngineSettings> = {}): Engine {
-    const settings = engineSettings(process.env, overrides);
+  static create(redis: Redis | Cluster, overrides: Partial<EngineSettings> = {}, env: NodeJS.ProcessEnv = process.env): Engine {
+    const settings = engineSettings(env, overrides);
     const ctx: EngineContext = {
       redis,
       scripts: defineScripts(redis),

@@ -9,26 +9,28 @@ import type { Logger } from './log.ts';
  */
 export function startSweepLoop(engine: Engine, log: Logger, checkout?: Checkout): { stop: () => Promise<void> } {
   let stopped = false;
-  let running: Promise<void> = Promise.resolve();
+  let busy: Promise<void> | null = null;
+  const pass = async () => {
+    try {
+      const r = await engine.sweepOnce();
+      if (r.failed > 0) log.warn({ err: r.lastError, failed: r.failed }, 'sweep steps failed');
+      else if (r.expired > 0 || r.purged > 0) log.debug({ expired: r.expired, purged: r.purged }, 'sweep');
+      const recovered = await checkout?.recoverOverdue();
+      if (recovered && recovered.committed + recovered.released > 0) log.info(recovered, 'finished overdue payments');
+    } catch (error) {
+      log.warn({ err: error }, 'sweep failed');
+    }
+  };
+  // A tick that finds the last pass still running is skipped: passes never queue up.
   const timer = setInterval(() => {
-    running = running.then(async () => {
-      if (stopped) return;
-      try {
-        const r = await engine.sweepOnce();
-        if (r.failed > 0) log.warn({ err: r.lastError, failed: r.failed }, 'sweep steps failed');
-        else if (r.expired > 0 || r.purged > 0) log.debug({ expired: r.expired, purged: r.purged }, 'sweep');
-        const recovered = await checkout?.recoverOverdue();
-        if (recovered && recovered.committed + recovered.released > 0) log.info(recovered, 'finished overdue payments');
-      } catch (error) {
-        log.warn({ err: error }, 'sweep failed');
-      }
-    });
+    if (stopped || busy) return;
+    busy = pass().finally(() => { busy = null; });
   }, engine.settings.sweepIntervalMs);
   return {
     stop: async () => {
       stopped = true;
       clearInterval(timer);
-      await running;
+      await busy;
     },
   };
 }

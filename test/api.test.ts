@@ -308,6 +308,22 @@ describe('operations', () => {
     }
   });
 
+  it('reservation limits follow the engine settings of this runtime (here: 2 lines, ttl_ms 5,000..6,000)', async () => {
+    const narrow = await testApi({ engine: { cartLinesMax: 2, holdTtlMsMin: 5_000, holdTtlMsDefault: 5_500, holdTtlMsMax: 6_000 } });
+    try {
+      for (const sku of ['N-1', 'N-2', 'N-3']) await call(narrow.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 1, stock: 5 } });
+      const post = (body: unknown, key: string) => call(narrow.url, 'POST', '/v1/reservations', { body, headers: { 'idempotency-key': key } });
+      const three = [{ sku: 'N-1', qty: 1 }, { sku: 'N-2', qty: 1 }, { sku: 'N-3', qty: 1 }];
+      expectProblem(await post({ user_id: 'u', items: three }, 'n1'), 422, 'invalid-request');
+      expectProblem(await post({ user_id: 'u', items: three.slice(0, 1), ttl_ms: 7_000 }, 'n2'), 422, 'invalid-request');
+      expect((await post({ user_id: 'u', items: three.slice(0, 2), ttl_ms: 6_000 }, 'n3')).status).toBe(201);
+      const doc = await call(narrow.url, 'GET', '/openapi.json', { token: null });
+      expect(doc.body.components.schemas.CreateReservation.properties.items.maxItems).toBe(2);
+    } finally {
+      await narrow.close();
+    }
+  });
+
   it('rate limits per user and per token answer 429 with Retry-After', async () => {
     const limited = await testApi({ api: { rateLimitUserPerSec: 3, rateLimitTokenPerSec: 1000 } });
     try {

@@ -6,7 +6,7 @@ const stockGaugeSkusMax = 1_000;
 
 /** Liveness, readiness (Redis and PostgreSQL reachable), metrics and the OpenAPI document. */
 export function opsRoutes(d: ApiDeps): Route[] {
-  const document = openApiDocument();
+  const document = openApiDocument(d.engine.settings);
   return [
     { method: 'get', pattern: '/healthz', access: 'public', body: false, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
     { method: 'get', pattern: '/readyz', access: 'public', body: false, handler: async () => {

@@ -1,5 +1,5 @@
 import { getOrder, listUserOrders, userOrdersLimitMax } from '../../store/orders.ts';
-import { contractLimits } from '../config.ts';
+import { userIdLengthMax } from '../../engine/validate.ts';
 import type { ApiDeps } from '../deps.ts';
 import { problem } from '../problems.ts';
 import type { Route } from '../router.ts';
@@ -18,8 +18,8 @@ export function orderRoutes(d: ApiDeps): Route[] {
     } },
     { method: 'get', pattern: '/v1/users/:user_id/orders', access: 'token', body: false, handler: async (req) => {
       const userId = req.params[0]!;
-      if (userId.length === 0 || userId.length > contractLimits.userIdLengthMax || userId.includes('\0')) {
-        return problem('bad-request', 'user_id must be 1..128 characters, none of them NUL');
+      if (userId.length === 0 || userId.length > userIdLengthMax || userId.includes('\0')) {
+        return problem('bad-request', `user_id must be 1..${userIdLengthMax} characters, none of them NUL`);
       }
       const limitText = req.query.get('limit');
       const limit = limitText === null ? 50 : Number(limitText);

@@ -2,7 +2,6 @@ import type { ApiDeps } from '../deps.ts';
 import { adjustStockReply, createProductReply } from '../outcomes.ts';
 import { problem } from '../problems.ts';
 import type { Route } from '../router.ts';
-import { validators } from '../schemas.ts';
 import { cursor, productView } from '../views.ts';
 
 export const productListLimitDefault = 50;
@@ -10,7 +9,7 @@ export const productListLimitDefault = 50;
 export function productRoutes(d: ApiDeps): Route[] {
   return [
     { method: 'post', pattern: '/v1/products', access: 'admin', body: true, handler: async (req) => {
-      const v = validators.createProduct.check(req.body);
+      const v = d.validators.createProduct.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
       const b = v.value;
       const out = await d.engine.createProduct({ sku: b.sku, name: b.name, priceCents: b.price_cents, stock: b.stock,
@@ -30,7 +29,7 @@ export function productRoutes(d: ApiDeps): Route[] {
       return product ? { status: 200, body: productView(product) } : problem('not-found', `no product ${req.params[0]!.slice(0, 64)}`);
     } },
     { method: 'post', pattern: '/v1/products/:sku/stock', access: 'admin', body: true, handler: async (req) => {
-      const v = validators.adjustStock.check(req.body);
+      const v = d.validators.adjustStock.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
       const sku = req.params[0]!;
       return adjustStockReply(await d.engine.adjustStock(sku, v.value.delta), sku.slice(0, 64));

@@ -5,7 +5,6 @@ import type { ApiRequest } from '../http.ts';
 import { confirmReply, holdStateReply, reserveReply } from '../outcomes.ts';
 import { problem, type Reply } from '../problems.ts';
 import type { Route } from '../router.ts';
-import { validators } from '../schemas.ts';
 import { reservationView } from '../views.ts';
 import { fingerprintOf } from '../../engine/reserve.ts';
 
@@ -33,7 +32,7 @@ export function reservationRoutes(d: ApiDeps): Route[] {
     { method: 'post', pattern: '/v1/reservations', access: 'token', body: true, handler: async (req) => {
       const k = idempotencyKeyOf(req, true);
       if ('reply' in k) return k.reply;
-      const v = validators.createReservation.check(req.body);
+      const v = d.validators.createReservation.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
       const request = { userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms, idempotencyKey: scoped(req, 'reserve', k.key) };
       // A replay gets its stored answer, limited or not.
@@ -48,7 +47,7 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       const id = req.params[0]!;
       const k = idempotencyKeyOf(req, false);
       if ('reply' in k) return k.reply;
-      const v = validators.confirm.check(req.body);
+      const v = d.validators.confirm.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
       let replayed = false;
       if (k.key) {
