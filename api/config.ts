@@ -1,3 +1,4 @@
+import { intSetting } from '../engine/config.ts';
 import { StockadeError } from '../engine/errors.ts';
 
 /** API settings: one defaults table (README "Configuration"). */
@@ -26,14 +27,9 @@ export const contractLimits = {
   tokenLengthMax: 255,
 };
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max?: number): number {
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new StockadeError('INVALID_SETTING', `${name}=${raw} is not an integer in [${min}, ${max}]`);
-  }
-  return value;
+  return raw === undefined || raw === '' ? fallback : intSetting(name, raw, min, max);
 }
 
 export function apiSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings {

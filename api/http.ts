@@ -90,3 +90,11 @@ export function decodeParam(raw: string): string | null {
     return null;
   }
 }
+
+/** ?limit=: the fallback when absent, a number in 1..max, or null when it is anything else. */
+export function limitParam(query: URLSearchParams, fallback: number, max: number): number | null {
+  const text = query.get('limit');
+  if (text === null) return fallback;
+  const limit = Number(text);
+  return Number.isInteger(limit) && limit >= 1 && limit <= max ? limit : null;
+}

@@ -32,12 +32,14 @@ function reserveResultReply(r: ReserveResult): Reply {
   }
 }
 
+/** A reply marked as the stored answer of an earlier request with the same Idempotency-Key. */
+export function replayed(reply: Reply): Reply {
+  return { ...reply, headers: { ...reply.headers, 'idempotent-replayed': 'true' } };
+}
+
 export function reserveReply(out: ReserveOutcome): Reply {
   switch (out.kind) {
-    case 'duplicate': {
-      const reply = reserveResultReply(out.of);
-      return { ...reply, headers: { ...reply.headers, 'idempotent-replayed': 'true' } };
-    }
+    case 'duplicate': return replayed(reserveResultReply(out.of));
     case 'key_reused': return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
     case 'invalid': return problem('invalid-request', out.detail);
     default: return reserveResultReply(out);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { StockadeError } from '../engine/errors.ts';
 import { Auth } from './auth.ts';
@@ -15,7 +16,6 @@ export interface ApiServer {
   close(graceMs: number): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The v1 HTTP API on uWebSockets.js: thin routes over the engine. */
 export function startApi(deps: ApiDeps, port: number, host = '0.0.0.0'): Promise<ApiServer> {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +55,7 @@ export async function benchWriteThrough(o: WriteThroughBenchOptions) {
       const before = Number((await sql`select count(*) as n from orders`)[0]!.n);
       const workers = startWorkers(engine, o.redisUrl, sql, log);
       const started = performance.now();
-      while ((await workers.backlog()) > 0) await new Promise((r) => setTimeout(r, 20));
+      while ((await workers.backlog()) > 0) await sleep(20);
       const seconds = (performance.now() - started) / 1000;
       await workers.stop();
       const written = Number((await sql`select count(*) as n from orders`)[0]!.n) - before;
@@ -73,9 +74,9 @@ export async function benchWriteThrough(o: WriteThroughBenchOptions) {
       const tickStart = Date.now();
       await confirmMany(engine, skus, perTick, perTick);
       made += perTick;
-      await new Promise((r) => setTimeout(r, Math.max(0, tickMs - (Date.now() - tickStart))));
+      await sleep(Math.max(0, tickMs - (Date.now() - tickStart)));
     }
-    while ((await workers.backlog()) > 0) await new Promise((r) => setTimeout(r, 20));
+    while ((await workers.backlog()) > 0) await sleep(20);
     await workers.stop();
     const lags = (await sql`select extract(epoch from (written_at - created_at)) * 1000 as ms from orders where created_at >= ${since}`)
       .map((r) => Number(r.ms)).sort((a, b) => a - b);

@@ -24,8 +24,4 @@ export class Catalog {
     const skus = await this.ctx.redis.zrangebylex(this.key, from, '+', 'LIMIT', 0, limit + 1);
     return { skus: skus.slice(0, limit), more: skus.length > limit };
   }
-
-  count(): Promise<number> {
-    return this.ctx.redis.zcard(this.key);
-  }
 }

@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from './engine.ts';
 import { StockadeError } from './errors.ts';
 import type { ChargeResult, PaymentProvider } from './payments.ts';
-import type { HoldState, Reservation } from './types.ts';
+import type { CommitOutcome, HoldState, Reservation } from './types.ts';
 
 export type ConfirmOutcome =
   | { kind: 'confirmed'; reservation: Reservation; orderId: string; amountCents: number }
@@ -18,7 +19,6 @@ function withTimeout(charge: Promise<ChargeResult>, timeoutMs: number): Promise<
   const late = new Promise<ChargeResult>((resolve) => { timer = setTimeout(() => resolve({ status: 'timeout' }), timeoutMs + 100); });
   return Promise.race([charge, late]).finally(() => clearTimeout(timer));
 }
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The checkout saga: hold -> payment (the pivot) -> commit.
@@ -50,16 +50,17 @@ export class Checkout {
       await this.engine.release(id, 'declined');
       return { kind: 'declined', reason: charge.reason };
     }
-    return this.commit(id, charge.amountCents, charge.reference);
+    const out = await this.commit(id, charge.amountCents, charge.reference);
+    if (out.kind !== 'confirmed') return out;
+    return { kind: 'confirmed', reservation: { ...reservation, status: 'confirmed', orderId: out.orderId }, orderId: out.orderId,
+      amountCents: charge.amountCents };
   }
 
   /** After the pivot: commit until Redis answers (each attempt is idempotent). */
-  private async commit(id: string, amountCents: number, reference: string): Promise<ConfirmOutcome> {
+  private async commit(id: string, amountCents: number, reference: string): Promise<CommitOutcome> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const committed = await this.engine.commit(id, { amountCents, reference });
-        if (committed.kind !== 'confirmed') return committed;
-        return this.confirmed(id, committed.orderId);
+        return await this.engine.commit(id, { amountCents, reference });
       } catch (error) {
         if (attempt >= commitAttempts) throw new StockadeError('REDIS_UNAVAILABLE',
           `commit of ${id} after a captured payment failed ${attempt} times; the reconciler finishes it`, { cause: error });

@@ -47,9 +47,14 @@ export function engineSettings(env: NodeJS.ProcessEnv = process.env, overrides: 
 
 function parseSetting(row: SettingRow, raw: string): number | string {
   if (typeof row.default === 'string') return raw;
+  return intSetting(row.env, raw, row.min, row.max);
+}
+
+/** An integer setting's value, or INVALID_SETTING naming the variable. */
+export function intSetting(name: string, raw: string, min?: number, max?: number): number {
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || (row.min !== undefined && value < row.min) || (row.max !== undefined && value > row.max)) {
-    throw new StockadeError('INVALID_SETTING', `${row.env}=${raw} is not an integer in [${row.min ?? '-inf'}, ${row.max ?? 'inf'}]`);
+  if (!Number.isSafeInteger(value) || (min !== undefined && value < min) || (max !== undefined && value > max)) {
+    throw new StockadeError('INVALID_SETTING', `${name}=${raw} is not an integer in [${min ?? '-inf'}, ${max ?? 'inf'}]`);
   }
   return value;
 }

@@ -50,4 +50,17 @@ export class Engine {
   commit = (...a: Parameters<Reservations['commit']>) => this.reservations.commit(...a);
   release = (...a: Parameters<Reservations['release']>) => this.reservations.release(...a);
   sweepOnce = () => this.sweeper.sweepOnce();
+
+  /** Outbox entries not yet written through, per partition (a failed read counts 0). */
+  async outboxLengths(): Promise<number[]> {
+    const pipeline = this.ctx.redis.pipeline();
+    for (let p = 0; p < this.settings.partitions; p++) pipeline.xlen(this.ctx.keys.partition(p).outbox);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, n]) => (error ? 0 : Number(n)));
+  }
+
+  /** Outbox entries not yet written through, over every partition. */
+  async outboxBacklog(): Promise<number> {
+    return (await this.outboxLengths()).reduce((a, b) => a + b, 0);
+  }
 }

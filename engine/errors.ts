@@ -14,8 +14,3 @@ export class StockadeError extends Error {
     this.code = code;
   }
 }
-
-/** For conditions that only a bug can produce. */
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new StockadeError('ASSERTION', message);
-}

@@ -1,7 +1,11 @@
 /** Decodes hold records: the format is written in lua/includes/record.lua; keep the two in step. */
 const SEP = '\x1f';
 const HEADER_FIELDS = 9;
-const LINE_STRIDE = 4;
+/** Values per line in a record's (and an order event's) flat line list: sku, qty, price_cents, counted. */
+export const LINE_STRIDE = 4;
+
+/** A comma-separated partition list (a cart's parts) as numbers. */
+export const partitionList = (text: unknown): number[] => (text ? String(text).split(',').map(Number) : []);
 
 export type HoldStatus = 'pending' | 'held' | 'paying' | 'confirmed' | 'released' | 'expired' | 'aborted' | 'rejected';
 
@@ -42,8 +46,8 @@ export function decodeRecord(raw: string): HoldRecord {
   const [status, created, expires, home, parts, ended, orderId, note, lineCount] = fields as [string, ...string[]];
   const lines: Line[] = [];
   for (let i = 0; i < Number(lineCount); i++) {
-    const [sku, qty, price] = [next(), next(), next(), next()];
-    lines.push({ sku, qty: Number(qty), priceCents: Number(price) });
+    const line = Array.from({ length: LINE_STRIDE }, next);
+    lines.push({ sku: line[0]!, qty: Number(line[1]), priceCents: Number(line[2]) });
   }
   const noteParts = note && /^-?\d+,/.test(note) ? note.split(',') : null;
   return {
@@ -52,7 +56,7 @@ export function decodeRecord(raw: string): HoldRecord {
     createdAtMs: Number(created),
     expiresAtMs: Number(expires),
     home: home!,
-    parts: parts ? parts.split(',').map(Number) : [],
+    parts: partitionList(parts),
     lines,
     endedAtMs: Number(ended),
     note: noteParts ? [Number(noteParts[0]), noteParts[1]!, Number(noteParts[2])] : null,

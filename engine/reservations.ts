@@ -2,12 +2,11 @@ import { Code, holdStateOf, rejectionNote, type Rejection } from './codes.ts';
 import type { EngineContext } from './context.ts';
 import { StockadeError } from './errors.ts';
 import { partitionOfId } from './ids.ts';
-import { decodeRecord, type HoldRecord } from './records.ts';
+import { decodeRecord, partitionList, type HoldRecord } from './records.ts';
 import type { BeginPaymentOutcome, CommitOutcome, PaymentRecord, ReleaseMode, ReleaseOutcome, Reservation } from './types.ts';
 
 type Reply = (number | string)[];
 
-const partsOf = (text: unknown): number[] => (text ? String(text).split(',').map(Number) : []);
 
 /**
  * A reservation's life after it is made: look-up, payment start, commit, release,
@@ -17,7 +16,6 @@ const partsOf = (text: unknown): number[] => (text ? String(text).split(',').map
 export class Reservations {
   constructor(private readonly ctx: EngineContext) {}
 
-  /** The record and, for a live or finished hold, the reservation it describes. */
   /**
    * The record and, for a live or finished hold, the reservation it describes
    * (null for a rejection, an aborted cart, or a cart with a part missing).
@@ -58,7 +56,7 @@ export class Reservations {
     const first = await this.beginPart(home, id);
     if (first[0] !== Code.OK) return holdStateOf(Number(first[0]), first[1]);
     let totalCents = Number(first[2]);
-    for (const p of partsOf(first[3])) {
+    for (const p of partitionList(first[3])) {
       if (p === home) continue;
       const reply = await this.beginPart(p, id);
       if (reply[0] !== Code.OK) {
@@ -86,7 +84,7 @@ export class Reservations {
     if (home < 0) return { kind: 'not_found' };
     const reply = await this.commitPart(home, id, `o${id}`, payment);
     if (reply[0] !== Code.OK) return holdStateOf(Number(reply[0]), reply[1]);
-    for (const p of partsOf(reply[2])) {
+    for (const p of partitionList(reply[2])) {
       if (p === home) continue;
       const part = await this.commitPart(p, id, `o${id}`, payment);
       if (part[0] !== Code.OK) throw new StockadeError('ASSERTION', `part ${p} of confirmed cart ${id} replied ${part.join(' ')}`);
@@ -105,7 +103,7 @@ export class Reservations {
     if (home < 0) return { kind: 'not_found' };
     const reply = await this.releasePart(home, id, mode, null);
     if (reply[0] !== Code.OK) return holdStateOf(Number(reply[0]), reply[1]);
-    for (const p of partsOf(reply[1])) {
+    for (const p of partitionList(reply[1])) {
       if (p !== home) await this.releasePart(p, id, mode, null);
     }
     return { kind: 'released' };

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { GroupCommit } from './batcher.ts';
 import { Code, rejectionOf, type Rejection } from './codes.ts';
@@ -75,7 +76,6 @@ export function fingerprintOf(req: ReserveRequest): string {
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 24);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Reservation requests: claim the idempotency key (if any), then reserve each

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { promisify } from 'node:util';
@@ -36,7 +37,6 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until something accepts TCP connections on 127.0.0.1:port. */
 export async function waitForPort(port: number, what: string, timeoutMs = 30_000): Promise<void> {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StockadeError } from '../engine/errors.ts';
@@ -36,24 +37,33 @@ export async function startRedis(options: LocalRedisOptions): Promise<LocalServi
     throw new StockadeError('SERVICE_FAILED', `redis-server did not start (is it installed? run npm run setup): ${(error as Error).message}`, { cause: error });
   }
   await waitForPort(port, 'redis-server');
-  return { url: `redis://127.0.0.1:${port}`, pid: readPid(pidFile), port };
+  return { url: `redis://127.0.0.1:${port}`, pid: await waitForPid(pidFile), port };
 }
 
 export async function stopRedis(dir: string): Promise<void> {
   const pidFile = join(dir, 'redis.pid');
-  if (!existsSync(pidFile)) return;
-  await stopPid(readPid(pidFile));
+  const pid = readPid(pidFile);
+  if (pid > 0) await stopPid(pid);
 }
 
 export function redisRunning(dir: string): boolean {
   const pidFile = join(dir, 'redis.pid');
-  return existsSync(pidFile) && isAlive(readPid(pidFile));
+  const pid = readPid(pidFile);
+  return pid > 0 && isAlive(pid);
 }
 
+/** The pid in a pid file, or 0 when there is none (yet). */
 function readPid(file: string): number {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
-    if (text) return Number(text);
+  const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  return text ? Number(text) : 0;
+}
+
+/** Waits (bounded) for a daemonized redis-server to write its pid file. */
+async function waitForPid(file: string, timeoutMs = 5_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pid = readPid(file); ; pid = readPid(file)) {
+    if (pid > 0) return pid;
+    if (Date.now() > deadline) throw new StockadeError('SERVICE_FAILED', `no pid in ${file}`);
+    await sleep(20);
   }
-  throw new StockadeError('SERVICE_FAILED', `no pid in ${file}`);
 }

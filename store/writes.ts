@@ -1,7 +1,7 @@
 import type { OutboxEntry } from '../engine/outbox.ts';
+import { LINE_STRIDE, partitionList } from '../engine/records.ts';
 import type { Sql } from './db.ts';
 
-const LINE_STRIDE = 4; // sku, qty, price_cents, counted (lua/includes/record.lua)
 
 /** The rows a batch of one partition's outbox events becomes. */
 export function rowsOf(partition: number, entries: OutboxEntry[]) {
@@ -18,7 +18,7 @@ export function rowsOf(partition: number, entries: OutboxEntry[]) {
       rows.ledger.push({ event_id: eventId, sku: e.sku, delta: e.delta, total: e.total, at });
     } else if (e.t === 'order') {
       if (e.home === '') {
-        const partCount = e.parts ? e.parts.split(',').length : 1;
+        const partCount = Math.max(1, partitionList(e.parts).length);
         rows.orders.push({ id: e.order, reservation_id: e.id, user_id: e.user, total_cents: e.amount, part_count: partCount, created_at: at });
         rows.payments.push({ order_id: e.order, amount_cents: e.amount, status: 'captured', reference: e.payment, captured_at: at });
       }

@@ -39,11 +39,7 @@ async function tally(sql: Sql, sku: string) {
   return row as { orders: number; payments: number; parts: number; sold: number; ledger: number };
 }
 
-async function backlog(engine: Engine): Promise<number> {
-  let total = 0;
-  for (let p = 0; p < engine.settings.partitions; p++) total += await engine.ctx.redis.xlen(engine.ctx.keys.partition(p).outbox);
-  return total;
-}
+const backlog = (engine: Engine) => engine.outboxBacklog();
 
 function spawnWorker(env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['bin/stockade.mjs', 'workers'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });

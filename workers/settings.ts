@@ -1,4 +1,4 @@
-import { StockadeError } from '../engine/errors.ts';
+import { intSetting } from '../engine/config.ts';
 
 /** Write-through worker settings (README "Configuration"). */
 export interface WorkerSettings {
@@ -19,10 +19,7 @@ export const workerDefaults: WorkerSettings = { batchMax: 500, concurrency: 4, p
 export function workerSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<WorkerSettings> = {}): WorkerSettings {
   const read = (name: string, fallback: number, min: number, max: number) => {
     const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value < min || value > max) throw new StockadeError('INVALID_SETTING', `${name}=${raw} is not an integer in [${min}, ${max}]`);
-    return value;
+    return raw === undefined || raw === '' ? fallback : intSetting(name, raw, min, max);
   };
   return {
     batchMax: read('STOCKADE_OUTBOX_BATCH_MAX', workerDefaults.batchMax, 1, 800), // 800 orders x 20 lines x 4 columns < 65,535 bind parameters

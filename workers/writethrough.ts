@@ -75,23 +75,15 @@ export class WriteThrough {
   }
 
   /** Outbox entries not yet written through, over every partition. */
-  async backlog(): Promise<number> {
-    const lengths = await this.outboxLengths();
-    return lengths.reduce((a, b) => a + b, 0);
-  }
-
-  private async outboxLengths(): Promise<number[]> {
-    const pipeline = this.engine.ctx.redis.pipeline();
-    for (let p = 0; p < this.engine.settings.partitions; p++) pipeline.xlen(this.engine.ctx.keys.partition(p).outbox);
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, n]) => (error ? 0 : Number(n)));
+  backlog(): Promise<number> {
+    return this.engine.outboxBacklog();
   }
 
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      const lengths = await this.outboxLengths();
+      const lengths = await this.engine.outboxLengths();
       const adds = [];
       for (const [partition, length] of lengths.entries()) {
         if (length > 0) adds.push(this.queue.add('drain', { partition }, {

@@ -16,7 +16,7 @@ export function opsRoutes(d: ApiDeps): Route[] {
       ]);
       const checks = { redis: redis ? 'ok' : 'down', postgres: postgres ? 'ok' : 'down' };
       const ready = redis && postgres;
-      const backlog = redis ? await outboxBacklog(d).catch(() => null) : null;
+      const backlog = redis ? await d.engine.outboxBacklog().catch(() => null) : null;
       return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog } };
     } },
     { method: 'get', pattern: '/metrics', access: 'admin', body: false, handler: async () => {
@@ -38,30 +38,21 @@ async function within(work: Promise<unknown>, timeoutMs: number): Promise<boolea
   }
 }
 
-/** Outbox entries not yet written through to PostgreSQL, over every partition. */
-async function outboxBacklog(d: ApiDeps): Promise<number> {
-  const pipeline = d.redis.pipeline();
-  for (let p = 0; p < d.engine.settings.partitions; p++) pipeline.xlen(d.engine.ctx.keys.partition(p).outbox);
-  const lengths = (await pipeline.exec()) ?? [];
-  return lengths.reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
-}
-
 /** Stock per SKU (the first 1,000 of the catalog) and queue depths, read when scraped. */
 async function collectGauges(d: ApiDeps): Promise<void> {
-  const page = await d.engine.products.list(null, 100);
-  let items = page.items;
-  let next = page.next;
   d.metrics.stock.reset();
-  for (let seen = 0; ; ) {
-    for (const p of items) {
+  let next: string | null = null;
+  let seen = 0;
+  do {
+    const page = await d.engine.products.list(next, 100);
+    for (const p of page.items) {
       for (const [state, units] of Object.entries(p.stock)) d.metrics.stock.set({ sku: p.sku, state }, units);
     }
-    seen += items.length;
-    if (!next || seen >= stockGaugeSkusMax) break;
-    ({ items, next } = await d.engine.products.list(next, 100));
-  }
+    seen += page.items.length;
+    next = page.next;
+  } while (next && seen < stockGaugeSkusMax);
   d.metrics.queueDepth.set({ queue: 'reserve_batches' }, d.engine.reserver.holdBatches.pending);
   d.metrics.queueDepth.set({ queue: 'key_claims' }, d.engine.reserver.claimBatches.pending);
-  d.metrics.queueDepth.set({ queue: 'outbox' }, await outboxBacklog(d));
+  d.metrics.queueDepth.set({ queue: 'outbox' }, await d.engine.outboxBacklog());
   for (const size of d.engine.reserver.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
 }

@@ -1,6 +1,7 @@
 import { getOrder, listUserOrders, userOrdersLimitMax } from '../../store/orders.ts';
 import { userIdLengthMax } from '../../engine/validate.ts';
 import type { ApiDeps } from '../deps.ts';
+import { limitParam } from '../http.ts';
 import { problem } from '../problems.ts';
 import type { Route } from '../router.ts';
 import { cursor } from '../views.ts';
@@ -21,9 +22,8 @@ export function orderRoutes(d: ApiDeps): Route[] {
       if (userId.length === 0 || userId.length > userIdLengthMax || userId.includes('\0')) {
         return problem('bad-request', `user_id must be 1..${userIdLengthMax} characters, none of them NUL`);
       }
-      const limitText = req.query.get('limit');
-      const limit = limitText === null ? 50 : Number(limitText);
-      if (!Number.isInteger(limit) || limit < 1 || limit > userOrdersLimitMax) return problem('bad-request', `limit must be an integer in 1..${userOrdersLimitMax}`);
+      const limit = limitParam(req.query, 50, userOrdersLimitMax);
+      if (limit === null) return problem('bad-request', `limit must be an integer in 1..${userOrdersLimitMax}`);
       const after = decodeOrderCursor(req.query.get('cursor'));
       if (after === 'bad') return problem('bad-request', 'cursor is not one this API gave');
       const items = await listUserOrders(d.sql, userId, limit, after ?? undefined);

@@ -1,4 +1,6 @@
+import { listLimitMax } from '../../engine/catalog.ts';
 import type { ApiDeps } from '../deps.ts';
+import { limitParam } from '../http.ts';
 import { adjustStockReply, createProductReply } from '../outcomes.ts';
 import { problem } from '../problems.ts';
 import type { Route } from '../router.ts';
@@ -17,9 +19,8 @@ export function productRoutes(d: ApiDeps): Route[] {
       return createProductReply(out, b.sku);
     } },
     { method: 'get', pattern: '/v1/products', access: 'token', body: false, handler: async (req) => {
-      const limitText = req.query.get('limit');
-      const limit = limitText === null ? productListLimitDefault : Number(limitText);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return problem('bad-request', 'limit must be an integer in 1..100');
+      const limit = limitParam(req.query, productListLimitDefault, listLimitMax);
+      if (limit === null) return problem('bad-request', `limit must be an integer in 1..${listLimitMax}`);
       const after = req.query.get('cursor');
       const page = await d.engine.products.list(after ? cursor.decode(after) : null, limit);
       return { status: 200, body: { items: page.items.map(productView), next_cursor: page.next === null ? null : cursor.encode(page.next) } };

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { contractLimits } from '../config.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiRequest } from '../http.ts';
-import { confirmReply, holdStateReply, reserveReply } from '../outcomes.ts';
+import { confirmReply, holdStateReply, replayed, reserveReply } from '../outcomes.ts';
 import { problem, type Reply } from '../problems.ts';
 import type { Route } from '../router.ts';
 import { reservationView } from '../views.ts';
@@ -49,16 +49,16 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       if ('reply' in k) return k.reply;
       const v = d.validators.confirm.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
-      let replayed = false;
+      let isReplay = false;
       if (k.key) {
         const fingerprint = createHash('sha256').update(`${id}\n${v.value.payment.token}`).digest('base64url').slice(0, 24);
         // The claim names this request (ids must be unique per request for a resend to be told apart).
         const claim = await d.engine.reserver.claim(scoped(req, 'confirm', k.key), fingerprint, randomUUID());
         if (claim.kind === 'reused') return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
-        replayed = claim.kind === 'replay';
+        isReplay = claim.kind === 'replay';
       }
       const reply = confirmReply(await d.checkout.confirm(id, v.value.payment.token), id);
-      return replayed ? { ...reply, headers: { ...reply.headers, 'idempotent-replayed': 'true' } } : reply;
+      return isReplay ? replayed(reply) : reply;
     } },
     { method: 'post', pattern: '/v1/reservations/:id/release', access: 'token', body: false, handler: async (req) => {
       const id = req.params[0]!;

@@ -16,8 +16,8 @@ end
 local function expireIfDue(skusKey, holdsKey, usersKey, gcKey, id, rec, now, retentionMs)
   local s = rec.status
   if (s == 'held' or s == 'pending') and now >= rec.expires then
-    moveReserved(skusKey, usersKey, rec, 'a')
-    endRecord(holdsKey, gcKey, id, rec, 'expired', now, retentionMs)
+    expireHold(skusKey, holdsKey, usersKey, id, rec, now)
+    addGarbage(gcKey, now + retentionMs, { id })
     return true
   end
   return false

@@ -14,3 +14,12 @@ local function moveReserved(skusKey, usersKey, rec, to)
     end
   end
 end
+
+-- Expires a hold: its units back to `available`, its record marked expired.
+-- (Callers add it to the gc index: one group per due group, or one id.)
+local function expireHold(skusKey, holdsKey, usersKey, id, rec, now)
+  moveReserved(skusKey, usersKey, rec, 'a')
+  rec.status = 'expired'
+  rec.ended = now
+  saveRecord(holdsKey, id, rec)
+end
