@@ -26,13 +26,9 @@ export class Reservations {
     const record = await this.recordAt(home, id);
     if (!record || record.home !== '') return null;
     if (record.status === 'rejected' || record.status === 'aborted') return { record, reservation: null };
-    const items = [...record.lines];
-    for (const p of record.parts) {
-      if (p === home) continue;
-      const part = await this.recordAt(p, id);
-      if (!part) return { record, reservation: null };
-      items.push(...part.lines);
-    }
+    const others = await Promise.all(record.parts.filter((p) => p !== home).map((p) => this.recordAt(p, id)));
+    if (others.some((part) => part === null)) return { record, reservation: null };
+    const items = [...record.lines, ...others.flatMap((part) => part!.lines)];
     const totalCents = items.reduce((sum, l) => sum + l.qty * l.priceCents, 0);
     const reservation: Reservation = { id, status: record.status, userId: record.userId, items, totalCents,
       expiresAtMs: record.expiresAtMs, orderId: record.orderId };

@@ -34,9 +34,10 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       if ('reply' in k) return k.reply;
       const v = d.validators.createReservation.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
-      const request = { userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms, idempotencyKey: scoped(req, 'reserve', k.key) };
+      const body = { userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms, idempotencyKey: scoped(req, 'reserve', k.key) };
+      const request = { ...body, fingerprint: fingerprintOf(body) }; // computed once: the limiter's check and the claim share it
       // A replay gets its stored answer, limited or not.
-      if (d.limiter.limitsUsers && !(await d.engine.reserver.isReplay(request.idempotencyKey, fingerprintOf(request)))) {
+      if (d.limiter.limitsUsers && !(await d.engine.reserver.isReplay(request.idempotencyKey, request.fingerprint))) {
         const limited = await d.limiter.user(v.value.user_id);
         if (limited) return limited;
       }
