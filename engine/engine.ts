@@ -5,6 +5,7 @@ import { KeySpace } from './keys.ts';
 import { Products } from './products.ts';
 import { Reserver } from './reserve.ts';
 import { Reservations } from './reservations.ts';
+import type { FaultHooks } from './faults.ts';
 import { defineScripts } from './scripts.ts';
 import { Sweeper } from './sweeper.ts';
 
@@ -25,11 +26,13 @@ export class Engine {
     this.sweeper = new Sweeper(ctx);
   }
 
-  static create(redis: Redis | Cluster, overrides: Partial<EngineSettings> = {}, env: NodeJS.ProcessEnv = process.env): Engine {
+  /** `faults`: test-only hooks (engine/faults.ts); never set by the runtime. */
+  static create(redis: Redis | Cluster, overrides: Partial<EngineSettings> = {}, env: NodeJS.ProcessEnv = process.env,
+    faults?: FaultHooks): Engine {
     const settings = engineSettings(env, overrides);
     const ctx: EngineContext = {
       redis,
-      scripts: defineScripts(redis),
+      scripts: defineScripts(redis, faults),
       keys: new KeySpace(settings.keyPrefix, settings.partitions, settings.keyShards),
       settings,
       recordRetentionMs: recordRetentionMs(settings),

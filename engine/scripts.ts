@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Redis, Cluster } from 'ioredis';
+import type { FaultHooks } from './faults.ts';
 
 const luaDir = fileURLToPath(new URL('../lua/', import.meta.url));
 const includePattern = /^--- @include "([a-zA-Z]+)"$/gm;
@@ -49,14 +50,26 @@ export interface ScriptCommands {
   claimKeys: ScriptFn;
   hitRateLimit: ScriptFn;
   overduePayments: ScriptFn;
+  recordRefund: ScriptFn;
+  readHold: ScriptFn;
 }
 
-export function defineScripts(redis: Redis | Cluster): ScriptCommands {
+export function defineScripts(redis: Redis | Cluster, faults?: FaultHooks): ScriptCommands {
   const commands: Record<string, ScriptFn> = {};
   for (const script of loadScripts()) {
     redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-    const fn = (redis as unknown as Record<string, ScriptFn>)[script.name]!;
-    commands[script.name] = fn.bind(redis);
+    const fn = (redis as unknown as Record<string, ScriptFn>)[script.name]!.bind(redis);
+    commands[script.name] = faults ? withFaults(script.name, fn, faults) : fn;
   }
   return commands as unknown as ScriptCommands;
+}
+
+/** A script call that lets a test's hooks fail it before it runs, or drop (or delay) its reply after. */
+function withFaults(name: string, fn: ScriptFn, faults: FaultHooks): ScriptFn {
+  return async (...args) => {
+    faults.beforeScript?.(name, args);
+    const reply = await fn(...args);
+    await faults.afterScript?.(name, args);
+    return reply;
+  };
 }

@@ -3,13 +3,14 @@ import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { Engine } from '../../engine/engine.ts';
 import type { EngineSettings } from '../../engine/config.ts';
+import type { FaultHooks } from '../../engine/faults.ts';
 import { partitionOf } from '../../engine/partition.ts';
 import type { Stock } from '../../engine/types.ts';
 
 /** A fresh engine on the suite's Redis, in a key prefix of its own. */
-export function testEngine(overrides: Partial<EngineSettings> = {}): { engine: Engine; redis: Redis; close: () => Promise<void> } {
+export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: FaultHooks): { engine: Engine; redis: Redis; close: () => Promise<void> } {
   const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
-  const engine = Engine.create(redis, { keyPrefix: `t${randomBytes(4).toString('hex')}:`, ...overrides });
+  const engine = Engine.create(redis, { keyPrefix: `t${randomBytes(4).toString('hex')}:`, ...overrides }, process.env, faults);
   return { engine, redis, close: async () => void (await redis.quit()) };
 }
 
