@@ -25,6 +25,23 @@ export class ApiMetrics {
     labelNames: ['queue'] as const, registers: [this.registry],
   });
 
+  readonly refunds = new client.Counter({
+    name: 'stockade_payments_refunded_total', help: 'captures that landed on a released hold (a provider that ignored the void) and were refunded, by this process',
+    registers: [this.registry],
+  });
+  readonly voids = new client.Counter({
+    name: 'stockade_payments_voided_total', help: 'overdue payments voided at the provider before any capture, by this process',
+    registers: [this.registry],
+  });
+  private seen = { refunded: 0, voided: 0 };
+
+  /** Carries the checkout's counts over to the counters (read at scrape time). */
+  observeCheckout(stats: { refunded: number; voided: number }): void {
+    this.refunds.inc(stats.refunded - this.seen.refunded);
+    this.voids.inc(stats.voided - this.seen.voided);
+    this.seen = { ...stats };
+  }
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'stockade_' });
   }

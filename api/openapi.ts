@@ -41,7 +41,7 @@ const operations: Record<string, Record<string, Op>> = {
   '/v1/reservations/{id}/confirm': {
     post: { summary: 'Pay and confirm (the checkout saga); 202 {reservation_id, status: "paying"} when the provider has not answered in time',
       auth: 'token', body: 'Confirm', ok: [200, 'Confirmation'], accepted: true, params: ['id'], idempotencyKey: 'optional',
-      problems: ['payment-declined', 'reservation-expired', 'reservation-released', 'not-found', 'invalid-request', 'idempotency-key-reused', 'request-in-progress', 'bad-request'] },
+      problems: ['payment-declined', 'payment-voided', 'payment-refunded', 'reservation-expired', 'reservation-released', 'not-found', 'invalid-request', 'idempotency-key-reused', 'request-in-progress', 'bad-request'] },
   },
   '/v1/reservations/{id}/release': {
     post: { summary: 'Release a hold: its units return at once', auth: 'token', ok: [200, 'Reservation'], params: ['id'],

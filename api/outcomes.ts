@@ -16,6 +16,7 @@ export function holdStateReply(state: HoldState, id: string): Reply {
     case 'in_progress': return problem('request-in-progress', 'the request that made this reservation is still running; retry shortly', {}, { 'retry-after': '1' });
     case 'payment_in_progress': return problem('payment-in-progress', `the payment of reservation ${id} is in progress`, { reservation_id: id });
     case 'payment_not_begun': return problem('invalid-request', `reservation ${id} has no payment begun`);
+    case 'payment_overdue': return problem('payment-in-progress', `the payment of reservation ${id} is being settled`, { reservation_id: id });
   }
 }
 
@@ -69,6 +70,12 @@ export function confirmReply(out: ConfirmOutcome, id: string): Reply {
         payment: { status: 'captured', amount_cents: out.amountCents } } };
     case 'declined':
       return problem('payment-declined', `the payment was declined; reservation ${id} was released`, { reservation_id: id });
+    case 'voided':
+      return problem('payment-voided', `the payment window of reservation ${id} closed before a charge was captured: the charge was voided, nothing was taken, and the reservation was released`,
+        { reservation_id: id });
+    case 'refunded':
+      return problem('payment-refunded', `the charge landed after reservation ${id} was released; it was refunded in full`,
+        { reservation_id: id, amount_cents: out.amountCents });
     case 'payment_pending':
       return { status: 202, body: { reservation_id: id, status: 'paying', detail: 'the payment provider has not answered yet; the outcome follows (retry confirm or GET the reservation)' },
         headers: { 'retry-after': '2' } };

@@ -8,6 +8,8 @@ export const problemTypes = {
   'idempotency-key-required': [400, 'Idempotency-Key header required'],
   unauthorized: [401, 'Unauthorized'],
   'payment-declined': [402, 'Payment declined'],
+  'payment-voided': [402, 'Payment voided'],
+  'payment-refunded': [402, 'Payment refunded'],
   forbidden: [403, 'Forbidden'],
   'not-found': [404, 'Not found'],
   'method-not-allowed': [405, 'Method not allowed'],

@@ -7,8 +7,9 @@ import { createValidators } from '../api/schemas.ts';
 import type { EngineSettings } from '../engine/config.ts';
 import { Checkout } from '../engine/checkout.ts';
 import { Engine } from '../engine/engine.ts';
+import type { FaultHooks } from '../engine/faults.ts';
 import { createLogger, type Logger } from '../engine/log.ts';
-import { SimulatedProvider } from '../payments/simulated.ts';
+import { SimulatedProvider, type SimulatedProviderOptions } from '../payments/simulated.ts';
 import { connectDb, type Sql } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
 import { join } from 'node:path';
@@ -24,6 +25,10 @@ export interface RuntimeOptions {
   log?: Logger;
   /** Where the simulated payment provider keeps its records (default: STOCKADE_PROVIDER_DIR, else <data dir>/provider). */
   providerDir?: string;
+  /** The simulated provider's behaviour beyond the settings (tests: a provider that ignores voids). */
+  provider?: Partial<SimulatedProviderOptions>;
+  /** Test-only fault hooks (engine/faults.ts). */
+  faults?: FaultHooks;
 }
 
 function providerDir(env: NodeJS.ProcessEnv): string {
@@ -54,10 +59,10 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const sql = connectDb(o.databaseUrl);
   try {
     await migrate(sql);
-    const engine = Engine.create(redis, o.engine, env);
+    const engine = Engine.create(redis, o.engine, env, o.faults);
     const provider = await SimulatedProvider.create(o.providerDir ?? providerDir(env),
-      { latencyMs: settings.paymentLatencyMs, failureRate: settings.paymentFailureRate });
-    const checkout = new Checkout(engine, provider, settings.paymentTimeoutMs);
+      { latencyMs: settings.paymentLatencyMs, failureRate: settings.paymentFailureRate, ...o.provider });
+    const checkout = new Checkout(engine, provider, settings.paymentTimeoutMs, log);
     const metrics = new ApiMetrics();
     const limiter = new RateLimiter(engine, settings.rateLimitTokenPerSec, settings.rateLimitUserPerSec);
     return {

@@ -7,6 +7,7 @@ export const Code = {
   NO_PRODUCT: -3,
   KEY_REUSED: -4,
   BACKLOG: -5,
+  RECLAIM_MORE: -6,
   NOT_FOUND: -10,
   EXPIRED: -11,
   RELEASED: -12,
@@ -14,6 +15,7 @@ export const Code = {
   PENDING: -14,
   PAYING: -15,
   HELD: -16,
+  OVERDUE: -17,
   EXISTS: -20,
   WOULD_GO_NEGATIVE: -21,
 } as const;
@@ -49,7 +51,9 @@ export type HoldState =
   | { kind: 'confirmed'; orderId: string }
   | { kind: 'in_progress' }
   | { kind: 'payment_in_progress' }
-  | { kind: 'payment_not_begun' };
+  | { kind: 'payment_not_begun' }
+  /** Paying, past its payment deadline: no charge may begin; the overdue recovery settles it. */
+  | { kind: 'payment_overdue' };
 
 export function holdStateOf(code: number, a: unknown): HoldState {
   switch (code) {
@@ -59,6 +63,7 @@ export function holdStateOf(code: number, a: unknown): HoldState {
     case Code.PENDING: return { kind: 'in_progress' };
     case Code.PAYING: return { kind: 'payment_in_progress' };
     case Code.HELD: return { kind: 'payment_not_begun' };
+    case Code.OVERDUE: return { kind: 'payment_overdue' };
     default: return { kind: 'not_found' };
   }
 }

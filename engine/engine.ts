@@ -52,6 +52,8 @@ export class Engine {
   beginPayment = (...a: Parameters<Reservations['beginPayment']>) => this.reservations.beginPayment(...a);
   commit = (...a: Parameters<Reservations['commit']>) => this.reservations.commit(...a);
   release = (...a: Parameters<Reservations['release']>) => this.reservations.release(...a);
+  recordRefund = (...a: Parameters<Reservations['recordRefund']>) => this.reservations.recordRefund(...a);
+  overduePayments = (...a: Parameters<Reservations['overduePayments']>) => this.reservations.overduePayments(...a);
   sweepOnce = () => this.sweeper.sweepOnce();
 
   /** Outbox entries not yet written through, per partition (a failed read counts 0). */

@@ -6,7 +6,10 @@
 export interface PartitionKeys {
   skus: string;
   holds: string;
+  /** sku -> earliest due deadline of its holds (lua/includes/expire.lua). */
   due: string;
+  /** The due holds by sku and deadline (lua/includes/expire.lua). */
+  dueHolds: string;
   paying: string;
   users: string;
   gc: string;
@@ -25,7 +28,8 @@ export function partitionKeys(prefix: string, partition: number): PartitionKeys 
   return {
     skus: `${tag}skus`,
     holds: `${tag}holds`,
-    due: `${tag}due`,
+    due: `${tag}due-skus`,
+    dueHolds: `${tag}due-holds`,
     paying: `${tag}paying`,
     users: `${tag}users`,
     gc: `${tag}gc`,

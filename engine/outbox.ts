@@ -2,14 +2,15 @@ import { Unpackr } from 'msgpackr';
 
 /** Lua's cmsgpack writes times (ms) as 64-bit integers: read them as numbers (all < 2^53). */
 const unpackr = new Unpackr({ int64AsType: 'number', mapsAsObjects: true });
-const eventTypes = new Set(['product', 'stock', 'order']);
+const eventTypes = new Set(['product', 'stock', 'order', 'refund']);
 
 /** Outbox events as the scripts append them (cmsgpack maps; see lua/*.lua). */
 export type OutboxEvent =
   | { t: 'product'; sku: string; name: string; price: number; limit: number; stock: number; at: number }
   | { t: 'stock'; sku: string; delta: number; total: number; at: number }
   | { t: 'order'; id: string; order: string; user: string; home: string; parts: string; lines: (string | number)[];
-      total: number; amount: number; payment: string; at: number };
+      total: number; amount: number; payment: string; at: number }
+  | { t: 'refund'; id: string; user: string; amount: number; payment: string; reason: string; at: number };
 
 export interface OutboxEntry {
   /** '<partition>:<stream id>': unique across the install, the rows' idempotency key. */

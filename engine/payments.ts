@@ -11,24 +11,36 @@ export interface ChargeRequest {
 export type ChargeResult =
   | { status: 'captured'; reference: string; amountCents: number }
   | { status: 'declined'; reason: string }
+  /** The reservation's charge was voided (by the overdue recovery) before this one: nothing was taken. */
+  | { status: 'voided' }
   /** No answer within the timeout: the charge may or may not have happened. */
   | { status: 'timeout' };
 
-/** The provider's own record of a charge, as it answers when asked later. */
+/** The provider's own record of a reservation's charge, as it answers when asked later. */
 export interface ChargeRecord {
   reservationId: string;
-  status: 'captured' | 'declined';
+  /** `voided`: a void was recorded first, so no charge of this reservation can be captured. */
+  status: 'captured' | 'declined' | 'voided';
   amountCents: number;
   reference: string;
   lines: Line[];
+  /** A captured charge that was refunded in full since. */
+  refunded: boolean;
 }
 
 /**
- * A payment provider. Like a real one it keeps its own durable record of each
- * charge, keyed by the reservation id: charging the same reservation twice
- * captures once and answers the first outcome; `lookup` says what became of it.
+ * A payment provider. Like a real one it keeps its own durable record per
+ * reservation, and the first record wins: charging the same reservation twice
+ * captures once and answers the first outcome; a void recorded before any
+ * charge makes every later charge fail as voided (a real provider's cancel of
+ * an authorization); `lookup` says what became of it; `refund` gives back a
+ * capture once.
  */
 export interface PaymentProvider {
   charge(request: ChargeRequest, timeoutMs: number): Promise<ChargeResult>;
   lookup(reservationId: string): Promise<ChargeRecord | null>;
+  /** Records a void unless a record stands; answers the record that stands (a capture found is never voided). */
+  void(reservationId: string): Promise<ChargeRecord>;
+  /** Refunds a captured charge in full (once; a repeat answers the same); answers the record. */
+  refund(reservationId: string): Promise<ChargeRecord>;
 }

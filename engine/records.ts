@@ -15,6 +15,10 @@ export interface Line {
   priceCents: number;
 }
 
+/** Noted on a hold the saga released: the charge was declined, voided by the overdue recovery, refunded after a late capture, or another part of its cart expired. */
+export type ReleaseReason = 'declined' | 'voided' | 'refunded' | 'compensated' | '';
+const releaseReasons = new Set<string>(['declined', 'voided', 'refunded', 'compensated']);
+
 export interface HoldRecord {
   status: HoldStatus;
   userId: string;
@@ -28,8 +32,8 @@ export interface HoldRecord {
   endedAtMs: number;
   /** The recorded rejection [code, sku, n] of a rejected or aborted request. */
   note: [number, string, number] | null;
-  /** Released because its payment was declined. */
-  declined: boolean;
+  /** Why a released hold was released, when the saga did it ('' for a client's release or none). */
+  reason: ReleaseReason;
   orderId: string;
 }
 
@@ -60,7 +64,7 @@ export function decodeRecord(raw: string): HoldRecord {
     lines,
     endedAtMs: Number(ended),
     note: noteParts ? [Number(noteParts[0]), noteParts[1]!, Number(noteParts[2])] : null,
-    declined: note === 'declined',
+    reason: releaseReasons.has(note!) ? (note as ReleaseReason) : '',
     orderId: orderId!,
   };
 }

@@ -7,30 +7,40 @@ import type { BeginPaymentOutcome, CommitOutcome, PaymentRecord, ReleaseMode, Re
 
 type Reply = (number | string)[];
 
+/** A hold or pending cart whose deadline has passed is expired, whether or not a sweep has marked it yet. */
+function effectiveStatus(record: HoldRecord, nowMs: number): HoldRecord['status'] {
+  const live = record.status === 'held' || record.status === 'pending';
+  return live && nowMs >= record.expiresAtMs ? 'expired' : record.status;
+}
 
 /**
  * A reservation's life after it is made: look-up, payment start, commit, release,
- * and the cart steps (activate, abort). A multi-partition cart acts on its home
- * part first (the id names it); the script replies name the other parts.
+ * and the cart steps (activate, abort, abandon). A multi-partition cart acts on
+ * its home part first (the id names it): the home part decides, and the script
+ * replies name the other parts.
  */
 export class Reservations {
   constructor(private readonly ctx: EngineContext) {}
 
   /**
    * The record and, for a live or finished hold, the reservation it describes
-   * (null for a rejection, an aborted cart, or a cart with a part missing).
+   * (null for a rejection, an aborted cart, or a cart with a part missing). The
+   * reservation's status is as of the scripts' clock: a hold past its deadline
+   * reads `expired` before any sweep has run.
    */
   async find(id: string): Promise<{ record: HoldRecord; reservation: Reservation | null } | null> {
     const home = partitionOfId(id, this.ctx.settings.partitions);
     if (home < 0) return null;
-    const record = await this.recordAt(home, id);
+    const k = this.ctx.keys.partition(home);
+    const [nowMs, raw] = (await this.ctx.scripts.readHold(k.holds, k.meta, id)) as [number, string | null];
+    const record = raw ? decodeRecord(raw) : null;
     if (!record || record.home !== '') return null;
     if (record.status === 'rejected' || record.status === 'aborted') return { record, reservation: null };
     const others = await Promise.all(record.parts.filter((p) => p !== home).map((p) => this.recordAt(p, id)));
     if (others.some((part) => part === null)) return { record, reservation: null };
     const items = [...record.lines, ...others.flatMap((part) => part!.lines)];
     const totalCents = items.reduce((sum, l) => sum + l.qty * l.priceCents, 0);
-    const reservation: Reservation = { id, status: record.status, userId: record.userId, items, totalCents,
+    const reservation: Reservation = { id, status: effectiveStatus(record, Number(nowMs)), userId: record.userId, items, totalCents,
       expiresAtMs: record.expiresAtMs, orderId: record.orderId };
     return { record, reservation };
   }
@@ -46,6 +56,12 @@ export class Reservations {
     return raw ? decodeRecord(raw) : null;
   }
 
+  /**
+   * held -> paying, home part first. A part that another confirm has already
+   * committed means the cart is confirmed; any other part that cannot pay
+   * (expired, released) makes the cart unpayable: it is released, and the
+   * answer is the home part's real state (released, with why, or confirmed).
+   */
   async beginPayment(id: string): Promise<BeginPaymentOutcome> {
     const home = partitionOfId(id, this.ctx.settings.partitions);
     if (home < 0) return { kind: 'not_found' };
@@ -55,11 +71,12 @@ export class Reservations {
     for (const p of partitionList(first[3])) {
       if (p === home) continue;
       const reply = await this.beginPart(p, id);
-      if (reply[0] !== Code.OK) {
-        await this.release(id, 'compensate');
-        return { kind: 'expired' };
+      if (reply[0] === Code.OK) {
+        totalCents += Number(reply[2]);
+        continue;
       }
-      totalCents += Number(reply[2]);
+      if (reply[0] === Code.CONFIRMED || reply[0] === Code.OVERDUE) return holdStateOf(Number(reply[0]), reply[1]);
+      return this.release(id, 'compensate');
     }
     return { kind: 'paying', deadlineMs: Number(first[1]), totalCents };
   }
@@ -105,24 +122,55 @@ export class Reservations {
     return { kind: 'released' };
   }
 
-  private releasePart(partition: number, id: string, mode: ReleaseMode | 'abort', note: Rejection | null): Promise<Reply> {
+  private releasePart(partition: number, id: string, mode: ReleaseMode | 'abort' | 'abandon' | 'abandon-any', note: Rejection | null): Promise<Reply> {
     const k = this.ctx.keys.partition(partition);
     const [code, a, b] = note ? rejectionNote(note) : [0, '', 0];
     return this.ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta,
       id, mode, code, a, b, this.ctx.recordRetentionMs) as Promise<Reply>;
   }
 
-  /** pending -> held once every part holds its lines; false when the cart expired meanwhile. */
+  /** pending -> held once every part holds its lines; false when the cart expired (or was given back) meanwhile. */
   async activateCart(id: string, home: number): Promise<boolean> {
     const k = this.ctx.keys.partition(home);
     const reply = (await this.ctx.scripts.activateCart(k.skus, k.holds, k.users, k.gc, k.meta, id, this.ctx.recordRetentionMs)) as Reply;
     return reply[0] === Code.OK;
   }
 
-  /** Gives back every part of a cart that failed, recording why for replays (home part last). */
+  /** Gives back every part of a cart that was refused, recording why for replays (home part first: it decides). */
   async abortCart(id: string, partitions: number[], why: Rejection | null): Promise<void> {
     const [home, ...others] = partitions;
-    await Promise.all(others.map((p) => this.releasePart(p, id, 'abort', why)));
     await this.releasePart(home!, id, 'abort', why);
+    await Promise.all(others.map((p) => this.releasePart(p, id, 'abort', why)));
+  }
+
+  /**
+   * Gives back a request that failed before its caller got an answer, unless it
+   * became a reservation that a retry with its Idempotency-Key may find (an
+   * activated cart, a single hold): `keyed` false gives back those too, since
+   * no one can ever ask for them. Parts never reserved are left a tombstone, so
+   * a late resend of their reserve holds nothing. A cart whose home part
+   * expired has its other parts given back too. True when this request is
+   * given back (aborted) now or was before: it was never a reservation.
+   */
+  async abandon(id: string, partitions: number[], keyed: boolean): Promise<boolean> {
+    const [home, ...others] = partitions;
+    const [code] = await this.releasePart(home!, id, keyed ? 'abandon' : 'abandon-any', null);
+    if (code === Code.OK || code === Code.EXPIRED) await Promise.all(others.map((p) => this.releasePart(p, id, 'abandon', null)));
+    return code === Code.OK;
+  }
+
+  /** Notes a refund of a capture that landed on this released hold, and appends it to the outbox for PostgreSQL. */
+  async recordRefund(id: string, amountCents: number, reference: string, reason: string): Promise<void> {
+    const home = partitionOfId(id, this.ctx.settings.partitions);
+    if (home < 0) throw new StockadeError('ASSERTION', `${id} is no reservation id`);
+    const k = this.ctx.keys.partition(home);
+    const [code] = (await this.ctx.scripts.recordRefund(k.holds, k.outbox, k.meta, id, amountCents, reference, reason)) as Reply;
+    if (code !== Code.OK) throw new StockadeError('ASSERTION', `refund of ${id}, which is not released, answered ${code}`);
+  }
+
+  /** Holds of a partition still paying past their payment deadline, oldest first (at most countMax). */
+  async overduePayments(partition: number, countMax: number): Promise<string[]> {
+    const k = this.ctx.keys.partition(partition);
+    return (await this.ctx.scripts.overduePayments(k.paying, k.meta, countMax)) as string[];
   }
 }

@@ -42,6 +42,12 @@ function splitReplies(flat: (number | string)[], count: number): HoldReply[] {
   return replies;
 }
 
+/** A request given back before it was answered (its key may be used again). */
+type Abandoned = { kind: 'abandoned' };
+
+/** How many times a request is sent again while due holds of its SKU remain to expire (each call expires a bounded step). */
+const reclaimRoundsMax = 1_000;
+
 interface Claim {
   key: string;
   fingerprint: string;
@@ -118,82 +124,121 @@ export class Reserver {
     if (claim?.endsWith(` ${id}`)) await this.ctx.redis.hdel(claims, key);
   }
 
-  async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
+  async reserve(req: ReserveRequest, attempt = 1): Promise<ReserveOutcome> {
     const problem = reserveProblem(req, this.ctx.settings);
     if (problem) return { kind: 'invalid', detail: problem };
     const parts = splitCart(req.items, this.ctx.settings.partitions);
     let id = this.ids.next(parts[0]!.partition);
     let replayed = false;
-    const keep = req.idempotencyKey !== undefined;
-    if (req.idempotencyKey !== undefined) {
-      const claim = await this.claim(req.idempotencyKey, req.fingerprint ?? fingerprintOf(req), id);
+    const key = req.idempotencyKey;
+    if (key !== undefined) {
+      const claim = await this.claim(key, req.fingerprint ?? fingerprintOf(req), id);
       if (claim.kind === 'reused') return { kind: 'key_reused' };
       id = claim.id;
       replayed = claim.kind === 'replay';
     }
     const ttlMs = req.ttlMs ?? this.ctx.settings.holdTtlMsDefault;
-    const hold: HoldBase = { id, userId: req.userId, ttlMs, keep, replayed };
-    let result: ReserveResult;
-    if (parts.length === 1) {
-      result = await this.reserveSingle(hold, parts[0]!);
-    } else {
-      try {
-        result = await this.reserveCart(hold, parts);
-      } catch (error) {
-        // The cart was aborted for an infrastructure failure, not refused: let a
-        // retry with the same key run again (under a new id) rather than find it.
-        if (req.idempotencyKey !== undefined && !replayed) await this.forgetClaim(req.idempotencyKey, id).catch(() => {});
-        throw error;
-      }
+    const hold: HoldBase = { id, userId: req.userId, ttlMs, keep: key !== undefined, replayed };
+    let result: ReserveResult | Abandoned;
+    try {
+      result = parts.length === 1 ? await this.reserveSingle(hold, parts[0]!) : await this.reserveCart(hold, parts);
+    } catch (error) {
+      // Refused before anything was held (backlog, batcher full): the key is free again, unless a first request used it.
+      const nothingHeld = parts.length === 1 && (error as StockadeError).code === 'OVERLOADED';
+      if (!nothingHeld) await this.giveBack(key, id, parts.map((p) => p.partition));
+      else if (key !== undefined && !replayed) await this.forgetClaim(key, id).catch(() => {});
+      throw error;
+    }
+    if (result.kind === 'abandoned') {
+      // The first request with this key was given back before anyone was answered: the key is free again.
+      await this.forgetClaim(key!, id);
+      if (attempt < 2) return this.reserve(req, attempt + 1);
+      throw new StockadeError('SERVICE_FAILED', `the first request for ${id} failed before it was answered; retry`);
     }
     return replayed ? { kind: 'duplicate', of: result } : result;
   }
 
-  private async reserveSingle(hold: HoldBase, part: CartPart): Promise<ReserveResult> {
-    const reply = await this.holdBatches.submit(part.partition, { ...hold, mode: 'h', parts: '', items: part.items });
+  /**
+   * After an infrastructure failure (a reply lost after its script ran, Redis
+   * away): gives the request's units back unless it became a reservation that a
+   * retry with its key will find; once given back, the key is free again. When
+   * even that fails, the key stays: the retry finds the request and finishes it.
+   */
+  private async giveBack(key: string | undefined, id: string, partitions: number[]): Promise<void> {
+    try {
+      if (!(await this.reservations.abandon(id, partitions, key !== undefined))) return;
+      if (key !== undefined) await this.forgetClaim(key, id);
+    } catch {
+      // Redis is away: nothing more to do now. The key (if any) names the request.
+    }
+  }
+
+  /** A hold request through the batcher; sent again while its SKU has more due holds than one call expires. */
+  private async submitHold(partition: number, req: HoldRequest): Promise<HoldReply> {
+    for (let round = 1; ; round++) {
+      const reply = await this.holdBatches.submit(partition, req);
+      if (reply[0] !== Code.RECLAIM_MORE) return reply;
+      if (round >= reclaimRoundsMax) return [Code.OUT_OF_STOCK, reply[1]!, reply[2]!];
+    }
+  }
+
+  private async reserveSingle(hold: HoldBase, part: CartPart): Promise<ReserveResult | Abandoned> {
+    const reply = await this.submitHold(part.partition, { ...hold, mode: 'h', parts: '', items: part.items });
     if (reply[0] === Code.OK) return this.heldOf(hold.id, hold.userId, [{ items: part.items, reply }]);
     return this.settledOf(hold.id, reply);
   }
 
-  private async reserveCart(hold: HoldBase, parts: CartPart[]): Promise<ReserveResult> {
+  /**
+   * The home part first (pending), then every other part, then activation.
+   * A refused part aborts the cart, recording why. A replay whose first request
+   * left the cart pending waits for it (bounded), then finishes the cart itself:
+   * every step is idempotent by the id, and the home part decides (activation
+   * fails once the cart was given back or expired).
+   */
+  private async reserveCart(hold: HoldBase, parts: CartPart[]): Promise<ReserveResult | Abandoned> {
     const [home, ...others] = parts as [CartPart, ...CartPart[]];
     const partList = parts.map((p) => p.partition).join(',');
-    let first = await this.holdBatches.submit(home.partition, { ...hold, mode: 'p', parts: partList, items: home.items });
-    if (isOwnHold(first) && !hold.replayed) first = await this.replyFromRecord(home.partition, hold.id);
+    let first = await this.submitHold(home.partition, { ...hold, mode: 'p', parts: partList, items: home.items });
+    if (isOwnHold(first)) {
+      if (hold.replayed) {
+        const answer = await this.originalOf(hold.id, { takeOver: true });
+        if (answer) return answer;
+      }
+      const mine = await this.replyFromRecord(home.partition, hold.id);
+      if (!mine) return this.originalOf(hold.id);
+      first = mine;
+    }
     if (first[0] !== Code.OK) return this.settledOf(hold.id, first);
 
     const replies = [first];
-    const abort = (why: Rejection | null) => this.reservations.abortCart(hold.id, parts.map((p) => p.partition), why);
     for (const part of others) {
-      let reply: HoldReply;
-      try {
-        reply = await this.holdBatches.submit(part.partition,
-          { ...hold, keep: false, mode: 'c', parts: String(home.partition), items: part.items });
-        // Only this cart's runner sends its parts: an existing part is this very call, resent.
-        if (isOwnHold(reply)) reply = await this.replyFromRecord(part.partition, hold.id);
-      } catch (error) {
-        await abort(null);
-        throw error;
+      let reply = await this.submitHold(part.partition, { ...hold, keep: false, mode: 'c', parts: String(home.partition), items: part.items });
+      if (isOwnHold(reply)) {
+        // This cart's part exists: this call resent, or a run this replay finishes.
+        const mine = await this.replyFromRecord(part.partition, hold.id);
+        if (!mine) return this.originalOf(hold.id);
+        reply = mine;
       }
       if (reply[0] !== Code.OK) {
         const rejection = rejectionOf(Number(reply[0]), reply[1], reply[2]);
-        await abort(rejection);
         if (!rejection) throw new StockadeError('ASSERTION', `cart part replied ${reply.join(' ')}`);
+        await this.reservations.abortCart(hold.id, parts.map((p) => p.partition), rejection);
         return rejection;
       }
       replies.push(reply);
     }
     if (!(await this.reservations.activateCart(hold.id, home.partition))) {
-      await abort(null);
+      // Expired before it was whole, or given back meanwhile: the parts go back too (the catch in reserve does it).
+      if (hold.replayed) return this.originalOf(hold.id);
       throw new StockadeError('SERVICE_FAILED', `reserving cart ${hold.id} took longer than its TTL; nothing is held`);
     }
     return this.heldOf(hold.id, hold.userId, parts.map((p, i) => ({ items: p.items, reply: replies[i]! })));
   }
 
-  /** A held reply rebuilt from the record a resent call finds (its first run made it). */
-  private async replyFromRecord(partition: number, id: string): Promise<HoldReply> {
+  /** A held reply rebuilt from the record a resent call finds (its first run made it); null when it holds nothing now. */
+  private async replyFromRecord(partition: number, id: string): Promise<HoldReply | null> {
     const record = await this.reservations.recordAt(partition, id);
-    if (!record) throw new StockadeError('ASSERTION', `hold ${id} vanished in partition ${partition}`);
+    if (!record || (record.status !== 'held' && record.status !== 'pending')) return null;
     return [Code.OK, record.expiresAtMs, ...record.lines.map((l) => l.priceCents)];
   }
 
@@ -214,7 +259,7 @@ export class Reserver {
   }
 
   /** A rejection, or (when the id exists already) the outcome the first request got. */
-  private async settledOf(id: string, reply: HoldReply): Promise<ReserveResult> {
+  private async settledOf(id: string, reply: HoldReply): Promise<ReserveResult | Abandoned> {
     let [code, a, b] = reply;
     if (code === Code.DUPLICATE) [code, a, b] = reply.slice(1);
     const rejection = rejectionOf(Number(code), a, b);
@@ -225,30 +270,32 @@ export class Reserver {
 
   /**
    * What the first request for an id was answered: its recorded refusal, or its
-   * hold as it was made. A cart still being reserved is waited for (bounded);
-   * one whose first request failed half-way has no answer to repeat.
+   * hold as it was made; `abandoned` when it was given back before it was
+   * answered. A cart still being reserved is waited for (bounded); then the
+   * answer is in_progress, or null with `takeOver` (the caller finishes it).
    */
-  private async originalOf(id: string): Promise<ReserveResult> {
+  private async originalOf(id: string): Promise<ReserveResult | Abandoned>;
+  private async originalOf(id: string, o: { takeOver: true }): Promise<ReserveResult | Abandoned | null>;
+  private async originalOf(id: string, o: { takeOver?: boolean } = {}): Promise<ReserveResult | Abandoned | null> {
     const deadline = Date.now() + this.ctx.settings.cartReplayWaitMs;
     for (;;) {
       const found = await this.reservations.find(id);
       const refusal = found?.record.note ? rejectionOf(...found.record.note) : null;
       if (refusal) return refusal;
       if (found && found.record.status !== 'pending') {
-        if (!found.reservation || found.record.status === 'aborted') {
-          throw new StockadeError('SERVICE_FAILED', `the first request for ${id} failed before it was answered; retry with a new key`);
-        }
+        if (!found.reservation || found.record.status === 'aborted') return { kind: 'abandoned' };
         return { kind: 'held', reservation: { ...found.reservation, status: 'held', orderId: '' } };
       }
-      if (!found || Date.now() >= deadline) return { kind: 'in_progress' };
+      if (!found || Date.now() >= deadline) return o.takeOver && found ? null : { kind: 'in_progress' };
       await sleep(20);
     }
   }
 
   private async sendHolds(partition: number, reqs: HoldRequest[]): Promise<HoldReply[]> {
     const k = this.ctx.keys.partition(partition);
-    const args: (string | number)[] = [k.skus, k.holds, k.due, k.users, k.gc, k.meta, k.outbox,
-      this.ctx.settings.reclaimGroupsMax, this.ctx.recordRetentionMs, reqs.length, this.ctx.settings.outboxLengthMax];
+    const { reclaimGroupsMax, reclaimSkuGroupsMax, outboxLengthMax } = this.ctx.settings;
+    const args: (string | number)[] = [k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
+      reclaimGroupsMax, reclaimSkuGroupsMax, this.ctx.recordRetentionMs, reqs.length, outboxLengthMax];
     for (const r of reqs) {
       args.push(r.id, r.userId, r.ttlMs, r.mode + (r.keep ? '1' : '0'), r.parts, r.items.length);
       for (const item of r.items) args.push(item.sku, item.qty);

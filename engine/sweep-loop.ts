@@ -16,7 +16,7 @@ export function startSweepLoop(engine: Engine, log: Logger, checkout?: Checkout)
       if (r.failed > 0) log.warn({ err: r.lastError, failed: r.failed }, 'sweep steps failed');
       else if (r.expired > 0 || r.purged > 0) log.debug({ expired: r.expired, purged: r.purged }, 'sweep');
       const recovered = await checkout?.recoverOverdue();
-      if (recovered && recovered.committed + recovered.released > 0) log.info(recovered, 'finished overdue payments');
+      if (recovered && recovered.committed + recovered.released + recovered.refunded > 0) log.info(recovered, 'finished overdue payments');
     } catch (error) {
       log.warn({ err: error }, 'sweep failed');
     }

@@ -13,10 +13,10 @@ export interface SweepReport {
 export class Sweeper {
   constructor(private readonly ctx: EngineContext) {}
 
-  /** Expires a bounded step of due holds; stillDue counts the due groups left for later steps. */
+  /** Expires a bounded step of due holds; stillDue counts the SKUs with due holds left for later steps. */
   async expirePartition(partition: number): Promise<{ expired: number; stillDue: number }> {
     const k = this.ctx.keys.partition(partition);
-    const [expired, stillDue] = (await this.ctx.scripts.expireHolds(k.skus, k.holds, k.due, k.users, k.gc, k.meta,
+    const [expired, stillDue] = (await this.ctx.scripts.expireHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta,
       this.ctx.settings.expireGroupsMax, this.ctx.recordRetentionMs)) as [number, number];
     return { expired, stillDue };
   }

@@ -83,5 +83,6 @@ export interface PaymentRecord {
 
 export type CommitOutcome = { kind: 'confirmed'; orderId: string } | HoldState;
 
-export type ReleaseMode = 'client' | 'declined' | 'compensate';
+/** Who releases: the client; the saga after a declined charge, after voiding an overdue one, or because a cart part expired. */
+export type ReleaseMode = 'client' | 'declined' | 'voided' | 'compensate';
 export type ReleaseOutcome = { kind: 'released' } | HoldState;

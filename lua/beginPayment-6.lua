@@ -4,7 +4,10 @@
   saga's pivot). Puts the hold in the paying index with a deadline of
   now + paymentWindowMs (never earlier than the hold's own); the due index
   skips paying holds, so expiry cannot race a payment in flight. The record
-  keeps its original expires_at (what the client was told). Repeating it returns the same answer.
+  keeps its original expires_at (what the client was told). Repeating it returns
+  the same answer until the payment deadline; past it no charge may begin (the
+  overdue recovery voids the charge at the provider, then settles the hold), so
+  a paying hold past its deadline is refused with -17.
 
   KEYS[1] skus  KEYS[2] holds  KEYS[3] paying  KEYS[4] users  KEYS[5] gc
   KEYS[6] meta
@@ -16,6 +19,7 @@
     { -10 }  no such hold          { -11 }  expired (now or before)
     { -12 }  released              { -13, orderId }  confirmed already
     { -14 }  a cart still being reserved
+    { -17 }  paying, and past its payment deadline: begin no charge
 ]]
 --- @include "clock"
 --- @include "record"
@@ -38,6 +42,7 @@ if rec.status == 'held' then
 end
 if rec.status == 'paying' then
   local deadline = tonumber(redis.call('ZSCORE', payingKey, id) or rec.expires)
+  if now >= deadline then return { OVERDUE } end
   return { 1, deadline, totalCents(rec), rec.parts }
 end
 return statusReply(rec)

@@ -2,24 +2,31 @@
 --[[
   reserveHolds: reserves units for a batch of requests of one partition, in
   arrival order (group commit). Each request is all-or-nothing over its lines.
-  First expires up to ARGV[1] due groups of holds, so expired units come back
-  even when no sweeper runs.
+  First expires up to ARGV[1] due groups of holds (any sku), so expired units
+  come back even when no sweeper runs. Then, before refusing a request for
+  lack of units or of per-user allowance, it expires the due holds of that very
+  sku (up to ARGV[2] groups per call in all): a request is never refused while
+  due holds could satisfy it. When due holds remain past that bound it answers
+  -6, and the caller sends the request again.
 
   Redis work is per batch, not per request: one HMGET for the ids, one for the
-  SKUs, one HSET for every new record, one ZADD per deadline, two HINCRBYs per
-  SKU. Counts are tracked in Lua in between. Requests are read in place from
-  ARGV and the reply is flat: both measured cheaper than tables per request.
+  SKUs, one HSET for every new record, two ZADDs for the due index, two
+  HINCRBYs per SKU. Counts are tracked in Lua in between. Requests are read in
+  place from ARGV and the reply is flat: both measured cheaper than tables per
+  request.
 
-  KEYS[1] skus   hash   <sku>:a|r|p|l ... (see createProduct)
-  KEYS[2] holds  hash   <id> -> hold record (lua/includes/record.lua)
-  KEYS[3] due    zset   comma-joined ids of holds made with one deadline, scored by it
-  KEYS[4] users  hash   <sku>:<user_id> -> units held or bought (limited SKUs only)
-  KEYS[5] gc     zset   msgpack arrays of ids, scored by when they may be purged
-  KEYS[6] meta   hash   clock_offset_ms
-  KEYS[7] outbox stream  (only its length is read: the write-through backlog)
+  KEYS[1] skus      hash   <sku>:a|r|p|l ... (see createProduct)
+  KEYS[2] holds     hash   <id> -> hold record (lua/includes/record.lua)
+  KEYS[3] due       zset   sku -> earliest due deadline (lua/includes/expire.lua)
+  KEYS[4] dueHolds  zset   '<sku>\31<deadline>\31<ids>' (lua/includes/expire.lua)
+  KEYS[5] users     hash   <sku>:<user_id> -> units held or bought (limited SKUs only)
+  KEYS[6] gc        zset   msgpack arrays of ids, scored by when they may be purged
+  KEYS[7] meta      hash   clock_offset_ms
+  KEYS[8] outbox    stream  (only its length is read: the write-through backlog)
 
-  ARGV[1] reclaimGroupsMax   ARGV[2] retentionMs   ARGV[3] requestCount
-  ARGV[4] outboxLengthMax: past it, nothing is reserved (back-pressure while
+  ARGV[1] reclaimGroupsMax   ARGV[2] reclaimSkuGroupsMax   ARGV[3] retentionMs
+  ARGV[4] requestCount
+  ARGV[5] outboxLengthMax: past it, nothing is reserved (back-pressure while
           PostgreSQL is away: paid orders must still fit)
   then per request (REQ_HEADER args, then 2 per line):
     id, user_id, ttlMs,
@@ -37,18 +44,20 @@
     -2, sku, per_user_limit  the user's units of sku would pass the limit
     -3, sku, 0               no such product
     -5, backlog, 0           the outbox holds more than outboxLengthMax entries
+    -6, sku, available       short now, but more due holds of sku remain than this
+                             call may expire: send the request again (nothing recorded)
 ]]
 --- @include "clock"
 --- @include "record"
 --- @include "units"
 --- @include "expire"
-local skusKey, holdsKey, dueKey, usersKey, gcKey, metaKey, outboxKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local reclaimGroupsMax, retentionMs = tonumber(ARGV[1]), tonumber(ARGV[2])
-local requestCount = tonumber(ARGV[3])
+local k = { skus = KEYS[1], holds = KEYS[2], due = KEYS[3], dueHolds = KEYS[4], users = KEYS[5], gc = KEYS[6] }
+local skusKey, holdsKey, usersKey, gcKey, metaKey, outboxKey = k.skus, k.holds, k.users, k.gc, KEYS[7], KEYS[8]
+local reclaimGroupsMax, reclaimBudget = tonumber(ARGV[1]), tonumber(ARGV[2])
+local retentionMs, requestCount = tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local backlog = redis.call('XLEN', outboxKey)
-if backlog > tonumber(ARGV[4]) then
+if backlog > tonumber(ARGV[5]) then
   local out = {}
   for r = 1, requestCount do
     out[#out + 1] = 3
@@ -62,11 +71,11 @@ local REQ_HEADER = 6
 local now = nowMs(metaKey)
 local nowText = num(now)
 
-expireDue(skusKey, holdsKey, dueKey, usersKey, gcKey, now, reclaimGroupsMax, retentionMs)
+expireDue(k, now, reclaimGroupsMax, retentionMs)
 
 -- Where each request starts in ARGV; its id; the batch's distinct SKUs.
 local starts, ids, skuList, skuSeen = {}, {}, {}, {}
-local at = 5
+local at = 6
 for r = 1, requestCount do
   starts[r] = at
   ids[r] = ARGV[at]
@@ -121,16 +130,53 @@ end
 -- Decide each request in order against the counts as this batch leaves them.
 local firstOf = {}       -- id -> { code, a, b } of its first request in this batch
 local newRecords = {}    -- HSET arguments
-local byDeadline, deadlines = {}, {}
+local dueGroups, dueGroupOf = {}, {}   -- { deadline, sku, ids } per (deadline, sku) of new holds
 local tombstones = {}
+
+-- Keeps this batch's counts in step when a hold expires in the middle of it.
+local function returned(rec)
+  local lines = rec.lines
+  for i = 1, #lines, LINE_STRIDE do
+    local st = stock[lines[i]]
+    if st then st[1] = st[1] + lines[i + 1] end
+    local u = lines[i + 3] == 1 and used[lines[i] .. ':' .. rec.user]
+    if u then u[1] = u[1] - lines[i + 1] end
+  end
+end
+
+local settled = {}   -- sku -> true once no due hold of it is left to expire in this call
+-- Expires the due holds of sku within the call's budget; true when more remain.
+local function reclaim(sku)
+  if settled[sku] then return false end
+  local earliest = redis.call('ZSCORE', k.due, sku)
+  local more = earliest ~= false and tonumber(earliest) <= now
+  while more and reclaimBudget > 0 do
+    local _, usedGroups
+    _, usedGroups, more = expireSku(k, sku, now, reclaimBudget, retentionMs, returned)
+    reclaimBudget = reclaimBudget - usedGroups
+  end
+  if not more then settled[sku] = true end
+  return more
+end
+
+local function short(st, sku, qty, user)
+  if st[1] < qty then return -1, st[1] end
+  if st[3] > 0 and userUnits(sku .. ':' .. user)[1] + qty > st[3] then return -2, st[3] end
+  return nil
+end
 
 local function check(s, user, lineCount)
   for l = s + REQ_HEADER, s + REQ_HEADER + 2 * lineCount - 1, 2 do
     local sku, qty = ARGV[l], tonumber(ARGV[l + 1])
     local st = stock[sku]
     if not st then return -3, sku, 0 end
-    if st[1] < qty then return -1, sku, st[1] end
-    if st[3] > 0 and userUnits(sku .. ':' .. user)[1] + qty > st[3] then return -2, sku, st[3] end
+    local code, n = short(st, sku, qty, user)
+    if code then
+      local more = reclaim(sku)
+      code, n = short(st, sku, qty, user)
+      if code and more then return -6, sku, st[1] end
+      if code then return code, sku, n end
+    end
   end
   return nil
 end
@@ -178,13 +224,16 @@ local function hold(s, lineCount)
   newRecords[#newRecords + 1] = id
   newRecords[#newRecords + 1] = status .. SEP .. nowText .. SEP .. num(expiresAt) .. SEP .. home .. SEP .. parts ..
     SEP .. '0' .. SEP .. SEP .. SEP .. lineCount .. SEP .. lineText(s, lineCount, true) .. SEP .. user
-  local group = byDeadline[expiresAt]
-  if not group then
-    group = {}
-    byDeadline[expiresAt] = group
-    deadlines[#deadlines + 1] = expiresAt
+  for l = s + REQ_HEADER, s + REQ_HEADER + 2 * lineCount - 1, 2 do
+    local groupKey = ARGV[l] .. SEP .. expiresAt
+    local group = dueGroupOf[groupKey]
+    if not group then
+      group = { expiresAt, ARGV[l], {} }
+      dueGroupOf[groupKey] = group
+      dueGroups[#dueGroups + 1] = group
+    end
+    group[3][#group[3] + 1] = id
   end
-  group[#group + 1] = id
   firstOf[id] = { 1, expiresAt }
   reply(unpack(values))
 end
@@ -205,7 +254,9 @@ for r = 1, requestCount do
     reply(2, first[1], first[2], first[3] or 0)
   else
     local code, a, b = check(s, ARGV[s + 1], lineCount)
-    if code then reject(s, lineCount, code, a, b) else hold(s, lineCount) end
+    if code == -6 then reply(code, a, b)
+    elseif code then reject(s, lineCount, code, a, b)
+    else hold(s, lineCount) end
   end
 end
 
@@ -213,9 +264,8 @@ end
 if #newRecords > 0 then
   redis.call('HSET', holdsKey, unpack(newRecords))
 end
-for _, expiresAt in ipairs(deadlines) do
-  redis.call('ZADD', dueKey, expiresAt, table.concat(byDeadline[expiresAt], ','))
-end
+for _, group in ipairs(dueGroups) do group[3] = table.concat(group[3], ',') end
+addDue(k.due, k.dueHolds, dueGroups)
 addGarbage(gcKey, now + retentionMs, tombstones)
 for sku, st in pairs(stock) do
   if st[4] > 0 then

@@ -1,29 +1,36 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ChargeRecord, ChargeRequest, ChargeResult, PaymentProvider } from '../engine/payments.ts';
+import { readIfExists, writeOnce } from './durable.ts';
 
 export interface SimulatedProviderOptions {
   /** Added to every charge, to model a real provider's latency. */
   latencyMs?: number;
   /** Share of tok_ok charges declined at random (0..1), for benchmarks. */
   failureRate?: number;
+  /** A provider that ignores voids (tests: the path where a capture lands on a released hold). */
+  ignoreVoids?: boolean;
 }
+
+/** What a record file holds: the first outcome of a reservation's charge (or its void). */
+type StoredRecord = Omit<ChargeRecord, 'refunded'>;
 
 /**
  * The built-in simulated provider. Tokens: `tok_ok` captures, `tok_declined`
  * declines, `tok_timeout` captures but does not answer within the timeout (the
  * answer is lost, as a dropped connection would lose it); anything else declines.
  *
- * Like a real provider it keeps its own durable record of every charge, outside
+ * Like a real provider it keeps its own durable record per reservation, outside
  * Stockade's Redis and PostgreSQL (so it survives either losing data or being
- * down): one file per charge under its directory, created exclusively and
- * fsynced, keyed by the reservation id. The first charge of a reservation wins;
- * charging it again answers that first outcome at once, from any process;
- * `lookup` tells what became of a charge.
+ * down): one file per reservation under its directory, written once
+ * (payments/durable.ts), so the first charge, decline or void wins, from any
+ * process; a refund is a second file beside it.
  */
 export class SimulatedProvider implements PaymentProvider {
+  /** Charges started and not yet answered (observable state, for tests). */
+  chargesInFlight = 0;
   private constructor(private readonly dir: string, private readonly options: SimulatedProviderOptions) {}
 
   static async create(dir: string, options: SimulatedProviderOptions = {}): Promise<SimulatedProvider> {
@@ -32,17 +39,25 @@ export class SimulatedProvider implements PaymentProvider {
   }
 
   async charge(request: ChargeRequest, timeoutMs: number): Promise<ChargeResult> {
+    this.chargesInFlight += 1;
+    try {
+      return await this.chargeOnce(request, timeoutMs);
+    } finally {
+      this.chargesInFlight -= 1;
+    }
+  }
+
+  private async chargeOnce(request: ChargeRequest, timeoutMs: number): Promise<ChargeResult> {
     const previous = await this.lookup(request.reservationId);
     if (previous) return resultOf(previous);
     if (this.options.latencyMs) await sleep(this.options.latencyMs);
-    const record: ChargeRecord = {
+    const recorded = await this.recordFirst({
       reservationId: request.reservationId,
       status: this.decide(request.token),
       amountCents: request.amountCents,
       reference: `ch_${request.reservationId}`,
       lines: request.lines,
-    };
-    const recorded = (await this.record(record)) ?? (await this.lookup(request.reservationId))!;
+    });
     if (request.token === 'tok_timeout') {
       await sleep(timeoutMs);
       return { status: 'timeout' };
@@ -51,45 +66,35 @@ export class SimulatedProvider implements PaymentProvider {
   }
 
   async lookup(reservationId: string): Promise<ChargeRecord | null> {
-    try {
-      return JSON.parse(await readFile(this.pathOf(reservationId), 'utf8')) as ChargeRecord;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
+    const text = await readIfExists(this.pathOf(reservationId, 'charge'));
+    if (text === null) return null;
+    const refunded = (await readIfExists(this.pathOf(reservationId, 'refund'))) !== null;
+    return { ...(JSON.parse(text) as StoredRecord), refunded };
   }
 
-  /**
-   * Writes the record unless one exists (then null). The record is written and
-   * fsynced under a temporary name, then hard-linked to its final name: link()
-   * fails when the name exists, so the first writer wins, and a reader never
-   * sees a partial record.
-   */
-  private async record(record: ChargeRecord): Promise<ChargeRecord | null> {
-    const path = this.pathOf(record.reservationId);
-    await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    const handle = await open(tmp, 'wx');
-    try {
-      await handle.writeFile(JSON.stringify(record));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await link(tmp, path);
-      return record;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return null;
-      throw error;
-    } finally {
-      await unlink(tmp).catch(() => {});
-    }
+  async void(reservationId: string): Promise<ChargeRecord> {
+    const voided: StoredRecord = { reservationId, status: 'voided', amountCents: 0, reference: `void_${reservationId}`, lines: [] };
+    if (this.options.ignoreVoids) return (await this.lookup(reservationId)) ?? { ...voided, refunded: false };
+    return this.recordFirst(voided);
   }
 
-  private pathOf(reservationId: string): string {
+  async refund(reservationId: string): Promise<ChargeRecord> {
+    const record = await this.lookup(reservationId);
+    if (record?.status !== 'captured') throw new Error(`no capture of ${reservationId} to refund`);
+    const refund = { reservationId, amountCents: record.amountCents, reference: `re_${reservationId}` };
+    await writeOnce(this.pathOf(reservationId, 'refund'), JSON.stringify(refund));
+    return { ...record, refunded: true };
+  }
+
+  /** Writes the record unless one stands; answers the one that stands. */
+  private async recordFirst(record: StoredRecord): Promise<ChargeRecord> {
+    if (await writeOnce(this.pathOf(record.reservationId, 'charge'), JSON.stringify(record))) return { ...record, refunded: false };
+    return (await this.lookup(record.reservationId))!;
+  }
+
+  private pathOf(reservationId: string, kind: 'charge' | 'refund'): string {
     const digest = createHash('sha1').update(reservationId).digest('hex');
-    return join(this.dir, digest.slice(0, 2), `${digest}.json`);
+    return join(this.dir, digest.slice(0, 2), kind === 'charge' ? `${digest}.json` : `${digest}.refund.json`);
   }
 
   private decide(token: string): 'captured' | 'declined' {
@@ -100,8 +105,7 @@ export class SimulatedProvider implements PaymentProvider {
 }
 
 function resultOf(record: ChargeRecord): ChargeResult {
-  return record.status === 'captured'
-    ? { status: 'captured', reference: record.reference, amountCents: record.amountCents }
-    : { status: 'declined', reason: 'card_declined' };
+  if (record.status === 'captured') return { status: 'captured', reference: record.reference, amountCents: record.amountCents };
+  if (record.status === 'voided') return { status: 'voided' };
+  return { status: 'declined', reason: 'card_declined' };
 }
-

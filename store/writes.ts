@@ -7,7 +7,7 @@ import type { Sql } from './db.ts';
 export function rowsOf(partition: number, entries: OutboxEntry[]) {
   const rows = {
     products: [] as object[], ledger: [] as object[], orders: [] as object[],
-    payments: [] as object[], parts: [] as object[], items: [] as object[],
+    payments: [] as object[], parts: [] as object[], items: [] as object[], refunds: [] as object[],
   };
   for (const { eventId, event: e } of entries) {
     const at = new Date(e.at);
@@ -16,6 +16,9 @@ export function rowsOf(partition: number, entries: OutboxEntry[]) {
       rows.ledger.push({ event_id: eventId, sku: e.sku, delta: e.stock, total: e.stock, at });
     } else if (e.t === 'stock') {
       rows.ledger.push({ event_id: eventId, sku: e.sku, delta: e.delta, total: e.total, at });
+    } else if (e.t === 'refund') {
+      rows.refunds.push({ reservation_id: e.id, user_id: e.user, amount_cents: e.amount, reference: e.payment, reason: e.reason,
+        refunded_at: at, event_id: eventId });
     } else if (e.t === 'order') {
       if (e.home === '') {
         const partCount = Math.max(1, partitionList(e.parts).length);
@@ -46,5 +49,6 @@ export async function writeEntries(sql: Sql, partition: number, entries: OutboxE
     if (r.payments.length) await tx`insert into payments ${tx(r.payments)} on conflict do nothing`;
     if (r.parts.length) await tx`insert into order_parts ${tx(r.parts)} on conflict do nothing`;
     if (r.items.length) await tx`insert into order_items ${tx(r.items)} on conflict do nothing`;
+    if (r.refunds.length) await tx`insert into refunds ${tx(r.refunds)} on conflict do nothing`;
   });
 }

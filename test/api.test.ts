@@ -5,11 +5,24 @@ import { call, testApi, type Answer, type TestApi } from './support/api.ts';
 // Every route and every error row of DESIGN.md §4, over HTTP, against a real
 // server, Redis and PostgreSQL.
 let api: TestApi;
+/** A server whose payment timeout is short, for the provider that does not answer in time (tok_timeout). */
+let quick: TestApi;
 let n = 0;
-const req = (method: string, path: string, o: Parameters<typeof call>[3] = {}) => call(api.url, method, path, o);
+let target: () => TestApi = () => api;
+const req = (method: string, path: string, o: Parameters<typeof call>[3] = {}) => call(target().url, method, path, o);
 
-beforeAll(async () => { api = await testApi(); });
-afterAll(() => api.close());
+beforeAll(async () => { [api, quick] = await Promise.all([testApi(), testApi({ api: { paymentTimeoutMs: 300 } })]); });
+afterAll(() => Promise.all([api.close(), quick.close()]));
+
+/** Runs a test's requests against the quick-timeout server. */
+async function onQuick(body: () => Promise<void>): Promise<void> {
+  target = () => quick;
+  try {
+    await body();
+  } finally {
+    target = () => api;
+  }
+}
 
 function expectProblem(a: Answer, status: number, slug: string) {
   expect(a.status, JSON.stringify(a.body)).toBe(status);
@@ -214,7 +227,7 @@ describe('reservations', () => {
     expectProblem(await req('POST', `/v1/reservations/${r.id}/confirm`, { body: { payment: { token: 'tok_declined' } }, headers }), 422, 'idempotency-key-reused');
   });
 
-  it('confirm: a provider that does not answer in time gives 202; the outcome follows on retry', async () => {
+  it('confirm: a provider that does not answer in time gives 202; the outcome follows on retry', () => onQuick(async () => {
     const sku = await product(10);
     const r = await held(sku);
     const pending = await req('POST', `/v1/reservations/${r.id}/confirm`, { body: { payment: { token: 'tok_timeout' } } });
@@ -224,9 +237,9 @@ describe('reservations', () => {
     const done = await req('POST', `/v1/reservations/${r.id}/confirm`, { body: { payment: { token: 'tok_timeout' } } });
     expect(done.status).toBe(200);
     expect(done.body.reservation.status).toBe('confirmed');
-  });
+  }));
 
-  it('release: 200 released (again 200); 409 confirmed; 409 payment in progress; 410 expired; 404', async () => {
+  it('release: 200 released (again 200); 409 confirmed; 409 payment in progress; 410 expired; 404', () => onQuick(async () => {
     const sku = await product(10);
     const r = await held(sku, 2);
     const a = await req('POST', `/v1/reservations/${r.id}/release`);
@@ -240,10 +253,10 @@ describe('reservations', () => {
     await req('POST', `/v1/reservations/${p.id}/confirm`, { body: { payment: { token: 'tok_timeout' } } });
     expectProblem(await req('POST', `/v1/reservations/${p.id}/release`), 409, 'payment-in-progress');
     const e = await held(sku, 1, { ttl_ms: 1_000 });
-    await advanceClock(api.runtime.engine, 1_000);
+    await advanceClock(quick.runtime.engine, 1_000);
     expectProblem(await req('POST', `/v1/reservations/${e.id}/release`), 410, 'reservation-expired');
     expectProblem(await req('POST', '/v1/reservations/1.aaaaaaaaaaaaaaaa/release'), 404, 'not-found');
-  });
+  }));
 
   it('100 identical requests at the same moment: one hold, one answer for all', async () => {
     const sku = await product(1000);

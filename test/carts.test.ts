@@ -103,8 +103,8 @@ describe('multi-partition carts', () => {
     const k = engine.ctx.keys.partition(p);
     const id = `${p}.stuckstuckstuck`;
     // A home part left pending, as a process that crashed mid-cart leaves it.
-    await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.users, k.gc, k.meta, k.outbox,
-      0, 60_000, 1, 1e6, id, 'u', 60_000, 'p1', `${p}`, 1, sku!, 1);
+    await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
+      0, 64, 60_000, 1, 1e6, id, 'u', 60_000, 'p1', `${p}`, 1, sku!, 1);
     const claims = engine.ctx.keys.shard(0);
     await engine.ctx.redis.hset(claims.claims, 'stuck-key', `fp ${id}`);
     const started = Date.now();

@@ -56,6 +56,60 @@ describe('expiry', () => {
     expect(again.kind).toBe('held');
   });
 
+  it('a request is never refused while due holds of its SKU could satisfy it (40 holds in 40 calls, no sweeper)', async () => {
+    const [sku] = skusInOnePartition(engine, `tg${n++}`, 1);
+    await engine.createProduct({ sku: sku!, name: 't', priceCents: 1, stock: 40 });
+    for (let call = 0; call < 40; call++) {
+      expect((await engine.reserve({ userId: `u${call}`, items: [{ sku: sku!, qty: 1 }], ttlMs: 1_000 })).kind).toBe('held');
+    }
+    await advanceClock(engine, 1_000);
+    const big = await engine.reserve({ userId: 'big', items: [{ sku: sku!, qty: 40 }] });
+    expect(big.kind, JSON.stringify(big)).toBe('held');
+    expect(await stockOf(engine, sku!)).toEqual({ total: 40, available: 0, reserved: 40, sold: 0 });
+  });
+
+  it('nor refused over the per-user limit while the user\'s own due holds would make room', async () => {
+    const [sku] = skusInOnePartition(engine, `tu${n++}`, 1);
+    await engine.createProduct({ sku: sku!, name: 't', priceCents: 1, stock: 100, perUserLimit: 10 });
+    for (let call = 0; call < 10; call++) {
+      expect((await engine.reserve({ userId: 'same', items: [{ sku: sku!, qty: 1 }], ttlMs: 1_000 })).kind).toBe('held');
+    }
+    await advanceClock(engine, 1_000);
+    const again = await engine.reserve({ userId: 'same', items: [{ sku: sku!, qty: 10 }] });
+    expect(again.kind, JSON.stringify(again)).toBe('held');
+    expect(await stockOf(engine, sku!)).toEqual({ total: 100, available: 90, reserved: 10, sold: 0 });
+  });
+
+  it('more due groups than one call may reclaim: the request is sent again until it holds, each call bounded', async () => {
+    const { engine: small, close: closeSmall } = testEngine({ reclaimGroupsMax: 1, reclaimSkuGroupsMax: 8 });
+    try {
+      const [sku, other] = skusInOnePartition(small, `tb${n++}`, 2);
+      await small.createProduct({ sku: sku!, name: 't', priceCents: 1, stock: 200 });
+      await small.createProduct({ sku: other!, name: 'o', priceCents: 1, stock: 200 });
+      for (let call = 0; call < 200; call++) {
+        // Holds of two SKUs in each group: reclaiming one SKU's holds returns the other's units too.
+        await small.reserve({ userId: `u${call}`, items: [{ sku: sku!, qty: 1 }, { sku: other!, qty: 1 }], ttlMs: 1_000 });
+      }
+      await advanceClock(small, 1_000);
+      const big = await small.reserve({ userId: 'big', items: [{ sku: sku!, qty: 200 }] });
+      expect(big.kind, JSON.stringify(big)).toBe('held');
+      expect(await stockOf(small, sku!)).toEqual({ total: 200, available: 0, reserved: 200, sold: 0 });
+      expect(await stockOf(small, other!)).toEqual({ total: 200, available: 200, reserved: 0, sold: 0 });
+    } finally {
+      await closeSmall();
+    }
+  });
+
+  it('a hold past its deadline reads expired and cannot be confirmed, before any sweep', async () => {
+    const [sku] = skusInOnePartition(engine, `tr${n++}`, 1);
+    await engine.createProduct({ sku: sku!, name: 't', priceCents: 1, stock: 1 });
+    const held = await engine.reserve({ userId: 'u', items: [{ sku: sku!, qty: 1 }], ttlMs: 1_000 });
+    if (held.kind !== 'held') throw new Error(held.kind);
+    await advanceClock(engine, 1_000);
+    expect((await engine.getReservation(held.reservation.id))?.status).toBe('expired');
+    expect(await engine.beginPayment(held.reservation.id)).toEqual({ kind: 'expired' });
+  });
+
   it('a hold released, then due, is not expired twice; C holds throughout', async () => {
     const [sku] = skusInOnePartition(engine, `tw${n++}`, 1);
     await engine.createProduct({ sku: sku!, name: 's', priceCents: 1, stock: 4 });

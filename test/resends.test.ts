@@ -21,7 +21,7 @@ describe('scripts run twice with the same arguments', () => {
     await engine.createProduct({ sku: sku!, name: 's', priceCents: 5, stock: 10 });
     const k = keysOf(sku!);
     const p = partitionOf(sku!, engine.settings.partitions);
-    const args = [k.skus, k.holds, k.due, k.users, k.gc, k.meta, k.outbox, 4, 60_000, 1, 1e6, `${p}.resendresend01`, 'u', 60_000, 'h1', '', 1, sku!, 3];
+    const args = [k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox, 4, 64, 60_000, 1, 1e6, `${p}.resendresend01`, 'u', 60_000, 'h1', '', 1, sku!, 3];
     const first = (await engine.ctx.scripts.reserveHolds(...args)) as unknown[];
     const again = (await engine.ctx.scripts.reserveHolds(...args)) as unknown[];
     expect(first.slice(0, 2)).toEqual([3, 1]);
@@ -88,7 +88,7 @@ describe('carts: the home part decides', () => {
     const k = keysOf(sku!);
     const p = partitionOf(sku!, engine.settings.partitions);
     const id = `${p}.pastduepastdue1`;
-    await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.users, k.gc, k.meta, k.outbox, 0, 60_000, 1, 1e6, id, 'u', 1_000, 'p0', `${p}`, 1, sku!, 2);
+    await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox, 0, 64, 60_000, 1, 1e6, id, 'u', 1_000, 'p0', `${p}`, 1, sku!, 2);
     await advanceClock(engine, 1_000);
     expect(await engine.reservations.activateCart(id, p)).toBe(false);
     expect(await stockOf(engine, sku!)).toEqual({ total: 5, available: 5, reserved: 0, sold: 0 });

@@ -193,8 +193,8 @@ async function pendingCartHome(s: string): Promise<string> {
   const p = partitionOf(s, engine.settings.partitions);
   const k = engine.ctx.keys.partition(p);
   const id = `${p}.pendingpending${n++}`;
-  const reply = await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.users, k.gc, k.meta, k.outbox,
-    0, 60_000, 1, 1e6, id, 'u', 60_000, 'p0', `${p},${(p + 1) % engine.settings.partitions}`, 1, s, 1);
+  const reply = await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
+    0, 64, 60_000, 1, 1e6, id, 'u', 60_000, 'p0', `${p},${(p + 1) % engine.settings.partitions}`, 1, s, 1);
   expect((reply as number[]).slice(0, 2)).toEqual([3, 1]); // 3 values follow: held, deadline, price
   return id;
 }
@@ -270,6 +270,80 @@ describe('releaseHold', () => {
   });
 });
 
+describe('beginPayment past its deadline', () => {
+  it('-17: a paying hold past its payment deadline begins no charge; its units stay reserved for the recovery', async () => {
+    const s = await product(5);
+    const r = await hold(s, 2, 'u', 1_000);
+    const begun = await engine.beginPayment(r.id);
+    if (begun.kind !== 'paying') throw new Error(begun.kind);
+    await advanceClock(engine, begun.deadlineMs - r.expiresAtMs + 1_000);
+    expect(await engine.beginPayment(r.id)).toEqual({ kind: 'payment_overdue' });
+    expect(await stockOf(engine, s)).toEqual({ total: 5, available: 3, reserved: 2, sold: 0 });
+    expect(await engine.overduePayments(partitionOf(s, engine.settings.partitions), 10)).toContain(r.id);
+  });
+});
+
+describe('releaseHold: why and when', () => {
+  const releaseHold = (s: string, id: string, mode: string) => {
+    const k = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions));
+    return engine.ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta, id, mode, 0, '', 0, 60_000);
+  };
+  it('1 voided: a paying hold is released and notes why (a repeat of confirm answers it)', async () => {
+    const s = await product(5);
+    const r = await hold(s, 2);
+    await engine.beginPayment(r.id);
+    expect(await engine.release(r.id, 'voided')).toEqual({ kind: 'released' });
+    expect((await engine.reservations.find(r.id))?.record.reason).toBe('voided');
+    expect(await stockOf(engine, s)).toEqual({ total: 5, available: 5, reserved: 0, sold: 0 });
+  });
+  it('-16 abandon: a single hold stays (a retry with its key finds it); abandon-any gives it back', async () => {
+    const s = await product(5);
+    const r = await hold(s, 2);
+    expect(await releaseHold(s, r.id, 'abandon')).toEqual([Code.HELD]);
+    expect((await stockOf(engine, s)).reserved).toBe(2);
+    expect(await releaseHold(s, r.id, 'abandon-any')).toEqual([Code.OK, '']);
+    expect(await stockOf(engine, s)).toEqual({ total: 5, available: 5, reserved: 0, sold: 0 });
+  });
+  it('1 abandon of an id never reserved: a tombstone, so a late resend of its reserve holds nothing', async () => {
+    const s = await product(5);
+    const p = partitionOf(s, engine.settings.partitions);
+    const k = engine.ctx.keys.partition(p);
+    const id = `${p}.lateresendlate${n}`;
+    expect(await releaseHold(s, id, 'abandon')).toEqual([Code.OK, '']);
+    const late = await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
+      0, 64, 60_000, 1, 1e6, id, 'u', 60_000, 'h1', '', 1, s, 2) as unknown[];
+    expect(late.slice(0, 3)).toEqual([4, Code.DUPLICATE, 1]);
+    expect((await stockOf(engine, s)).reserved).toBe(0);
+  });
+});
+
+describe('recordRefund', () => {
+  const record = (s: string, id: string) => {
+    const k = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions));
+    return engine.ctx.scripts.recordRefund(k.holds, k.outbox, k.meta, id, 250, 're_1', 'test');
+  };
+  it('1: notes the refund on a released hold and appends one refund event; a repeat appends nothing', async () => {
+    const s = await product(5);
+    const r = await hold(s);
+    await engine.release(r.id);
+    const outbox = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions)).outbox;
+    const before = await engine.ctx.redis.xlen(outbox);
+    expect(await record(s, r.id)).toEqual([1]);
+    expect(await record(s, r.id)).toEqual([1]);
+    expect(await engine.ctx.redis.xlen(outbox)).toBe(before + 1);
+    expect((await engine.reservations.find(r.id))?.record.reason).toBe('refunded');
+  });
+  it('-13, -16: a confirmed hold or a live one is never refunded here', async () => {
+    const s = await product(5);
+    const live = await hold(s);
+    expect(await record(s, live.id)).toEqual([Code.HELD]);
+    const bought = await hold(s);
+    await engine.beginPayment(bought.id);
+    await engine.commit(bought.id, payment);
+    expect(await record(s, bought.id)).toEqual([Code.CONFIRMED, `o${bought.id}`]);
+  });
+});
+
 describe('activateCart', () => {
   const activate = (id: string, s: string) => {
     const k = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions));
@@ -304,7 +378,7 @@ describe('expireHolds and purgeRecords', () => {
         if (out.kind === 'held') ids.push(out.reservation.id);
       }
       await advanceClock(small, 1_000);
-      expect(await small.sweeper.expirePartition(0)).toEqual({ expired: 3, stillDue: 2 });
+      expect(await small.sweeper.expirePartition(0)).toEqual({ expired: 3, stillDue: 1 }); // one SKU still has due holds
       expect(await small.sweeper.expirePartition(0)).toEqual({ expired: 2, stillDue: 0 });
       expect(await stockOf(small, 'x')).toEqual({ total: 10, available: 10, reserved: 0, sold: 0 });
       expect(await small.sweeper.purgePartition(0)).toBe(0); // kept for the retention window

@@ -67,7 +67,12 @@ describe('write-through', () => {
         expect(held.status).toBe(409);
         return null;
       }
-      const c = await req('POST', `/v1/reservations/${held.body.id}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+      // The contract: a 202 (the provider slower than the payment timeout) is retried until the outcome is final.
+      const confirm = () => req('POST', `/v1/reservations/${held.body.id}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+      const c = await waitFor(async () => {
+        const a = await confirm();
+        return a.status === 202 ? undefined : a;
+      }, 60_000, 'a final confirm');
       expect(c.status).toBe(200);
       return c.body.order_id as string;
     };

@@ -55,4 +55,5 @@ async function collectGauges(d: ApiDeps): Promise<void> {
   d.metrics.queueDepth.set({ queue: 'key_claims' }, d.engine.reserver.claimBatches.pending);
   d.metrics.queueDepth.set({ queue: 'outbox' }, await d.engine.outboxBacklog());
   for (const size of d.engine.reserver.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
+  d.metrics.observeCheckout(d.checkout.stats);
 }

@@ -12,6 +12,8 @@ import type { ApiSettings } from '../../api/config.ts';
 import { startWorkers } from '../../workers/run.ts';
 import type { WorkerSettings } from '../../workers/settings.ts';
 import type { WriteThrough } from '../../workers/writethrough.ts';
+import type { SimulatedProviderOptions } from '../../payments/simulated.ts';
+import type { FaultHooks } from '../../engine/faults.ts';
 
 export const tokens = { admin: 'test-admin-token', client: 'test-client-token' };
 
@@ -40,15 +42,19 @@ export interface TestApi {
 /** A real server on a free port, over the suite's Redis and a fresh database. */
 export async function testApi(o: {
   engine?: Partial<EngineSettings>; api?: Partial<ApiSettings>; workers?: Partial<WorkerSettings> | false; databaseUrl?: string;
+  provider?: Partial<SimulatedProviderOptions>; faults?: FaultHooks;
 } = {}): Promise<TestApi> {
   const runtime = await createRuntime({
     redisUrl: inject('redisUrl'),
     databaseUrl: o.databaseUrl ?? (await freshDatabase()),
     env: {},
     engine: { keyPrefix: `a${randomBytes(4).toString('hex')}:`, ...o.engine },
-    api: { adminToken: tokens.admin, clientToken: tokens.client, paymentTimeoutMs: 300, ...o.api },
+    // Room for a loaded machine: a confirm answers 202 only past the payment timeout.
+    api: { adminToken: tokens.admin, clientToken: tokens.client, paymentTimeoutMs: 5_000, ...o.api },
     log: createLogger('test', 'silent'),
     providerDir: mkdtempSync(join(tmpdir(), 'stockade-provider-')),
+    provider: o.provider,
+    faults: o.faults,
   });
   const server = await startApi(runtime.apiDeps(), 0, '127.0.0.1');
   const writeThrough = o.workers

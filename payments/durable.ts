@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** fsync of a directory: makes the names created in it (link, mkdir) survive a power loss. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Creates dir (and its parent's entry for it) durably; nothing when it exists. */
+async function ensureDir(dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true });
+  if (created !== undefined) await syncDir(dirname(dir));
+}
+
+/**
+ * Writes text to path unless the path exists: true when this call created it.
+ * The text is written and fsynced under a temporary name, hard-linked into
+ * place (link() fails when the name exists, so the first writer wins and a
+ * reader never sees a partial file), and the directory is fsynced, so the new
+ * name survives a power loss too.
+ */
+export async function writeOnce(path: string, text: string): Promise<boolean> {
+  const dir = dirname(path);
+  await ensureDir(dir);
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(tmp, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
+  await syncDir(dir);
+  return true;
+}
+
+/** A file's text, or null when it does not exist. */
+export async function readIfExists(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../engine/engine.ts';
+import { lostReply } from '../engine/faults.ts';
+import { partitionOf } from '../engine/partition.ts';
+import { skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
+
+// A reply lost after a script ran (the connection dropped mid-reply) must never
+// strand a cart: either its parts are given back, or its Idempotency-Key is kept
+// so that the retry finds the same reservation.
+type Drop = (name: string, args: readonly (string | number)[]) => boolean;
+/** Planned faults, each once: a reply dropped after its script ran, or a call failed before it ran. */
+const drops: Drop[] = [];
+const refusals: Drop[] = [];
+const once = (planned: Drop[], name: string, args: readonly (string | number)[]) => {
+  const at = planned.findIndex((drop) => drop(name, args));
+  if (at < 0) return;
+  planned.splice(at, 1);
+  throw lostReply(name);
+};
+let engine: Engine;
+let close: () => Promise<void>;
+let n = 0;
+
+beforeAll(() => ({ engine, close } = testEngine({ cartReplayWaitMs: 100 }, {
+  beforeScript: (name, args) => once(refusals, name, args),
+  afterScript: (name, args) => once(drops, name, args),
+})));
+afterAll(() => close());
+
+/** Two one-unit SKUs in two partitions (the first one's partition is the lower: the cart's home). */
+async function twoSkus(): Promise<[string, string]> {
+  const [a] = skusInOnePartition(engine, `cf${++n}a`, 1);
+  const [b] = skusInOnePartition(engine, `cf${n}b`, 1, partitionOf(a!, engine.settings.partitions));
+  const [home, other] = partitionOf(a!, engine.settings.partitions) < partitionOf(b!, engine.settings.partitions) ? [a!, b!] : [b!, a!];
+  await engine.createProduct({ sku: home, name: 'home', priceCents: 100, stock: 1, perUserLimit: 1 });
+  await engine.createProduct({ sku: other, name: 'other', priceCents: 200, stock: 1 });
+  return [home, other];
+}
+
+const request = (skus: string[], key: string) => ({ userId: 'u', items: skus.map((sku) => ({ sku, qty: 1 })), idempotencyKey: key });
+const isHomeReserve: Drop = (name, args) => name === 'reserveHolds' && args.includes('p1');
+const isPartReserve: Drop = (name, args) => name === 'reserveHolds' && args.includes('c0');
+const isActivate: Drop = (name) => name === 'activateCart';
+const isRelease: Drop = (name) => name === 'releaseHold';
+
+/** Reserved units of each SKU: exactly one cart's worth, never a stranded second. */
+async function reservedOf(skus: string[]): Promise<number[]> {
+  return Promise.all(skus.map(async (sku) => (await stockOf(engine, sku)).reserved));
+}
+
+describe('a cart whose script reply is lost', () => {
+  for (const [what, drop] of [['the home part', isHomeReserve], ['another part', isPartReserve], ['the activation', isActivate]] as const) {
+    it(`after ${what} ran: the retry with the same key gets a reservation, and units are held once`, async () => {
+      const skus = await twoSkus();
+      drops.push(drop);
+      await expect(engine.reserve(request(skus, `k${n}`))).rejects.toMatchObject({ code: 'ECONNRESET' });
+      expect(drops).toHaveLength(0);
+      const retry = await engine.reserve(request(skus, `k${n}`));
+      const held = retry.kind === 'duplicate' ? retry.of : retry;
+      expect(held.kind, JSON.stringify(retry)).toBe('held');
+      expect(await reservedOf(skus)).toEqual([1, 1]);
+      // And the reservation it names is whole: it can be released, every unit comes back.
+      if (held.kind !== 'held') return;
+      expect(await engine.release(held.reservation.id)).toEqual({ kind: 'released' });
+      expect(await reservedOf(skus)).toEqual([0, 0]);
+    });
+  }
+
+  it('when the reply of giving the parts back is lost too, the retry finds them given back and reserves afresh', async () => {
+    const skus = await twoSkus();
+    drops.push(isHomeReserve, isRelease);
+    await expect(engine.reserve(request(skus, `k${n}`))).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(drops).toHaveLength(0);
+    const retry = await engine.reserve(request(skus, `k${n}`));
+    expect(retry.kind, JSON.stringify(retry)).toBe('held');
+    expect(await reservedOf(skus)).toEqual([1, 1]);
+  });
+
+  it('when giving the parts back cannot run (Redis away), the key is kept and the retry finishes the same cart', async () => {
+    const skus = await twoSkus();
+    drops.push(isHomeReserve);
+    refusals.push(isRelease);
+    await expect(engine.reserve(request(skus, `k${n}`))).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect([drops.length, refusals.length]).toEqual([0, 0]);
+    const retry = await engine.reserve(request(skus, `k${n}`));
+    expect(retry.kind).toBe('duplicate');
+    const held = retry.kind === 'duplicate' ? retry.of : retry;
+    expect(held.kind, JSON.stringify(retry)).toBe('held');
+    expect(await reservedOf(skus)).toEqual([1, 1]);
+    if (held.kind === 'held') expect((await engine.getReservation(held.reservation.id))?.status).toBe('held');
+  });
+
+  it('a lost reply of a single-partition hold keeps the key: the retry finds the same hold', async () => {
+    const [sku] = skusInOnePartition(engine, `cf${++n}s`, 1);
+    await engine.createProduct({ sku: sku!, name: 's', priceCents: 100, stock: 1 });
+    drops.push((name, args) => name === 'reserveHolds' && args.includes('h1'));
+    await expect(engine.reserve(request([sku!], `k${n}`))).rejects.toMatchObject({ code: 'ECONNRESET' });
+    const retry = await engine.reserve(request([sku!], `k${n}`));
+    expect(retry).toMatchObject({ kind: 'duplicate', of: { kind: 'held' } });
+    expect(await reservedOf([sku!])).toEqual([1]);
+  });
+});
