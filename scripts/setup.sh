@@ -26,6 +26,8 @@ have_pg=no
 if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then have_pg=yes; fi
 if [ "$have_pg" = no ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then have_pg=yes; fi
 [ "$have_pg" = yes ] || missing+=(postgresql)
+# The suite watches the payment provider's fsyncs with strace (test/provider-durability.test.ts).
+[ "${1:-}" = start ] || command -v strace >/dev/null 2>&1 || missing+=(strace)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
