@@ -32,10 +32,14 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return raw === undefined || raw === '' ? fallback : intSetting(name, raw, min, max);
 }
 
-export function apiSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings {
+/**
+ * `servesHttp` false (a workers-only process): the bearer tokens are not
+ * needed, so a production start does not ask for them.
+ */
+export function apiSettings(env: NodeJS.ProcessEnv = process.env, o: { servesHttp?: boolean } = {}): ApiSettings {
   const production = env.NODE_ENV === 'production';
   const missing = ['STOCKADE_ADMIN_TOKEN', 'STOCKADE_CLIENT_TOKEN'].filter((name) => !env[name]);
-  if (production && missing.length > 0) {
+  if (production && (o.servesHttp ?? true) && missing.length > 0) {
     throw new StockadeError('INVALID_SETTING', `NODE_ENV=production needs ${missing.join(' and ')} (bearer tokens for the API)`);
   }
   const failureRate = Number(env.STOCKADE_PAYMENT_FAILURE_RATE ?? 0);

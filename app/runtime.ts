@@ -29,6 +29,8 @@ export interface RuntimeOptions {
   provider?: Partial<SimulatedProviderOptions>;
   /** Test-only fault hooks (engine/faults.ts). */
   faults?: FaultHooks;
+  /** What this process does: 'workers' serves no HTTP, so it needs no bearer tokens. Default: 'api'. */
+  role?: 'api' | 'workers';
 }
 
 function providerDir(env: NodeJS.ProcessEnv): string {
@@ -53,7 +55,7 @@ export interface Runtime {
  */
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const env = o.env ?? process.env;
-  const settings = { ...apiSettings(env), ...o.api };
+  const settings = { ...apiSettings(env, { servesHttp: (o.role ?? 'api') === 'api' }), ...o.api };
   const log = o.log ?? createLogger('stockade');
   const redis = connectRedis(o.redisUrl, 'stockade');
   const sql = connectDb(o.databaseUrl);

@@ -74,7 +74,7 @@ async function stopApiProcesses(graceMs: number): Promise<void> {
 export async function runWorkersOnly(): Promise<void> {
   const log = createLogger('stockade-workers');
   const services = await resolveServices();
-  const runtime = await createRuntime({ redisUrl: services.redisUrl, databaseUrl: services.databaseUrl, log });
+  const runtime = await createRuntime({ redisUrl: services.redisUrl, databaseUrl: services.databaseUrl, log, role: 'workers' });
   const writeThrough = startWorkers(runtime.engine, services.redisUrl, runtime.sql, log);
   log.info({ pid: process.pid }, 'write-through workers running');
   onShutdown(log, async () => {

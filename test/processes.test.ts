@@ -4,13 +4,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { freePort, waitForHttp } from '../services/process.ts';
-import { call, freshDatabase } from './support/api.ts';
+import { call, freshDatabase, waitFor } from './support/api.ts';
 import { inject } from 'vitest';
 
 // `stockade start` as a user runs it: several API processes on one port, and a
 // graceful shutdown that lets requests in flight finish.
 let child: ChildProcess | null = null;
 afterAll(() => { child?.kill('SIGKILL'); });
+
+it('stockade workers with NODE_ENV=production starts without the API bearer tokens (it serves no HTTP)', async () => {
+  const workers = spawn(process.execPath, ['bin/stockade.mjs', 'workers'], {
+    env: { ...process.env, NODE_ENV: 'production', REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(),
+      STOCKADE_KEY_PREFIX: `wk${Date.now()}:`, STOCKADE_ADMIN_TOKEN: '', STOCKADE_CLIENT_TOKEN: '', STOCKADE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = workers;
+  let output = '';
+  workers.stdout!.on('data', (d) => { output += d; });
+  workers.stderr!.on('data', (d) => { output += d; });
+  const exited = new Promise<number | null>((resolve) => workers.once('exit', (code) => resolve(code)));
+  const running = new Promise<boolean>((resolve) => {
+    workers.stdout!.on('data', () => { if (output.includes('write-through workers running')) resolve(true); });
+    void exited.then(() => resolve(false));
+  });
+  expect(await running, output).toBe(true);
+  workers.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  child = null;
+}, 60_000);
 
 it('STOCKADE_API_PROCESSES=2 serves from two processes; SIGTERM finishes the request in flight', async () => {
   const port = await freePort();
@@ -24,14 +45,14 @@ it('STOCKADE_API_PROCESSES=2 serves from two processes; SIGTERM finishes the req
   });
   const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
   await waitForHttp(`${base}/healthz`, 30_000);
-  await new Promise((r) => setTimeout(r, 1_000)); // let the second process listen too
 
-  // Separate connections land on either process: x-request-id starts with the process's tag.
+  // Separate connections land on either process (once both listen): x-request-id starts with the process's tag.
   const tags = new Set<string>();
-  for (let i = 0; i < 40 && tags.size < 2; i++) {
+  await waitFor(async () => {
     const res = await fetch(`${base}/healthz`, { headers: { connection: 'close' } });
     tags.add(res.headers.get('x-request-id')!.split('-')[0]!);
-  }
+    return tags.size >= 2;
+  }, 30_000, 'both API processes answering');
   expect(tags.size).toBe(2);
 
   await call(base, 'POST', '/v1/products', { token: 'pa', body: { sku: 'PR-1', name: 'p', price_cents: 5, stock: 5 } });
