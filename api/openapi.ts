@@ -29,7 +29,7 @@ const operations: Record<string, Record<string, Op>> = {
   },
   '/v1/products/{sku}/stock': {
     post: { summary: 'Restock (delta > 0) or shrink (delta < 0)', auth: 'admin', body: 'AdjustStock', ok: [200, 'Product'], params: ['sku'],
-      problems: ['not-found', 'stock-would-go-negative', 'invalid-request'] },
+      idempotencyKey: 'optional', problems: ['not-found', 'stock-would-go-negative', 'invalid-request', 'idempotency-key-reused'] },
   },
   '/v1/reservations': {
     post: { summary: 'Reserve (hold) units', auth: 'token', body: 'CreateReservation', ok: [201, 'Reservation'], idempotencyKey: 'required',

@@ -55,6 +55,8 @@ export function createProductReply(out: CreateProductOutcome, sku: string): Repl
 
 export function adjustStockReply(out: AdjustStockOutcome, sku: string): Reply {
   switch (out.kind) {
+    case 'duplicate': return replayed(adjustStockReply(out.of, sku));
+    case 'key_reused': return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
     case 'adjusted': return { status: 200, body: productView(out.product) };
     case 'not_found': return problem('not-found', `no product ${sku}`);
     case 'would_go_negative':

@@ -2,7 +2,9 @@ import type { Cluster, Redis } from 'ioredis';
 import { engineSettings, type EngineSettings } from './config.ts';
 import { recordRetentionMs, type EngineContext } from './context.ts';
 import { KeySpace } from './keys.ts';
-import { Products } from './products.ts';
+import { randomUUID } from 'node:crypto';
+import { Products, stockFingerprint } from './products.ts';
+import type { AdjustStockOutcome } from './types.ts';
 import { Reserver } from './reserve.ts';
 import { Reservations } from './reservations.ts';
 import type { FaultHooks } from './faults.ts';
@@ -45,7 +47,18 @@ export class Engine {
   }
 
   createProduct = (...a: Parameters<Products['create']>) => this.products.create(...a);
-  adjustStock = (...a: Parameters<Products['adjustStock']>) => this.products.adjustStock(...a);
+  /**
+   * Restock (delta > 0) or shrink (delta < 0). With an idempotency key (scoped
+   * by the caller) a retry applies once and answers the first outcome; the
+   * same key with another sku or delta is refused.
+   */
+  async adjustStock(sku: string, delta: number, o: { idempotencyKey?: string } = {}): Promise<AdjustStockOutcome> {
+    if (o.idempotencyKey === undefined) return this.products.adjustStock(sku, delta);
+    const claim = await this.reserver.claim(o.idempotencyKey, stockFingerprint(sku, delta), randomUUID());
+    if (claim.kind === 'reused') return { kind: 'key_reused' };
+    const out = await this.products.adjustStock(sku, delta, claim.id);
+    return claim.kind === 'replay' ? { kind: 'duplicate', of: out } : out;
+  }
   getProduct = (...a: Parameters<Products['get']>) => this.products.get(...a);
   reserve = (...a: Parameters<Reserver['reserve']>) => this.reserver.reserve(...a);
   getReservation = (...a: Parameters<Reservations['get']>) => this.reservations.get(...a);

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Catalog, listLimitMax } from './catalog.ts';
 import { Code } from './codes.ts';
 import type { EngineContext } from './context.ts';
 import { partitionOf } from './partition.ts';
-import type { AdjustStockOutcome, CreateProductOutcome, Product, ProductInput } from './types.ts';
+import type { AdjustStockResult, CreateProductOutcome, Product, ProductInput } from './types.ts';
 import { deltaProblem, productProblem, skuPattern } from './validate.ts';
 
 const productFields = (sku: string) =>
@@ -37,7 +37,7 @@ export class Products {
     return { kind: 'created', product: product! };
   }
 
-  async adjustStock(sku: string, delta: number, operationId: string = randomUUID()): Promise<AdjustStockOutcome> {
+  async adjustStock(sku: string, delta: number, operationId: string = randomUUID()): Promise<AdjustStockResult> {
     if (!skuPattern.test(sku)) return { kind: 'not_found' };
     const problem = deltaProblem(delta);
     if (problem) return { kind: 'invalid', detail: problem };
@@ -62,6 +62,11 @@ export class Products {
     const v = await this.ctx.redis.hmget(this.keysOf(sku).skus, ...productFields(sku));
     return v[0] === null ? null : productOf(sku, v);
   }
+}
+
+/** What "the same body" means for a stock change under one Idempotency-Key. */
+export function stockFingerprint(sku: string, delta: number): string {
+  return createHash('sha256').update(`${sku}\n${delta}`).digest('base64url').slice(0, 24);
 }
 
 function productOf(sku: string, v: (string | null)[]): Product {

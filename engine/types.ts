@@ -67,11 +67,14 @@ export type ReserveOutcome =
 
 export type CreateProductOutcome = { kind: 'created'; product: Product } | { kind: 'exists' } | Invalid;
 
-export type AdjustStockOutcome =
+export type AdjustStockResult =
   | { kind: 'adjusted'; product: Product }
   | { kind: 'not_found' }
   | { kind: 'would_go_negative'; available: number }
   | Invalid;
+
+/** With an Idempotency-Key: the first outcome again for a retry (`duplicate`), or the key used with another body. */
+export type AdjustStockOutcome = AdjustStockResult | { kind: 'duplicate'; of: AdjustStockResult } | { kind: 'key_reused' };
 
 export type BeginPaymentOutcome = { kind: 'paying'; deadlineMs: number; totalCents: number } | HoldState;
 

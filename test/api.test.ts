@@ -110,6 +110,28 @@ describe('products', () => {
     expectProblem(await req('POST', `/v1/products/${sku}/stock`, { token: 'admin', body: { delta: 0 } }), 422, 'invalid-request');
     expectProblem(await req('POST', `/v1/products/${sku}/stock`, { token: 'admin', body: { delta: '1' } }), 422, 'invalid-request');
   });
+
+  it('POST /v1/products/{sku}/stock with an Idempotency-Key: a retried restock applies once; another delta is 422', async () => {
+    const sku = await product(10);
+    const restock = (delta: number, key: string) => req('POST', `/v1/products/${sku}/stock`, { token: 'admin', body: { delta }, headers: { 'idempotency-key': key } });
+    const first = await restock(5, `rs-${sku}`);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const again = await restock(5, `rs-${sku}`);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect((await req('GET', `/v1/products/${sku}`)).body.stock.total).toBe(15);
+    expectProblem(await restock(6, `rs-${sku}`), 422, 'idempotency-key-reused');
+    // A refused shrink is remembered too: the replay answers 409 again even after a restock.
+    const shrink = await restock(-100, `sh-${sku}`);
+    expectProblem(shrink, 409, 'stock-would-go-negative');
+    await restock(200, `rs2-${sku}`);
+    const replay = await restock(-100, `sh-${sku}`);
+    expectProblem(replay, 409, 'stock-would-go-negative');
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect((await req('GET', `/v1/products/${sku}`)).body.stock.total).toBe(215);
+  });
 });
 
 describe('reservations', () => {

@@ -2,6 +2,7 @@ import { listLimitMax } from '../../engine/catalog.ts';
 import type { ApiDeps } from '../deps.ts';
 import { limitParam } from '../http.ts';
 import { adjustStockReply, createProductReply } from '../outcomes.ts';
+import { idempotencyKeyOf, scopedKey } from '../idempotency.ts';
 import { problem } from '../problems.ts';
 import type { Route } from '../router.ts';
 import { cursor, productView } from '../views.ts';
@@ -32,8 +33,11 @@ export function productRoutes(d: ApiDeps): Route[] {
     { method: 'post', pattern: '/v1/products/:sku/stock', access: 'admin', body: true, handler: async (req) => {
       const v = d.validators.adjustStock.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
+      const k = idempotencyKeyOf(req, false);
+      if ('reply' in k) return k.reply;
       const sku = req.params[0]!;
-      return adjustStockReply(await d.engine.adjustStock(sku, v.value.delta), sku.slice(0, 64));
+      const idempotencyKey = k.key ? scopedKey(req, 'stock', k.key) : undefined;
+      return adjustStockReply(await d.engine.adjustStock(sku, v.value.delta, { idempotencyKey }), sku.slice(0, 64));
     } },
   ];
 }

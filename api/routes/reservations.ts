@@ -1,27 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { contractLimits } from '../config.ts';
 import type { ApiDeps } from '../deps.ts';
-import type { ApiRequest } from '../http.ts';
+import { idempotencyKeyOf, scopedKey } from '../idempotency.ts';
 import { confirmReply, holdStateReply, replayed, reserveReply } from '../outcomes.ts';
 import { problem, type Reply } from '../problems.ts';
 import type { Route } from '../router.ts';
 import { reservationView } from '../views.ts';
 import { fingerprintOf } from '../../engine/reserve.ts';
-
-/** The Idempotency-Key header, checked: a problem reply when it is required and absent, or too long. */
-function idempotencyKeyOf(req: ApiRequest, required: boolean): { key: string } | { reply: Reply } {
-  const key = req.idempotencyKey;
-  if (key === '') {
-    return required ? { reply: problem('idempotency-key-required', 'send an Idempotency-Key header (at most 255 characters)') } : { key: '' };
-  }
-  if (key.length > contractLimits.idempotencyKeyLengthMax) {
-    return { reply: problem('bad-request', `Idempotency-Key may be at most ${contractLimits.idempotencyKeyLengthMax} characters`) };
-  }
-  return { key };
-}
-
-/** Keys are scoped to the calling token: two storefronts' keys never meet. */
-const scoped = (req: ApiRequest, use: string, key: string) => `${req.role}:${use}:${key}`;
 
 export function reservationRoutes(d: ApiDeps): Route[] {
   const view = async (id: string): Promise<Reply> => {
@@ -34,7 +18,7 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       if ('reply' in k) return k.reply;
       const v = d.validators.createReservation.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
-      const body = { userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms, idempotencyKey: scoped(req, 'reserve', k.key) };
+      const body = { userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms, idempotencyKey: scopedKey(req, 'reserve', k.key) };
       const request = { ...body, fingerprint: fingerprintOf(body) }; // computed once: the limiter's check and the claim share it
       // A replay gets its stored answer, limited or not.
       if (d.limiter.limitsUsers && !(await d.engine.reserver.isReplay(request.idempotencyKey, request.fingerprint))) {
@@ -54,7 +38,7 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       if (k.key) {
         const fingerprint = createHash('sha256').update(`${id}\n${v.value.payment.token}`).digest('base64url').slice(0, 24);
         // The claim names this request (ids must be unique per request for a resend to be told apart).
-        const claim = await d.engine.reserver.claim(scoped(req, 'confirm', k.key), fingerprint, randomUUID());
+        const claim = await d.engine.reserver.claim(scopedKey(req, 'confirm', k.key), fingerprint, randomUUID());
         if (claim.kind === 'reused') return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
         isReplay = claim.kind === 'replay';
       }
