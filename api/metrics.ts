@@ -33,7 +33,21 @@ export class ApiMetrics {
     name: 'stockade_payments_voided_total', help: 'overdue payments voided at the provider before any capture, by this process',
     registers: [this.registry],
   });
+  readonly redisMemory = new client.Gauge({
+    name: 'stockade_redis_memory_bytes', help: 'Redis memory: used, and maxmemory (the watermark applies to it)',
+    labelNames: ['kind'] as const, registers: [this.registry],
+  });
+  readonly memoryOverloaded = new client.Gauge({
+    name: 'stockade_redis_memory_overloaded', help: '1 while Redis memory is past the high watermark (new holds refused)',
+    registers: [this.registry],
+  });
   private seen = { refunded: 0, voided: 0 };
+
+  observeMemory(m: { usedBytes: number; maxBytes: number; overloaded: boolean }): void {
+    this.redisMemory.set({ kind: 'used' }, m.usedBytes);
+    this.redisMemory.set({ kind: 'max' }, m.maxBytes);
+    this.memoryOverloaded.set(m.overloaded ? 1 : 0);
+  }
 
   /** Carries the checkout's counts over to the counters (read at scrape time). */
   observeCheckout(stats: { refunded: number; voided: number }): void {

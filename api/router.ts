@@ -172,7 +172,10 @@ function accessProblem(access: Route['access'], role: Role | null): Reply | null
 /** Infrastructure failures as problems: never a stack trace, Redis or SQL text. */
 export function errorReply(error: unknown, requestId: string, log: Logger): Reply {
   const code = (error as StockadeError)?.code;
-  if (code === 'OVERLOADED') return problem('overloaded', 'too many requests in flight; retry shortly', {}, { 'retry-after': '1' });
+  if (code === 'OVERLOADED' || isOutOfMemory(error)) {
+    return problem('overloaded', 'Stockade is at capacity (requests in flight, write-through backlog or Redis memory); retry shortly', {},
+      { 'retry-after': '1' });
+  }
   if (code === 'REDIS_UNAVAILABLE' || code === 'SERVICE_FAILED' || isConnectionError(error)) {
     log.warn({ err: error, requestId }, 'dependency unavailable');
     return problem('unavailable', 'a dependency is unavailable; retry shortly', { request_id: requestId }, { 'retry-after': '1' });
@@ -181,11 +184,16 @@ export function errorReply(error: unknown, requestId: string, log: Logger): Repl
   return problem('internal', 'an internal error occurred', { request_id: requestId });
 }
 
-/** Redis or PostgreSQL away, full, busy, loading, read-only or timing out: retry later, not a bug. */
+/** Redis past its maxmemory refused a write (what the memory watermark keeps new traffic from reaching). */
+function isOutOfMemory(error: unknown): boolean {
+  return /^OOM\b/.test((error as { message?: string })?.message ?? '');
+}
+
+/** Redis or PostgreSQL away, busy, loading, read-only or timing out: retry later, not a bug. */
 function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string; name?: string };
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
     'CONNECT_TIMEOUT', '57P01', '57P03', '53300', '57014'].includes(e?.code ?? '')
-    || /^(OOM|BUSY|LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN)\b/.test(e?.message ?? '')
+    || /^(BUSY|LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN)\b/.test(e?.message ?? '')
     || /Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|Command timed out/i.test(e?.message ?? '');
 }

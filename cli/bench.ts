@@ -7,6 +7,7 @@ import { startRedis, stopRedis } from '../services/redis.ts';
 import { startLocalServices, stopLocalServices } from '../services/local.ts';
 import { benchWriteThrough } from '../bench/writethrough.ts';
 import { benchHttp } from '../bench/http-flash-sale.ts';
+import { benchMemory } from '../bench/memory.ts';
 
 /** `stockade bench engine`: on REDIS_URL, or on a private redis-server started (and stopped) for the run. */
 export async function benchEngineCommand(opts: { seconds: string; concurrency: string; scenario: string; json?: boolean }): Promise<void> {
@@ -30,6 +31,17 @@ function formatResult(r: Awaited<ReturnType<typeof benchEngine>>): string {
     `  mean batch ${r.batchMean} requests per script call`,
     `  Redis CPU ${r.redisCpuUsPerRequest} µs/request (inside scripts ${r.redisScriptUsPerRequest} µs); Node CPU ${r.nodeCpuUsPerRequest} µs/request`,
   ].join('\n');
+}
+
+/** `stockade bench memory`: Redis memory per hold, per claim and per recorded refusal, on a private redis-server. */
+export async function benchMemoryCommand(opts: { count: string }): Promise<void> {
+  const dir = process.env.REDIS_URL ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
+  const redisUrl = process.env.REDIS_URL ?? (await startRedis({ dir: dir!, port: await freePort() })).url;
+  try {
+    console.log(JSON.stringify(await benchMemory({ redisUrl, count: Number(opts.count) }), null, 2));
+  } finally {
+    if (dir) await stopRedis(dir);
+  }
 }
 
 /** `stockade bench writethrough`: on the given URLs, or on private (fsynced) services started and stopped for the run. */

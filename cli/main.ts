@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { benchEngineCommand, benchHttpCommand, benchWriteThroughCommand } from './bench.ts';
+import { benchEngineCommand, benchHttpCommand, benchMemoryCommand, benchWriteThroughCommand } from './bench.ts';
 import { servicesDown, servicesStatus, servicesUp } from './services.ts';
 import { reconcileExpire } from './reconcile.ts';
 import { startCommand, workersCommand } from './start.ts';
@@ -30,6 +30,9 @@ bench.command('engine').description('in-process reservations per second through 
   .option('--scenario <name>', 'hold | hold-idempotent | sold-out | all', 'all')
   .option('--json', 'one JSON object per scenario')
   .action(benchEngineCommand);
+bench.command('memory').description('Redis memory per hold, per idempotency claim and per recorded refusal')
+  .option('--count <n>', 'records of each kind', '50000')
+  .action(benchMemoryCommand);
 bench.command('writethrough').description('write-through rate (orders/s into PostgreSQL) and lag (commit to row visible)')
   .option('--orders <n>', 'orders waiting in the outbox for the drain runs', '20000')
   .option('--rate <n>', 'orders confirmed per second for the lag run', '1000')

@@ -28,6 +28,8 @@ export const engineSettingRows = {
   qtyMax: { env: 'STOCKADE_QTY_MAX', default: 1000, min: 1, doc: 'units in one line' },
   outboxLengthMax: { env: 'STOCKADE_OUTBOX_LENGTH_MAX', default: 100_000, min: 1, doc: 'outbox entries per partition past which new holds are refused (503) until write-through catches up' },
   sweepIntervalMs: { env: 'STOCKADE_SWEEP_INTERVAL_MS', default: 1_000, min: 10, doc: 'how often the sweeper expires due holds and purges old records' },
+  memoryHighWatermarkPct: { env: 'STOCKADE_MEMORY_HIGH_WATERMARK_PCT', default: 85, min: 1, max: 100, doc: 'share of Redis maxmemory past which new holds and idempotency claims are refused (503 overloaded); the rest is headroom for confirms, commits, releases and expiries' },
+  memoryCheckMs: { env: 'STOCKADE_MEMORY_CHECK_MS', default: 100, min: 10, max: 60_000, doc: 'how often the engine reads Redis memory (INFO memory), at most' },
   cartReplayWaitMs: { env: 'STOCKADE_CART_REPLAY_WAIT_MS', default: 2_000, min: 0, doc: 'how long a replay waits for a multi-partition cart in progress' },
 } satisfies Record<string, SettingRow>;
 

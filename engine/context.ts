@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { EngineSettings } from './config.ts';
 import type { KeySpace } from './keys.ts';
+import type { MemoryGuard } from './memory.ts';
 import type { ScriptCommands } from './scripts.ts';
 
 /** What the engine's parts share: one Redis client, its scripts, the key space and the settings. */
@@ -11,6 +12,8 @@ export interface EngineContext {
   settings: EngineSettings;
   /** How long terminal hold records are kept: longer than any idempotency claim that names them. */
   recordRetentionMs: number;
+  /** Redis memory against its watermark: new holds are refused past it. */
+  memory: MemoryGuard;
 }
 
 export function recordRetentionMs(settings: EngineSettings): number {

@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { engineSettings, type EngineSettings } from './config.ts';
 import { recordRetentionMs, type EngineContext } from './context.ts';
 import { KeySpace } from './keys.ts';
+import { MemoryGuard, type MemoryState } from './memory.ts';
 import { randomUUID } from 'node:crypto';
 import { Products, stockFingerprint } from './products.ts';
 import type { AdjustStockOutcome } from './types.ts';
@@ -38,6 +39,7 @@ export class Engine {
       keys: new KeySpace(settings.keyPrefix, settings.partitions, settings.keyShards),
       settings,
       recordRetentionMs: recordRetentionMs(settings),
+      memory: new MemoryGuard(redis, settings.memoryHighWatermarkPct, settings.memoryCheckMs),
     };
     return new Engine(ctx);
   }
@@ -68,6 +70,12 @@ export class Engine {
   recordRefund = (...a: Parameters<Reservations['recordRefund']>) => this.reservations.recordRefund(...a);
   overduePayments = (...a: Parameters<Reservations['overduePayments']>) => this.reservations.overduePayments(...a);
   sweepOnce = () => this.sweeper.sweepOnce();
+
+  /** Redis memory as last read (asked afresh with `fresh`). */
+  async memory(fresh = false): Promise<MemoryState> {
+    if (fresh) await this.ctx.memory.refresh();
+    return this.ctx.memory.current;
+  }
 
   /** Outbox entries not yet written through, per partition (a failed read counts 0). */
   async outboxLengths(): Promise<number[]> {

@@ -127,6 +127,12 @@ export class Reserver {
   async reserve(req: ReserveRequest, attempt = 1): Promise<ReserveOutcome> {
     const problem = reserveProblem(req, this.ctx.settings);
     if (problem) return { kind: 'invalid', detail: problem };
+    // Past the memory watermark no new claim and no new hold (503): the headroom is for existing holds.
+    // A replay still gets its answer.
+    if (!(await this.ctx.memory.hasRoom())) {
+      const key = req.idempotencyKey;
+      if (key === undefined || !(await this.isReplay(key, req.fingerprint ?? fingerprintOf(req)))) throw this.ctx.memory.full();
+    }
     const parts = splitCart(req.items, this.ctx.settings.partitions);
     let id = this.ids.next(parts[0]!.partition);
     let replayed = false;

@@ -1,10 +1,12 @@
-#!lua
+#!lua flags=allow-oom
 --[[
   activateCart: pending -> held, once every other partition of a multi-partition
   cart holds its lines. Until then replays of the request wait, and expiry (the
   pending hold is in the due index) returns the units if the caller vanishes.
 
   A pending part past its deadline is expired instead (units back at once).
+
+  Allowed past maxmemory (allow-oom): it finishes a cart whose units are held.
 
   KEYS[1] skus  KEYS[2] holds  KEYS[3] users  KEYS[4] gc  KEYS[5] meta
   ARGV[1] id  ARGV[2] retentionMs

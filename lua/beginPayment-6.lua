@@ -1,4 +1,4 @@
-#!lua
+#!lua flags=allow-oom
 --[[
   beginPayment: held -> paying, before the payment provider is called (the
   saga's pivot). Puts the hold in the paying index with a deadline of
@@ -8,6 +8,8 @@
   the same answer until the payment deadline; past it no charge may begin (the
   overdue recovery voids the charge at the provider, then settles the hold), so
   a paying hold past its deadline is refused with -17.
+
+  Allowed past maxmemory (allow-oom): it settles an existing hold.
 
   KEYS[1] skus  KEYS[2] holds  KEYS[3] paying  KEYS[4] users  KEYS[5] gc
   KEYS[6] meta

@@ -1,8 +1,10 @@
-#!lua
+#!lua flags=allow-oom
 --[[
   commitHold: paying -> confirmed after a captured payment; moves the
   hold's units reserved -> sold and appends the `order` event to the outbox in
   the same step. Repeating it returns the first outcome and appends nothing.
+
+  Allowed past maxmemory (allow-oom): it settles an existing hold.
 
   KEYS[1] skus  KEYS[2] holds  KEYS[3] paying  KEYS[4] gc  KEYS[5] outbox
   KEYS[6] meta

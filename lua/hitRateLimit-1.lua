@@ -1,6 +1,9 @@
-#!lua
+#!lua flags=allow-oom
 --[[
   hitRateLimit: counts one request in a fixed window and says whether it may pass.
+
+  Allowed past maxmemory (allow-oom): its counters are tiny and expire within a
+  window, and a confirm must not fail on them.
 
   KEYS[1] counter  string  the window's counter (its name carries the window start)
   ARGV[1] limit    requests allowed per window

@@ -1,8 +1,10 @@
-#!lua
+#!lua flags=allow-oom
 --[[
   purgeRecords: deletes the records of up to ARGV[1] gc groups whose retention
   has run out: terminal hold records of a partition, or idempotency claims of a
   key shard.
+
+  Allowed past maxmemory (allow-oom): it frees memory.
 
   KEYS[1] records  hash  (a partition's holds, or a shard's idempotency claims)
   KEYS[2] gc       zset  msgpack arrays of fields, scored by when they may be purged

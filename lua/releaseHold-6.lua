@@ -1,4 +1,4 @@
-#!lua
+#!lua flags=allow-oom
 --[[
   releaseHold: gives a hold's units back to `available` at once.
   Modes (the record's note keeps why a hold was released, so a repeated
@@ -21,6 +21,8 @@
   The abandon modes leave an aborted tombstone for an id with no record, so a
   reserve of that id that arrives late (a resend) finds the id taken.
   Repeating a release returns the same answer.
+
+  Allowed past maxmemory (allow-oom): it settles an existing hold.
 
   KEYS[1] skus  KEYS[2] holds  KEYS[3] paying  KEYS[4] users  KEYS[5] gc
   KEYS[6] meta

@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, portIsFree } from './process.ts';
 import { postgresRunning, startPostgres, stopPostgres } from './postgres.ts';
@@ -20,6 +21,15 @@ export interface LocalServicesOptions {
   dataDir: string;
   ephemeral?: boolean;
   appendfsync?: 'everysec' | 'always';
+  /** The embedded Redis's maxmemory (default: a quarter of this machine's memory). */
+  maxmemoryBytes?: number;
+}
+
+const mib = 1024 * 1024;
+
+/** A quarter of the machine's memory, at least 64 MiB: what the embedded Redis may use unless told. */
+export function defaultRedisMaxmemoryBytes(): number {
+  return Math.max(64 * mib, Math.floor(totalmem() / 4 / mib) * mib);
 }
 
 const preferredPorts = { redis: 6390, postgres: 5439 };
@@ -66,7 +76,8 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   };
   writeFileSync(join(dataDir, 'services.json'), JSON.stringify(ports));
   await Promise.all([
-    redisRunning(redisDir) ? null : startRedis({ dir: redisDir, port: ports.redisPort, appendfsync: options.appendfsync }),
+    redisRunning(redisDir) ? null : startRedis({ dir: redisDir, port: ports.redisPort, appendfsync: options.appendfsync,
+      maxmemoryBytes: options.maxmemoryBytes ?? defaultRedisMaxmemoryBytes() }),
     postgresRunning(pgDir) ? null : startPostgres({ dir: pgDir, port: ports.postgresPort, ephemeral: options.ephemeral }),
   ]);
   return urlsOf(dataDir, ports);

@@ -9,6 +9,8 @@ export interface LocalRedisOptions {
   port: number;
   /** 'everysec' (default) or 'always'. */
   appendfsync?: 'everysec' | 'always';
+  /** Redis's maxmemory (with noeviction, writes past it fail with OOM); none when absent. */
+  maxmemoryBytes?: number;
 }
 
 export interface LocalService {
@@ -19,7 +21,8 @@ export interface LocalService {
 
 /**
  * Starts a private redis-server (daemonized) with its data under dir: AOF on,
- * noeviction, loopback only. Its pid file and log live in dir too.
+ * noeviction, a maxmemory when given, loopback only. Its pid file and log live
+ * in dir too.
  */
 export async function startRedis(options: LocalRedisOptions): Promise<LocalService> {
   const { dir, port } = options;
@@ -30,6 +33,7 @@ export async function startRedis(options: LocalRedisOptions): Promise<LocalServi
     '--dir', dir, '--pidfile', pidFile, '--logfile', join(dir, 'redis.log'),
     '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'everysec',
     '--maxmemory-policy', 'noeviction', '--save', '',
+    ...(options.maxmemoryBytes ? ['--maxmemory', String(options.maxmemoryBytes)] : []),
   ];
   try {
     await run('redis-server', args);

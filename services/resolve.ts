@@ -1,3 +1,4 @@
+import { intSetting } from '../engine/config.ts';
 import { defaultDataDir, findLocalServices, startLocalServices, stopLocalServices } from './local.ts';
 
 export interface ServiceUrls {
@@ -19,13 +20,19 @@ export async function resolveServices(env: NodeJS.ProcessEnv = process.env): Pro
   }
   const dataDir = defaultDataDir(env);
   const running = findLocalServices(dataDir);
-  const local = running ?? (await startLocalServices({ dataDir, appendfsync: appendfsyncOf(env) }));
+  const local = running ?? (await startLocalServices({ dataDir, appendfsync: appendfsyncOf(env), maxmemoryBytes: maxmemoryOf(env) }));
   return {
     redisUrl: env.REDIS_URL || local.redisUrl,
     databaseUrl: env.DATABASE_URL || local.databaseUrl,
     stop: running ? async () => {} : () => stopLocalServices(dataDir),
     embedded: true,
   };
+}
+
+/** STOCKADE_REDIS_MAXMEMORY_MB, in bytes; undefined (the default: a quarter of the machine's memory) when unset. */
+function maxmemoryOf(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.STOCKADE_REDIS_MAXMEMORY_MB;
+  return raw ? intSetting('STOCKADE_REDIS_MAXMEMORY_MB', raw, 16, 1_048_576) * 1024 * 1024 : undefined;
 }
 
 function appendfsyncOf(env: NodeJS.ProcessEnv): 'everysec' | 'always' {

@@ -305,7 +305,8 @@ describe('orders', () => {
 describe('operations', () => {
   it('/healthz, /readyz, /openapi.json are public; /metrics needs the admin token', async () => {
     expect((await req('GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
-    expect((await req('GET', '/readyz', { token: null })).body).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' }, outbox_backlog: expect.any(Number) });
+    expect((await req('GET', '/readyz', { token: null })).body).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' }, outbox_backlog: expect.any(Number),
+      memory: { used_bytes: expect.any(Number), max_bytes: expect.any(Number), high_watermark_pct: 85, overloaded: false } });
     const doc = await req('GET', '/openapi.json', { token: null });
     expect(doc.body.openapi).toBe('3.1.0');
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/products', '/v1/reservations/{id}/confirm', '/v1/users/{user_id}/orders']));

@@ -15,9 +15,13 @@ export function opsRoutes(d: ApiDeps): Route[] {
         within(d.sql`select 1`, 1_000),
       ]);
       const checks = { redis: redis ? 'ok' : 'down', postgres: postgres ? 'ok' : 'down' };
-      const ready = redis && postgres;
+      const memory = redis ? await d.engine.memory(true).catch(() => null) : null;
+      // Past the memory watermark this process cannot hold: not ready (it still confirms).
+      const ready = redis && postgres && !memory?.overloaded;
       const backlog = redis ? await d.engine.outboxBacklog().catch(() => null) : null;
-      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog } };
+      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog,
+        memory: memory && { used_bytes: memory.usedBytes, max_bytes: memory.maxBytes, high_watermark_pct: memory.highWatermarkPct,
+          overloaded: memory.overloaded } } };
     } },
     { method: 'get', pattern: '/metrics', access: 'admin', body: false, handler: async () => {
       await collectGauges(d);
@@ -56,4 +60,5 @@ async function collectGauges(d: ApiDeps): Promise<void> {
   d.metrics.queueDepth.set({ queue: 'outbox' }, await d.engine.outboxBacklog());
   for (const size of d.engine.reserver.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
   d.metrics.observeCheckout(d.checkout.stats);
+  d.metrics.observeMemory(await d.engine.memory(true));
 }

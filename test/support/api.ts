@@ -42,10 +42,11 @@ export interface TestApi {
 /** A real server on a free port, over the suite's Redis and a fresh database. */
 export async function testApi(o: {
   engine?: Partial<EngineSettings>; api?: Partial<ApiSettings>; workers?: Partial<WorkerSettings> | false; databaseUrl?: string;
-  provider?: Partial<SimulatedProviderOptions>; faults?: FaultHooks;
+  provider?: Partial<SimulatedProviderOptions>; faults?: FaultHooks; redisUrl?: string;
 } = {}): Promise<TestApi> {
+  const redisUrl = o.redisUrl ?? inject('redisUrl');
   const runtime = await createRuntime({
-    redisUrl: inject('redisUrl'),
+    redisUrl,
     databaseUrl: o.databaseUrl ?? (await freshDatabase()),
     env: {},
     engine: { keyPrefix: `a${randomBytes(4).toString('hex')}:`, ...o.engine },
@@ -58,7 +59,7 @@ export async function testApi(o: {
   });
   const server = await startApi(runtime.apiDeps(), 0, '127.0.0.1');
   const writeThrough = o.workers
-    ? startWorkers(runtime.engine, inject('redisUrl'), runtime.sql, runtime.log, { pollMs: 20, lockMs: 2_000, ...o.workers })
+    ? startWorkers(runtime.engine, redisUrl, runtime.sql, runtime.log, { pollMs: 20, lockMs: 2_000, ...o.workers })
     : null;
   return {
     url: `http://127.0.0.1:${server.port}`,
