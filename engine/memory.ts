@@ -55,9 +55,13 @@ export class MemoryGuard {
       `Redis memory (${usedBytes} bytes) is past ${highWatermarkPct}% of maxmemory (${maxBytes}): new holds are refused until it falls`);
   }
 
-  /** Asks Redis now (one question in flight at a time). */
+  /**
+   * Asks Redis now (one question in flight at a time). Never rejects: when
+   * Redis does not answer, the last state stands and the next call asks again
+   * (the request itself then meets Redis's error).
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.ask().finally(() => { this.refreshing = null; });
+    this.refreshing ??= this.ask().catch(() => {}).finally(() => { this.refreshing = null; });
     return this.refreshing;
   }
 
