@@ -2,7 +2,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Engine } from '../engine/engine.ts';
 import type { Logger } from '../engine/log.ts';
-import { decodeEntries } from '../engine/outbox.ts';
+import { decodeEntries, requireDecoded, type RawEntry } from '../engine/outbox.ts';
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';
 import type { WorkerSettings } from './settings.ts';
@@ -114,10 +114,10 @@ export class WriteThrough {
     const key = this.engine.ctx.keys.partition(partition).outbox;
     const redis = this.engine.ctx.redis;
     for (let round = 0; round < 20; round++) {
-      const raw = (await redis.xrangeBuffer(key, '-', '+', 'COUNT', this.settings.batchMax)) as unknown as [Buffer, Buffer[]][];
+      const raw = (await redis.xrangeBuffer(key, '-', '+', 'COUNT', this.settings.batchMax)) as unknown as RawEntry[];
       if (raw.length === 0) return;
       const entries = decodeEntries(partition, raw);
-      await writeEntries(this.sql, partition, entries);
+      await writeEntries(this.sql, partition, requireDecoded(entries));
       await redis.xdel(key, ...entries.map((e) => e.streamId));
       this.stats.written += entries.length;
       this.stats.batches += 1;
