@@ -49,6 +49,7 @@ export interface ScriptCommands {
   claimKeys: ScriptFn;
   hitRateLimit: ScriptFn;
   overduePayments: ScriptFn;
+  parkEntries: ScriptFn;
 }
 
 export function defineScripts(redis: Redis | Cluster): ScriptCommands {
