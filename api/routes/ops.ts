@@ -4,7 +4,7 @@ import type { Route } from '../router.ts';
 
 const stockGaugeSkusMax = 1_000;
 
-/** Liveness, readiness (Redis and PostgreSQL reachable), metrics and the OpenAPI document. */
+/** Liveness, readiness (Redis and PostgreSQL reachable; outbox backlog and parked entries), metrics and the OpenAPI document. */
 export function opsRoutes(d: ApiDeps): Route[] {
   const document = openApiDocument(d.engine.settings);
   return [
@@ -16,8 +16,10 @@ export function opsRoutes(d: ApiDeps): Route[] {
       ]);
       const checks = { redis: redis ? 'ok' : 'down', postgres: postgres ? 'ok' : 'down' };
       const ready = redis && postgres;
-      const backlog = redis ? await d.engine.outboxBacklog().catch(() => null) : null;
-      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog } };
+      const [backlog, parked] = redis
+        ? await Promise.all([d.engine.outboxBacklog().catch(() => null), d.engine.outboxParked().catch(() => null)])
+        : [null, null];
+      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog, outbox_parked: parked } };
     } },
     { method: 'get', pattern: '/metrics', access: 'admin', body: false, handler: async () => {
       await collectGauges(d);
@@ -38,7 +40,7 @@ async function within(work: Promise<unknown>, timeoutMs: number): Promise<boolea
   }
 }
 
-/** Stock per SKU (the first 1,000 of the catalog) and queue depths, read when scraped. */
+/** Stock per SKU (the first 1,000 of the catalog), queue depths and parked outbox entries, read when scraped. */
 async function collectGauges(d: ApiDeps): Promise<void> {
   d.metrics.stock.reset();
   let next: string | null = null;
@@ -53,6 +55,8 @@ async function collectGauges(d: ApiDeps): Promise<void> {
   } while (next && seen < stockGaugeSkusMax);
   d.metrics.queueDepth.set({ queue: 'reserve_batches' }, d.engine.reserver.holdBatches.pending);
   d.metrics.queueDepth.set({ queue: 'key_claims' }, d.engine.reserver.claimBatches.pending);
-  d.metrics.queueDepth.set({ queue: 'outbox' }, await d.engine.outboxBacklog());
+  const [backlog, parked] = await Promise.all([d.engine.outboxBacklog(), d.engine.outboxParked()]);
+  d.metrics.queueDepth.set({ queue: 'outbox' }, backlog);
+  d.metrics.outboxParked.set(parked);
   for (const size of d.engine.reserver.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
 }
