@@ -7,6 +7,7 @@ import { freePort } from '../services/process.ts';
 import { connectDb, type Sql } from '../store/db.ts';
 import { startWorkers } from '../workers/run.ts';
 import type { WorkerSettings } from '../workers/settings.ts';
+import type { WriteThrough } from '../workers/writethrough.ts';
 import { call, testApi, waitFor, type TestApi } from './support/api.ts';
 import { confirmOrder, skusInOnePartition } from './support/engine.ts';
 
@@ -59,7 +60,16 @@ function capturedLog(): { log: Logger; lines: Record<string, unknown>[] } {
   return { log, lines };
 }
 
-async function setup(): Promise<{ api: TestApi; engine: Engine; sql: Sql; sku: string; p: number }> {
+interface Setup {
+  api: TestApi;
+  engine: Engine;
+  sql: Sql;
+  /** A product PostgreSQL knows, and its partition (where the tests add poison). */
+  sku: string;
+  p: number;
+}
+
+async function setup(): Promise<Setup> {
   const api = await testApi({ engine: { partitions: 4 } });
   const { engine, sql } = api.runtime;
   const [sku] = skusInOnePartition(engine, 'PARK', 1);
@@ -67,17 +77,36 @@ async function setup(): Promise<{ api: TestApi; engine: Engine; sql: Sql; sku: s
   return { api, engine, sql, sku: sku!, p: partitionOf(sku!, engine.settings.partitions) };
 }
 
+/** Runs the test with workers on a fresh setup; stops them and the API after it. */
+async function withWorkers(o: { log?: Logger; workers?: Partial<WorkerSettings> },
+  test: (t: Setup & { workers: WriteThrough }) => Promise<void>): Promise<void> {
+  const t = await setup();
+  const workers = startWorkers(t.engine, inject('redisUrl'), t.sql, o.log ?? t.api.runtime.log, { ...quick, ...o.workers });
+  try {
+    await test({ ...t, workers });
+  } finally {
+    await workers.stop();
+    await t.api.close();
+  }
+}
+
+/** Fixes the cause of a foreign-key failure: the product row PostgreSQL lacked. */
+async function createInPostgres(sql: Sql, sku: string): Promise<void> {
+  await sql`insert into products (sku, name, price_cents, per_user_limit, created_at) values (${sku}, 'ghost', 100, 0, now())`;
+}
+
+const parkedCount = (engine: Engine, p: number, count: number) =>
+  waitFor(async () => { const e = await parked(engine, p); return e.length === count && e; }, 30_000, `${count} entries parked`);
+
 describe('parking outbox entries that cannot be written', () => {
   it('an order for a SKU PostgreSQL does not know is parked; the partition drains on; once the SKU exists it is written with its own event id', async () => {
-    const { api, engine, sql, sku, p } = await setup();
     const { log, lines } = capturedLog();
-    const workers = startWorkers(engine, inject('redisUrl'), sql, log, quick);
-    try {
+    await withWorkers({ log }, async ({ api, engine, sql, sku, p }) => {
       const before = await goodOrders(engine, sku, 3);
       const poisonId = await xadd(engine, p, 'e', packr.pack(orderEvent('ghost1', 'GHOST-1')));
       const after = await goodOrders(engine, sku, 3, 3);
       await waitFor(async () => (await ordersWritten(sql, [...before, ...after])) === 6, 30_000, 'the good orders around the poison');
-      const [entry] = await waitFor(async () => { const e = await parked(engine, p); return e.length === 1 && e; }, 30_000, 'the poison parked');
+      const [entry] = await parkedCount(engine, p, 1);
       expect(entry!.src).toBe(poisonId);
       expect(entry!.reason).toMatch(/^23503 /);
       expect(await ordersWritten(sql, ['oghost1'])).toBe(0);
@@ -94,29 +123,24 @@ describe('parking outbox entries that cannot be written', () => {
       expect(await parked(engine, p)).toHaveLength(1);
 
       // The cause is fixed: the parked entry is written at its next retry, under its original event id.
-      await sql`insert into products (sku, name, price_cents, per_user_limit, created_at) values ('GHOST-1', 'ghost', 100, 0, now())`;
-      await waitFor(async () => (await parked(engine, p)).length === 0, 30_000, 'the parked entry written');
+      await createInPostgres(sql, 'GHOST-1');
+      await parkedCount(engine, p, 0);
       const [part] = await sql`select event_id from order_parts where order_id = 'oghost1'`;
       expect(part!.event_id).toBe(`${p}:${poisonId}`);
       expect(await ordersWritten(sql, ['oghost1'])).toBe(1);
       expect((await call(api.url, 'GET', '/readyz', { token: null })).body.outbox_parked).toBe(0);
-    } finally {
-      await workers.stop();
-      await api.close();
-    }
+    });
   }, 60_000);
 
   it('an entry that cannot be decoded is parked, never skipped, and stays parked across retries', async () => {
-    const { api, engine, sql, sku, p } = await setup();
-    const workers = startWorkers(engine, inject('redisUrl'), sql, api.runtime.log, quick);
-    try {
+    await withWorkers({}, async ({ engine, sql, sku, p, workers }) => {
       const before = await goodOrders(engine, sku, 2);
       const unknownType = await xadd(engine, p, 'e', packr.pack({ t: 'refund', order: 'o1', at: Date.now() }));
       const badMsgpack = await xadd(engine, p, 'e', Buffer.from([0x92, 0x01])); // an array of two, cut after one
       const noEvent = await xadd(engine, p, 'x', Buffer.from('y'));
       const after = await goodOrders(engine, sku, 2, 2);
       await waitFor(async () => (await ordersWritten(sql, [...before, ...after])) === 4, 30_000, 'the good orders around the undecodable ones');
-      const entries = await waitFor(async () => { const e = await parked(engine, p); return e.length === 3 && e; }, 30_000, 'three entries parked');
+      const entries = await parkedCount(engine, p, 3);
       expect(entries.map((e) => e.src)).toEqual([unknownType, badMsgpack, noEvent]);
       expect(entries.map((e) => e.reason)).toEqual([
         expect.stringMatching(/^OUTBOX_UNDECODABLE .*unknown event type/),
@@ -127,28 +151,19 @@ describe('parking outbox entries that cannot be written', () => {
       await waitFor(async () => workers.stats.parkedRetried >= retried + 6, 30_000, 'two more retry passes');
       expect((await parked(engine, p)).map((e) => e.src)).toEqual([unknownType, badMsgpack, noEvent]);
       expect(await engine.outboxBacklog()).toBe(0);
-    } finally {
-      await workers.stop();
-      await api.close();
-    }
+    });
   }, 60_000);
 
   it('entries that still fail at the front of the parked stream do not keep the ones behind them from being written', async () => {
-    const { api, engine, sql, p } = await setup();
-    const workers = startWorkers(engine, inject('redisUrl'), sql, api.runtime.log, { ...quick, batchMax: 2 });
-    try {
+    await withWorkers({ workers: { batchMax: 2 } }, async ({ engine, sql, p }) => {
       const stuck = [await xadd(engine, p, 'e', packr.pack({ t: 'refund' })), await xadd(engine, p, 'e', packr.pack({ t: 'refund' }))];
       const ghosts = ['g1', 'g2', 'g3'];
       for (const id of ghosts) await xadd(engine, p, 'e', packr.pack(orderEvent(id, 'GHOST-2')));
-      await waitFor(async () => (await parked(engine, p)).length === 5, 30_000, 'five entries parked');
-      await sql`insert into products (sku, name, price_cents, per_user_limit, created_at) values ('GHOST-2', 'ghost', 100, 0, now())`;
+      await parkedCount(engine, p, 5);
+      await createInPostgres(sql, 'GHOST-2');
       await waitFor(async () => (await ordersWritten(sql, ghosts.map((id) => `o${id}`))) === 3, 30_000, 'the fixable entries written');
-      await waitFor(async () => (await parked(engine, p)).length === 2, 30_000, 'the written entries unparked');
-      expect((await parked(engine, p)).map((e) => e.src)).toEqual(stuck);
-    } finally {
-      await workers.stop();
-      await api.close();
-    }
+      expect((await parkedCount(engine, p, 2)).map((e) => e.src)).toEqual(stuck);
+    });
   }, 60_000);
 
   it('a transient failure (PostgreSQL unreachable) parks nothing; the outbox waits and drains once it is back', async () => {
@@ -156,7 +171,7 @@ describe('parking outbox entries that cannot be written', () => {
     const unreachable = connectDb(`postgres://stockade@127.0.0.1:${await freePort()}/nowhere`);
     const failing = startWorkers(engine, inject('redisUrl'), unreachable, api.runtime.log, { ...quick, parkAfterAttempts: 1 });
     const stopFailing = once(() => failing.stop());
-    let workers: ReturnType<typeof startWorkers> | null = null;
+    let workers: WriteThrough | null = null;
     try {
       const orders = await goodOrders(engine, sku, 5);
       await waitFor(async () => failing.stats.failures >= 4, 30_000, 'failed attempts');
