@@ -1,13 +1,4 @@
-/**
- * Whether a failed write-through write can succeed if retried as it is.
- * Permanent only where the error says so; everything else is transient
- * (retried with backoff for ever, never parked): connection errors
- * (ECONNREFUSED, ECONNRESET, postgres.js CONNECTION_CLOSED/ENDED/DESTROYED,
- * CONNECT_TIMEOUT), SQLSTATE classes 08 (connection), 40 (serialization,
- * deadlock), 53 (insufficient resources), 57 (operator intervention: a
- * statement timeout, a shutdown, a starting server), Redis errors and anything
- * not known here.
- */
+/** What a failed write-through write is: worth parking if it keeps failing, or only worth retrying. */
 export type FailureKind = 'permanent' | 'transient';
 
 /** SQLSTATE classes no retry fixes: 22 data exception, 23 integrity violation, 42 syntax or access rule, 54 program limit. */
@@ -18,6 +9,16 @@ const sqlStatePattern = /^[0-9A-Z]{5}$/;
 /** A reason is stored with each parked entry and logged: bounded. */
 export const failureReasonLengthMax = 500;
 
+/**
+ * Whether a failed write-through write can succeed if retried as it is.
+ * Permanent only where the error says so; everything else is transient
+ * (retried with backoff for ever, never parked): connection errors
+ * (ECONNREFUSED, ECONNRESET, postgres.js CONNECTION_CLOSED/ENDED/DESTROYED,
+ * CONNECT_TIMEOUT), SQLSTATE classes 08 (connection), 40 (serialization,
+ * deadlock), 53 (insufficient resources), 57 (operator intervention: a
+ * statement timeout, a shutdown, a starting server), Redis errors and anything
+ * not known here.
+ */
 export function failureKind(error: unknown): FailureKind {
   const code = codeOf(error);
   if (permanentCodes.has(code)) return 'permanent';
