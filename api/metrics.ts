@@ -24,6 +24,10 @@ export class ApiMetrics {
     name: 'stockade_queue_depth', help: 'requests queued or in flight in the batchers, and outbox entries not yet written through',
     labelNames: ['queue'] as const, registers: [this.registry],
   });
+  readonly outboxParked = new client.Gauge({
+    name: 'stockade_outbox_parked_entries', help: 'outbox entries that failed for good and wait in the parked streams for their next retry',
+    registers: [this.registry],
+  });
 
   readonly refunds = new client.Counter({
     name: 'stockade_payments_refunded_total', help: 'captures that landed on a released hold (a provider that ignored the void) and were refunded, by this process',

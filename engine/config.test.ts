@@ -19,8 +19,8 @@ describe('scripts', () => {
   it('every script starts with #!lua, names its key count, and has its includes inlined once', () => {
     const scripts = loadScripts();
     expect(scripts.map((s) => s.name).sort()).toEqual(['activateCart', 'adjustStock', 'beginPayment', 'claimKeys',
-      'commitHold', 'createProduct', 'expireHolds', 'hitRateLimit', 'overduePayments', 'purgeRecords', 'readHold', 'recordRefund',
-      'releaseHold', 'reserveHolds']);
+      'commitHold', 'createProduct', 'expireHolds', 'hitRateLimit', 'overduePayments', 'parkEntries', 'purgeRecords', 'readHold',
+      'recordRefund', 'releaseHold', 'reserveHolds']);
     for (const s of scripts) {
       expect(s.lua).toMatch(/^#!lua( flags=[a-z,-]+)?\n/);
       expect(s.lua).not.toMatch(/--- @include/);

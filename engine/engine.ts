@@ -1,9 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
 import { engineSettings, type EngineSettings } from './config.ts';
 import { recordRetentionMs, type EngineContext } from './context.ts';
-import { KeySpace } from './keys.ts';
-import { MemoryGuard, type MemoryState } from './memory.ts';
 import { randomUUID } from 'node:crypto';
+import { KeySpace, type PartitionKeys } from './keys.ts';
+import { MemoryGuard, type MemoryState } from './memory.ts';
+import { OutboxStreams } from './outbox-streams.ts';
 import { Products, stockFingerprint } from './products.ts';
 import type { AdjustStockOutcome } from './types.ts';
 import { Reserver } from './reserve.ts';
@@ -21,12 +22,15 @@ export class Engine {
   readonly reservations: Reservations;
   readonly reserver: Reserver;
   readonly sweeper: Sweeper;
+  /** The outbox streams as write-through reads, trims and parks them. */
+  readonly outbox: OutboxStreams;
 
   constructor(readonly ctx: EngineContext) {
     this.products = new Products(ctx);
     this.reservations = new Reservations(ctx);
     this.reserver = new Reserver(ctx, this.reservations);
     this.sweeper = new Sweeper(ctx);
+    this.outbox = new OutboxStreams(ctx);
   }
 
   /** `faults`: test-only hooks (engine/faults.ts); never set by the runtime. */
@@ -78,15 +82,31 @@ export class Engine {
   }
 
   /** Outbox entries not yet written through, per partition (a failed read counts 0). */
-  async outboxLengths(): Promise<number[]> {
-    const pipeline = this.ctx.redis.pipeline();
-    for (let p = 0; p < this.settings.partitions; p++) pipeline.xlen(this.ctx.keys.partition(p).outbox);
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, n]) => (error ? 0 : Number(n)));
+  outboxLengths(): Promise<number[]> {
+    return this.streamLengths((k) => k.outbox);
+  }
+
+  /** Parked outbox entries (failed for good, retried from time to time), per partition (a failed read counts 0). */
+  parkedLengths(): Promise<number[]> {
+    return this.streamLengths((k) => k.parked);
   }
 
   /** Outbox entries not yet written through, over every partition. */
   async outboxBacklog(): Promise<number> {
-    return (await this.outboxLengths()).reduce((a, b) => a + b, 0);
+    return sum(await this.outboxLengths());
+  }
+
+  /** Parked outbox entries, over every partition. */
+  async outboxParked(): Promise<number> {
+    return sum(await this.parkedLengths());
+  }
+
+  private async streamLengths(keyOf: (k: PartitionKeys) => string): Promise<number[]> {
+    const pipeline = this.ctx.redis.pipeline();
+    for (let p = 0; p < this.settings.partitions; p++) pipeline.xlen(keyOf(this.ctx.keys.partition(p)));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, n]) => (error ? 0 : Number(n)));
   }
 }
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -4,6 +4,7 @@ export type ErrorCode =
   | 'OVERLOADED'
   | 'INVALID_SETTING'
   | 'SERVICE_FAILED'
+  | 'OUTBOX_UNDECODABLE'
   | 'ASSERTION';
 
 export class StockadeError extends Error {

@@ -14,6 +14,10 @@ export interface PartitionKeys {
   users: string;
   gc: string;
   outbox: string;
+  /** Outbox entries that could not be written, moved aside (with their original id and the reason) and retried. */
+  parked: string;
+  /** Present while the parked entries wait for their next retry; expires after the retry interval. */
+  parkedRetry: string;
   meta: string;
 }
 
@@ -34,6 +38,8 @@ export function partitionKeys(prefix: string, partition: number): PartitionKeys 
     users: `${tag}users`,
     gc: `${tag}gc`,
     outbox: `${tag}outbox`,
+    parked: `${tag}parked`,
+    parkedRetry: `${tag}parkedretry`,
     meta: `${tag}meta`,
   };
 }

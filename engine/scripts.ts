@@ -52,6 +52,7 @@ export interface ScriptCommands {
   overduePayments: ScriptFn;
   recordRefund: ScriptFn;
   readHold: ScriptFn;
+  parkEntries: ScriptFn;
 }
 
 export function defineScripts(redis: Redis | Cluster, faults?: FaultHooks): ScriptCommands {

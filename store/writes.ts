@@ -1,7 +1,18 @@
 import type { OutboxEntry } from '../engine/outbox.ts';
 import { LINE_STRIDE, partitionList } from '../engine/records.ts';
+import type postgres from 'postgres';
 import type { Sql } from './db.ts';
 
+/**
+ * Bind parameters one statement may carry: PostgreSQL's protocol counts them in
+ * 16 bits, and postgres.js refuses 65,534 or more (MAX_PARAMETERS_EXCEEDED).
+ */
+export const bindParametersMax = 65_533;
+
+/** Rows of `columns` columns that fit in one statement's bind parameters. */
+export function rowsPerStatementMax(columns: number): number {
+  return Math.floor(bindParametersMax / columns);
+}
 
 /** The rows a batch of one partition's outbox events becomes. */
 export function rowsOf(partition: number, entries: OutboxEntry[]) {
@@ -35,20 +46,30 @@ export function rowsOf(partition: number, entries: OutboxEntry[]) {
 }
 
 /**
- * Writes a batch in one transaction, each table with one multi-row insert, in
- * foreign-key order. Every row has a natural unique key and ON CONFLICT DO
- * NOTHING, so a batch delivered twice (a worker killed after commit, before it
- * trimmed the outbox) writes nothing the second time.
+ * Writes a batch in one transaction, table by table in foreign-key order, with
+ * multi-row inserts cut by bind parameters (a batch of 100-line orders makes
+ * tens of thousands of item rows). Every row has a natural unique key and ON
+ * CONFLICT DO NOTHING, so a batch delivered twice (a worker killed after commit,
+ * before it trimmed the outbox) writes nothing the second time.
  */
 export async function writeEntries(sql: Sql, partition: number, entries: OutboxEntry[]): Promise<void> {
   const r = rowsOf(partition, entries);
   await sql.begin(async (tx) => {
-    if (r.products.length) await tx`insert into products ${tx(r.products)} on conflict do nothing`;
-    if (r.ledger.length) await tx`insert into stock_ledger ${tx(r.ledger)} on conflict do nothing`;
-    if (r.orders.length) await tx`insert into orders ${tx(r.orders)} on conflict do nothing`;
-    if (r.payments.length) await tx`insert into payments ${tx(r.payments)} on conflict do nothing`;
-    if (r.parts.length) await tx`insert into order_parts ${tx(r.parts)} on conflict do nothing`;
-    if (r.items.length) await tx`insert into order_items ${tx(r.items)} on conflict do nothing`;
-    if (r.refunds.length) await tx`insert into refunds ${tx(r.refunds)} on conflict do nothing`;
+    await insertRows(tx, 'products', r.products);
+    await insertRows(tx, 'stock_ledger', r.ledger);
+    await insertRows(tx, 'orders', r.orders);
+    await insertRows(tx, 'payments', r.payments);
+    await insertRows(tx, 'order_parts', r.parts);
+    await insertRows(tx, 'order_items', r.items);
+    await insertRows(tx, 'refunds', r.refunds);
   });
+}
+
+/** Inserts rows of one shape, as many statements as their bind parameters need. */
+async function insertRows(tx: postgres.TransactionSql, table: string, rows: object[]): Promise<void> {
+  if (rows.length === 0) return;
+  const step = rowsPerStatementMax(Object.keys(rows[0]!).length);
+  for (let at = 0; at < rows.length; at += step) {
+    await tx`insert into ${tx(table)} ${tx(rows.slice(at, at + step))} on conflict do nothing`;
+  }
 }

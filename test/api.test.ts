@@ -305,7 +305,8 @@ describe('orders', () => {
 describe('operations', () => {
   it('/healthz, /readyz, /openapi.json are public; /metrics needs the admin token', async () => {
     expect((await req('GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
-    expect((await req('GET', '/readyz', { token: null })).body).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' }, outbox_backlog: expect.any(Number),
+    expect((await req('GET', '/readyz', { token: null })).body).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' },
+      outbox_backlog: expect.any(Number), outbox_parked: 0,
       memory: { used_bytes: expect.any(Number), max_bytes: expect.any(Number), high_watermark_pct: 85, overloaded: false } });
     const doc = await req('GET', '/openapi.json', { token: null });
     expect(doc.body.openapi).toBe('3.1.0');
@@ -319,6 +320,7 @@ describe('operations', () => {
     expect(metrics.body).toMatch(/stockade_http_request_duration_seconds_bucket/);
     expect(metrics.body).toMatch(/stockade_stock_units\{sku="P-1",state="available"\} \d+/);
     expect(metrics.body).toMatch(/stockade_queue_depth\{queue="outbox"\} \d+/);
+    expect(metrics.body).toMatch(/^stockade_outbox_parked_entries 0$/m);
     expect(metrics.body).toMatch(/stockade_reserve_batch_size_bucket/);
   });
 

@@ -367,6 +367,26 @@ describe('activateCart', () => {
   });
 });
 
+describe('parkEntries', () => {
+  it('1, 0: moves an outbox entry to the parked stream with its id and reason, once', async () => {
+    const s = await product(1);
+    const p = partitionOf(s, engine.settings.partitions);
+    const k = engine.ctx.keys.partition(p);
+    const events = await engine.ctx.redis.xrangeBuffer(k.outbox, '-', '+') as unknown as [Buffer, Buffer[]][];
+    const [id, fields] = events.at(-1)!; // the product event just appended
+    const entry = { streamId: id.toString(), eventId: `${p}:${id}`, event: null, problem: '' };
+    expect(await engine.outbox.park(p, entry, '23503 no such product')).toBe(true);
+    expect(await engine.outbox.park(p, entry, '23503 no such product')).toBe(false); // a repeat parks nothing more
+    expect(await engine.ctx.redis.xrange(k.outbox, entry.streamId, entry.streamId)).toEqual([]);
+    const parked = await engine.ctx.redis.xrangeBuffer(k.parked, '-', '+') as unknown as [Buffer, Buffer[]][];
+    expect(parked).toHaveLength(1);
+    expect(parked[0]![1].map(String)).toEqual(['e', fields[1]!.toString(), 'src', entry.streamId, 'reason', '23503 no such product']);
+    expect(parked[0]![1][1]).toEqual(fields[1]); // the event's bytes, unchanged
+    const [again] = await engine.outbox.readParked(p, null, 10);
+    expect(again).toMatchObject({ eventId: entry.eventId, streamId: parked[0]![0].toString(), event: { t: 'product', sku: s } });
+  });
+});
+
 describe('expireHolds and purgeRecords', () => {
   it('expire a bounded batch, report what is still due, then purge after retention', async () => {
     const { engine: small, close: closeSmall } = testEngine({ partitions: 1, keyShards: 1, expireGroupsMax: 3, idempotencyRetentionMs: 1_000 });
@@ -389,6 +409,16 @@ describe('expireHolds and purgeRecords', () => {
     } finally {
       await closeSmall();
     }
+  });
+  it('every outbox event the scripts appended above decodes', async () => {
+    const types = new Set<string>();
+    for (let p = 0; p < engine.settings.partitions; p++) {
+      for (const entry of await engine.outbox.read(p, 1_000)) {
+        expect(entry.event, entry.event ? '' : `${entry.eventId} ${entry.problem}`).not.toBeNull();
+        types.add(entry.event!.t);
+      }
+    }
+    expect([...types].sort()).toEqual(['order', 'product', 'refund', 'stock']);
   });
   it('conservation holds after all of the above', async () => {
     for (let i = 1; i <= n; i++) {

@@ -2,21 +2,33 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Engine } from '../engine/engine.ts';
 import type { Logger } from '../engine/log.ts';
-import { decodeEntries } from '../engine/outbox.ts';
+import { requireDecoded, type DecodedEntry } from '../engine/outbox.ts';
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';
-import type { WorkerSettings } from './settings.ts';
+import { failureReason, isPermanent } from './failures.ts';
+import { drainAttempts, type WorkerSettings } from './settings.ts';
 
 export const queueName = 'outbox';
+/** Batches one drain job writes before it makes way for other partitions' jobs. */
+const drainRoundsMax = 20;
+/** A retry pass that leaves parked entries parked logs a warning at most this often (else at debug). */
+const parkedWarnIntervalMs = 60_000;
 
 interface DrainJob {
   partition: number;
 }
 
 export interface WriteThroughStats {
+  /** Outbox entries written (and trimmed). */
   written: number;
   batches: number;
+  /** Failed drain attempts. */
   failures: number;
+  /** Entries this process parked. */
+  parked: number;
+  /** Parked entries tried again, and of them written (and unparked). */
+  parkedRetried: number;
+  unparked: number;
 }
 
 /**
@@ -33,15 +45,26 @@ export interface WriteThroughStats {
  * skipped. Failed attempts retry with backoff (PostgreSQL down: the outbox
  * grows and drains when it returns); a job out of attempts stays failed and
  * visible for failedRetryMs, then is retried.
+ *
+ * A batch that fails for a reason no retry fixes (failures.ts) would block its
+ * partition for ever: from the job's parkAfterAttempts-th attempt on it is
+ * split in halves, written in stream order, down to the single entries that
+ * still fail, which are parked (moved to the partition's parked stream with the
+ * reason, logged at error). The entries after them drain on. Parked entries
+ * are tried again every parkedRetryMs, in order, under their original event id.
  */
 export class WriteThrough {
-  readonly stats: WriteThroughStats = { written: 0, batches: 0, failures: 0 };
+  readonly stats: WriteThroughStats = { written: 0, batches: 0, failures: 0, parked: 0, parkedRetried: 0, unparked: 0 };
   private readonly connection: Redis;
   private readonly queue: Queue<DrainJob>;
   private readonly worker: Worker<DrainJob>;
   private pumpTimer: NodeJS.Timeout | null = null;
   private pumping = false;
   private lastFailedCheck = 0;
+  private lastParkedCheck = 0;
+  private lastParkedWarn = 0;
+  /** Per partition, the parked entry the last retry pass ended at, when it stopped at its limit. */
+  private readonly parkedCursor = new Map<number, string>();
 
   constructor(private readonly engine: Engine, redisUrl: string, private readonly sql: Sql,
     private readonly settings: WorkerSettings, private readonly log: Logger) {
@@ -83,21 +106,26 @@ export class WriteThrough {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      const lengths = await this.engine.outboxLengths();
-      const adds = [];
-      for (const [partition, length] of lengths.entries()) {
-        if (length > 0) adds.push(this.queue.add('drain', { partition }, {
-          jobId: `drain-${partition}`, removeOnComplete: true, removeOnFail: false,
-          attempts: 8, backoff: { type: 'custom' },
-        }));
-      }
-      await Promise.all(adds);
+      const [lengths, parkedDue] = await Promise.all([this.engine.outboxLengths(), this.parkedRetryDue()]);
+      const partitions = lengths.flatMap((length, p) => (length > 0 || parkedDue.has(p) ? [p] : []));
+      await Promise.all(partitions.map((partition) => this.queue.add('drain', { partition }, {
+        jobId: `drain-${partition}`, removeOnComplete: true, removeOnFail: false,
+        attempts: drainAttempts, backoff: { type: 'custom' },
+      })));
       await this.retryFailed();
     } catch (error) {
       this.log.warn({ err: error }, 'write-through pump failed');
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** Partitions with parked entries due for a retry (looked at every parkedRetryMs / 4, not every poll). */
+  private async parkedRetryDue(): Promise<Set<number>> {
+    if (Date.now() - this.lastParkedCheck < this.settings.parkedRetryMs / 4) return new Set();
+    this.lastParkedCheck = Date.now();
+    const withParked = (await this.engine.parkedLengths()).flatMap((length, p) => (length > 0 ? [p] : []));
+    return new Set(withParked.length > 0 ? await this.engine.outbox.parkedRetryDue(withParked) : []);
   }
 
   /** A drain job out of attempts stays failed (visible) for failedRetryMs, then runs again. */
@@ -111,16 +139,98 @@ export class WriteThrough {
 
   private async drain(job: Job<DrainJob>): Promise<void> {
     const partition = job.data.partition;
-    const key = this.engine.ctx.keys.partition(partition).outbox;
-    const redis = this.engine.ctx.redis;
-    for (let round = 0; round < 20; round++) {
-      const raw = (await redis.xrangeBuffer(key, '-', '+', 'COUNT', this.settings.batchMax)) as unknown as [Buffer, Buffer[]][];
-      if (raw.length === 0) return;
-      const entries = decodeEntries(partition, raw);
-      await writeEntries(this.sql, partition, entries);
-      await redis.xdel(key, ...entries.map((e) => e.streamId));
-      this.stats.written += entries.length;
-      this.stats.batches += 1;
+    if (await this.engine.outbox.claimParkedRetry(partition, this.settings.parkedRetryMs)) await this.retryParked(partition);
+    const parkOnFailure = job.attemptsMade + 1 >= this.settings.parkAfterAttempts;
+    for (let round = 0; round < drainRoundsMax; round++) {
+      const entries = await this.engine.outbox.read(partition, this.settings.batchMax);
+      if (entries.length === 0) return;
+      await this.writeBatch(partition, entries, parkOnFailure);
     }
+  }
+
+  /** Writes entries in one transaction, then trims them; with parkOnFailure, a permanent failure splits the batch. */
+  private async writeBatch(partition: number, entries: DecodedEntry[], parkOnFailure: boolean): Promise<void> {
+    try {
+      await writeEntries(this.sql, partition, requireDecoded(entries));
+    } catch (error) {
+      if (!parkOnFailure || !isPermanent(error)) throw error;
+      return this.split(partition, entries, error);
+    }
+    await this.engine.outbox.trim(partition, entries);
+    this.stats.written += entries.length;
+    this.stats.batches += 1;
+  }
+
+  /** Writes each half on its own, the earlier first; a single entry that fails for good is parked. */
+  private async split(partition: number, entries: DecodedEntry[], error: unknown): Promise<void> {
+    if (entries.length === 1) return this.park(partition, entries[0]!, error);
+    const half = Math.ceil(entries.length / 2);
+    await this.writeBatch(partition, entries.slice(0, half), true);
+    await this.writeBatch(partition, entries.slice(half), true);
+  }
+
+  private async park(partition: number, entry: DecodedEntry, error: unknown): Promise<void> {
+    const reason = failureReason(error);
+    if (await this.engine.outbox.park(partition, entry, reason)) {
+      this.stats.parked += 1;
+      this.log.error({ partition, event_id: entry.eventId, event_type: entry.event?.t ?? 'undecodable', reason },
+        'outbox entry parked');
+    }
+    await this.engine.outbox.startParkedWait(partition, this.settings.parkedRetryMs);
+  }
+
+  /**
+   * Tries parked entries again, in order, each in its own transaction, under
+   * its original event id; a written one leaves the parked stream. A pass reads
+   * pages of batchMax and goes on to the next page (at most drainRoundsMax)
+   * only while every entry it tries is written; the next pass goes on from
+   * where this one stopped.
+   */
+  private async retryParked(partition: number): Promise<void> {
+    for (let page = 0; page < drainRoundsMax; page++) {
+      const entries = await this.nextParked(partition);
+      const { written, reason } = await this.retryEach(partition, entries);
+      if (written > 0) this.log.info({ partition, written }, 'parked outbox entries written');
+      if (reason !== null) return this.logStillParked(partition, entries.length - written, reason);
+      if (entries.length < this.settings.batchMax) return;
+    }
+  }
+
+  /** The next batchMax parked entries after the last pass's, from the first again once the end is reached. */
+  private async nextParked(partition: number): Promise<DecodedEntry[]> {
+    const countMax = this.settings.batchMax;
+    const after = this.parkedCursor.get(partition) ?? null;
+    let entries = await this.engine.outbox.readParked(partition, after, countMax);
+    if (entries.length === 0 && after !== null) entries = await this.engine.outbox.readParked(partition, null, countMax);
+    if (entries.length < countMax) this.parkedCursor.delete(partition);
+    else this.parkedCursor.set(partition, entries.at(-1)!.streamId);
+    return entries;
+  }
+
+  /** Writes each parked entry on its own; a transient failure stops the pass (the job retries). */
+  private async retryEach(partition: number, entries: DecodedEntry[]): Promise<{ written: number; reason: string | null }> {
+    let written = 0;
+    let reason: string | null = null;
+    for (const entry of entries) {
+      this.stats.parkedRetried += 1;
+      try {
+        await writeEntries(this.sql, partition, requireDecoded([entry]));
+      } catch (error) {
+        if (!isPermanent(error)) throw error;
+        reason ??= failureReason(error);
+        continue;
+      }
+      await this.engine.outbox.unpark(partition, entry);
+      this.stats.unparked += 1;
+      written += 1;
+    }
+    return { written, reason };
+  }
+
+  /** At warn at most every parkedWarnIntervalMs (the entries were logged when parked), else at debug. */
+  private logStillParked(partition: number, failed: number, reason: string): void {
+    const warn = Date.now() - this.lastParkedWarn >= parkedWarnIntervalMs;
+    if (warn) this.lastParkedWarn = Date.now();
+    this.log[warn ? 'warn' : 'debug']({ partition, failed, first_reason: reason }, 'parked outbox entries still fail; they stay parked');
   }
 }

@@ -4,7 +4,7 @@ import type { Route } from '../router.ts';
 
 const stockGaugeSkusMax = 1_000;
 
-/** Liveness, readiness (Redis and PostgreSQL reachable), metrics and the OpenAPI document. */
+/** Liveness, readiness (Redis and PostgreSQL reachable; outbox backlog and parked entries), metrics and the OpenAPI document. */
 export function opsRoutes(d: ApiDeps): Route[] {
   const document = openApiDocument(d.engine.settings);
   return [
@@ -18,8 +18,10 @@ export function opsRoutes(d: ApiDeps): Route[] {
       const memory = redis ? await d.engine.memory(true).catch(() => null) : null;
       // Past the memory watermark this process cannot hold: not ready (it still confirms).
       const ready = redis && postgres && !memory?.overloaded;
-      const backlog = redis ? await d.engine.outboxBacklog().catch(() => null) : null;
-      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog,
+      const [backlog, parked] = redis
+        ? await Promise.all([d.engine.outboxBacklog().catch(() => null), d.engine.outboxParked().catch(() => null)])
+        : [null, null];
+      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog, outbox_parked: parked,
         memory: memory && { used_bytes: memory.usedBytes, max_bytes: memory.maxBytes, high_watermark_pct: memory.highWatermarkPct,
           overloaded: memory.overloaded } } };
     } },
@@ -42,7 +44,7 @@ async function within(work: Promise<unknown>, timeoutMs: number): Promise<boolea
   }
 }
 
-/** Stock per SKU (the first 1,000 of the catalog) and queue depths, read when scraped. */
+/** Stock per SKU (the first 1,000 of the catalog), queue depths and parked outbox entries, read when scraped. */
 async function collectGauges(d: ApiDeps): Promise<void> {
   d.metrics.stock.reset();
   let next: string | null = null;
@@ -57,7 +59,9 @@ async function collectGauges(d: ApiDeps): Promise<void> {
   } while (next && seen < stockGaugeSkusMax);
   d.metrics.queueDepth.set({ queue: 'reserve_batches' }, d.engine.reserver.holdBatches.pending);
   d.metrics.queueDepth.set({ queue: 'key_claims' }, d.engine.reserver.claimBatches.pending);
-  d.metrics.queueDepth.set({ queue: 'outbox' }, await d.engine.outboxBacklog());
+  const [backlog, parked] = await Promise.all([d.engine.outboxBacklog(), d.engine.outboxParked()]);
+  d.metrics.queueDepth.set({ queue: 'outbox' }, backlog);
+  d.metrics.outboxParked.set(parked);
   for (const size of d.engine.reserver.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
   d.metrics.observeCheckout(d.checkout.stats);
   d.metrics.observeMemory(await d.engine.memory(true));

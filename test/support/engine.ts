@@ -48,3 +48,15 @@ export async function stockOf(engine: Engine, sku: string): Promise<Stock> {
   if (!product) throw new Error(`no product ${sku}`);
   return product.stock;
 }
+
+/** Reserves the items for a user, begins payment and commits (what a captured confirm does); the order id. */
+export async function confirmOrder(engine: Engine, userId: string, items: { sku: string; qty: number }[]): Promise<string> {
+  const held = await engine.reserve({ userId, items });
+  if (held.kind !== 'held') throw new Error(`reserve: ${held.kind}`);
+  const id = held.reservation.id;
+  const paying = await engine.beginPayment(id);
+  if (paying.kind !== 'paying') throw new Error(`beginPayment: ${paying.kind}`);
+  const committed = await engine.commit(id, { amountCents: paying.totalCents, reference: `ch_${id}` });
+  if (committed.kind !== 'confirmed') throw new Error(`commit: ${committed.kind}`);
+  return committed.orderId;
+}
