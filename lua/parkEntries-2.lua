@@ -1,10 +1,11 @@
-#!lua
+#!lua flags=allow-oom
 --[[
   parkEntries: moves an outbox entry that cannot be written to the partition's
   parked stream, in one step: the entry's fields, then `src` (its outbox stream
   id, which stays its event id in PostgreSQL) and `reason`. Write-through keeps
   draining the entries after it and retries the parked ones later. Running it
-  again parks nothing more.
+  again parks nothing more. Allowed past maxmemory (allow-oom): it moves an
+  entry, and a partition must keep draining when memory is tight.
 
   KEYS[1] outbox  stream of msgpack events for write-through to PostgreSQL
   KEYS[2] parked  stream of parked entries, in the order they were parked
