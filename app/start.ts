@@ -34,18 +34,18 @@ export async function start(): Promise<void> {
   const sweeper = startSweepLoop(runtime.engine, log, runtime.checkout);
   const writeThrough = startWorkers(runtime.engine, services.redisUrl, runtime.sql, log);
   let server: ApiServer | null = null;
-  if (settings.processes === 1) {
-    server = await startApi(runtime.apiDeps(), settings.port, settings.host);
-    log.info({ port: server.port }, 'API listening');
-  } else {
-    forkApiProcesses(settings.processes, services, log);
-  }
   onShutdown(log, async () => {
     await Promise.all([server?.close(settings.shutdownGraceMs), stopApiProcesses(settings.shutdownGraceMs)]);
     await Promise.all([sweeper.stop(), writeThrough.stop()]);
     await runtime.close();
     await services.stop();
   });
+  if (settings.processes === 1) {
+    server = await startApi(runtime.apiDeps(), settings.port, settings.host);
+    log.info({ port: server.port }, 'API listening');
+  } else {
+    forkApiProcesses(settings.processes, services, log);
+  }
 }
 
 function forkApiProcesses(count: number, services: ServiceUrls, log: Logger): void {
@@ -76,23 +76,24 @@ export async function runWorkersOnly(): Promise<void> {
   const services = await resolveServices();
   const runtime = await createRuntime({ redisUrl: services.redisUrl, databaseUrl: services.databaseUrl, log, role: 'workers' });
   const writeThrough = startWorkers(runtime.engine, services.redisUrl, runtime.sql, log);
-  log.info({ pid: process.pid }, 'write-through workers running');
+  // Signals are handled before the process says it runs: a supervisor may stop it at once.
   onShutdown(log, async () => {
     await writeThrough.stop();
     await runtime.close();
     await services.stop();
   });
+  log.info({ pid: process.pid }, 'write-through workers running');
 }
 
 async function runApiProcess(): Promise<void> {
   const log = createLogger('stockade-api');
   const runtime = await createRuntime({ redisUrl: process.env.REDIS_URL!, databaseUrl: process.env.DATABASE_URL!, log });
   const server = await startApi(runtime.apiDeps(), runtime.settings.port, runtime.settings.host);
-  log.info({ port: server.port, pid: process.pid }, 'API process listening');
   onShutdown(log, async () => {
     await server.close(runtime.settings.shutdownGraceMs);
     await runtime.close();
   });
+  log.info({ port: server.port, pid: process.pid }, 'API process listening');
 }
 
 function onShutdown(log: Logger, stop: () => Promise<void>): void {
