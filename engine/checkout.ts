@@ -19,6 +19,16 @@ export type ConfirmOutcome =
 /** What a charge settled to, as the provider's standing record or its answer says. */
 type Settled = Extract<ChargeResult, { status: 'captured' | 'declined' | 'voided' }>;
 
+export interface RecoveryReport {
+  committed: number;
+  /** Released: declined, voided, or found released. */
+  released: number;
+  /** Captures on released holds refunded. */
+  refunded: number;
+  /** Holds whose step failed this pass (logged; the next pass tries again). */
+  failed: number;
+}
+
 export interface CheckoutStats {
   /** Overdue payments voided at the provider before any capture. */
   voided: number;
@@ -28,11 +38,24 @@ export interface CheckoutStats {
 
 const commitAttempts = 5;
 
-/** The provider's answer, or `timeout` when it does not come in time (the charge may still land: recovery asks later). */
+/**
+ * The provider's answer, or `timeout` when it does not come in time or the call
+ * fails: either way the charge may still land, and the recovery settles it.
+ */
 function withTimeout(charge: Promise<ChargeResult>, timeoutMs: number): Promise<ChargeResult> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<ChargeResult>((resolve) => { timer = setTimeout(() => resolve({ status: 'timeout' }), timeoutMs + 100); });
-  return Promise.race([charge, late]).finally(() => clearTimeout(timer));
+  const answered = charge.catch((): ChargeResult => ({ status: 'timeout' }));
+  return Promise.race([answered, late]).finally(() => clearTimeout(timer));
+}
+
+/** A provider call other than the charge: its failure is the provider being unavailable (503), never a bug (500). */
+async function ask<T>(what: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw new StockadeError('SERVICE_FAILED', `the payment provider failed to ${what}`, { cause: error });
+  }
 }
 
 function settledOf(record: ChargeRecord): Settled {
@@ -50,9 +73,10 @@ function settledOf(record: ChargeRecord): Settled {
  * deadline by voiding the charge at the provider first (the provider's first
  * record wins, so a late charge fails), then releasing: no capture can exist
  * for a hold Stockade released. Should one appear anyway (a provider that
- * ignored the void), it is refunded, recorded and counted. Every step is
- * idempotent, so a repeated confirm finishes an interrupted one and answers
- * the same.
+ * ignored the void), it is refunded, recorded and counted, by the confirm that
+ * sees it, a later confirm, or the recovery, which looks at every voided hold
+ * again after voidRecheckMs. Every step is idempotent, so a repeated confirm
+ * finishes an interrupted one and answers the same.
  */
 export class Checkout {
   readonly stats: CheckoutStats = { voided: 0, refunded: 0 };
@@ -86,12 +110,29 @@ export class Checkout {
   private async settle(id: string, charge: Settled, reservation?: Reservation): Promise<ConfirmOutcome> {
     if (charge.status === 'declined') return this.releaseFor(id, 'declined', { kind: 'declined', reason: charge.reason });
     if (charge.status === 'voided') return this.releaseFor(id, 'voided', { kind: 'voided' });
-    const out = await this.commit(id, charge.amountCents, charge.reference);
+    const out = await this.commitCaptured(id, charge.amountCents, charge.reference);
     if (out.kind === 'released' || out.kind === 'expired') return this.refund(id, charge.amountCents);
-    if (out.kind !== 'confirmed') return out;
+    if (out.kind !== 'confirmed') {
+      // A capture that no hold in Redis answers for (Redis lost it): neither sold nor refunded blindly.
+      this.log?.error({ reservationId: id, amountCents: charge.amountCents, state: out.kind },
+        'a captured charge whose hold Redis does not have; left for the reconciler');
+      throw new StockadeError('SERVICE_FAILED', `the captured charge of ${id} has no hold to commit (${out.kind}); the reconciler settles it`);
+    }
     const confirmed = reservation ? { ...reservation, status: 'confirmed' as const, orderId: out.orderId } : await this.engine.getReservation(id);
     if (!confirmed) return { kind: 'not_found' };
     return { kind: 'confirmed', reservation: confirmed, orderId: out.orderId, amountCents: charge.amountCents };
+  }
+
+  /**
+   * After the pivot the saga goes forward: commit, and when the hold is back to
+   * `held` (Redis lost its payment start, an older AOF), begin its payment again
+   * and commit.
+   */
+  private async commitCaptured(id: string, amountCents: number, reference: string): Promise<CommitOutcome> {
+    const out = await this.commit(id, amountCents, reference);
+    if (out.kind !== 'payment_not_begun') return out;
+    await this.engine.beginPayment(id);
+    return this.commit(id, amountCents, reference);
   }
 
   /** Releases for the saga; a hold that another step settled first answers that step's outcome. */
@@ -115,12 +156,20 @@ export class Checkout {
     }
   }
 
-  /** A capture that no hold can honour (its hold was released first): refunded, recorded, counted. */
+  /**
+   * A capture that no hold can honour (its hold was released first): every part
+   * of the hold released, the charge refunded, the refund recorded (written
+   * through to PostgreSQL), logged and counted. Each step is idempotent: any
+   * step that fails is done again by the next confirm or the recovery.
+   */
   private async refund(id: string, amountCents: number): Promise<ConfirmOutcome> {
-    const record = await this.provider.refund(id);
+    await this.engine.release(id, 'voided');
+    const { record, refundedNow } = await ask('refund', this.provider.refund(id));
     await this.engine.recordRefund(id, amountCents, `re_${record.reference}`, 'captured after the hold was released');
-    this.stats.refunded += 1;
-    this.log?.warn({ reservationId: id, amountCents }, 'a capture landed on a released hold (the provider ignored its void); refunded');
+    if (refundedNow) {
+      this.stats.refunded += 1;
+      this.log?.warn({ reservationId: id, amountCents }, 'a capture landed on a released hold (the provider ignored its void); refunded');
+    }
     return { kind: 'refunded', amountCents };
   }
 
@@ -135,10 +184,19 @@ export class Checkout {
    * (a capture that stands is answered instead), then settle by what stands.
    */
   private async settleOverdue(id: string): Promise<ConfirmOutcome> {
-    const standing = await this.provider.void(id);
-    if (standing.status === 'voided') this.stats.voided += 1;
-    if (standing.status === 'captured' && standing.refunded) return this.releasedOutcome(id);
-    return this.settle(id, settledOf(standing));
+    const standing = await ask('void', this.provider.void(id));
+    if (standing.status === 'captured' && standing.refunded) return this.refund(id, standing.amountCents);
+    const out = await this.settle(id, settledOf(standing));
+    if (out.kind === 'voided') this.stats.voided += 1;
+    return out;
+  }
+
+  /** A voided hold, looked at again: a capture that a provider let through despite the void is refunded. */
+  private async recheckVoid(id: string): Promise<boolean> {
+    const record = await ask('look up a charge', this.provider.lookup(id));
+    const refunded = record?.status === 'captured' ? (await this.refund(id, record.amountCents), true) : false;
+    await this.engine.voidRechecked(id);
+    return refunded;
   }
 
   /**
@@ -146,17 +204,32 @@ export class Checkout {
    * deadline (a confirm that timed out, crashed, or lost its client), settled
    * as settleOverdue does. Returns what it did.
    */
-  async recoverOverdue(countMax = 100): Promise<{ committed: number; released: number; refunded: number }> {
-    const done = { committed: 0, released: 0, refunded: 0 };
+  async recoverOverdue(countMax = 100): Promise<RecoveryReport> {
+    const done: RecoveryReport = { committed: 0, released: 0, refunded: 0, failed: 0 };
     for (let p = 0; p < this.engine.settings.partitions; p++) {
       for (const id of await this.engine.overduePayments(p, countMax)) {
-        const out = await this.settleOverdue(id);
-        if (out.kind === 'confirmed') done.committed += 1;
-        else if (out.kind === 'refunded') done.refunded += 1;
-        else if (out.kind === 'declined' || out.kind === 'voided' || out.kind === 'released') done.released += 1;
+        await this.attempt(done, id, async () => {
+          const out = await this.settleOverdue(id);
+          if (out.kind === 'confirmed') done.committed += 1;
+          else if (out.kind === 'refunded') done.refunded += 1;
+          else if (out.kind === 'declined' || out.kind === 'voided' || out.kind === 'released') done.released += 1;
+        });
+      }
+      for (const id of await this.engine.voidsToRecheck(p, countMax)) {
+        await this.attempt(done, id, async () => { if (await this.recheckVoid(id)) done.refunded += 1; });
       }
     }
     return done;
+  }
+
+  /** One hold's step of a recovery pass: a failure is counted and logged, and the pass goes on. */
+  private async attempt(done: RecoveryReport, id: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      done.failed += 1;
+      this.log?.warn({ err: error, reservationId: id }, 'settling an overdue payment failed; the next pass tries again');
+    }
   }
 
   /** What a released hold answers a confirm, by why the saga released it (`fallback` when the record says nothing more). */
@@ -164,10 +237,16 @@ export class Checkout {
     const found = await this.engine.reservations.find(id);
     switch (found?.record.reason) {
       case 'declined': return { kind: 'declined', reason: 'declined' };
-      case 'voided': return { kind: 'voided' };
+      case 'voided': return this.voidedOutcome(id);
       case 'refunded': return { kind: 'refunded', amountCents: found.reservation?.totalCents ?? 0 };
       case 'compensated': return { kind: 'expired' };
       default: return fallback;
     }
+  }
+
+  /** A hold released after its void: the provider says whether anything was taken (a capture let through is refunded now). */
+  private async voidedOutcome(id: string): Promise<ConfirmOutcome> {
+    const record = await ask('look up a charge', this.provider.lookup(id));
+    return record?.status === 'captured' ? this.refund(id, record.amountCents) : { kind: 'voided' };
   }
 }

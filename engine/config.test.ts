@@ -19,7 +19,7 @@ describe('scripts', () => {
   it('every script starts with #!lua, names its key count, and has its includes inlined once', () => {
     const scripts = loadScripts();
     expect(scripts.map((s) => s.name).sort()).toEqual(['activateCart', 'adjustStock', 'beginPayment', 'claimKeys',
-      'commitHold', 'createProduct', 'expireHolds', 'hitRateLimit', 'overduePayments', 'parkEntries', 'purgeRecords', 'readHold',
+      'commitHold', 'createProduct', 'dueIds', 'expireHolds', 'forgetClaim', 'hitRateLimit', 'parkEntries', 'purgeRecords', 'readHold',
       'recordRefund', 'releaseHold', 'reserveHolds']);
     for (const s of scripts) {
       expect(s.lua).toMatch(/^#!lua( flags=[a-z,-]+)?\n/);

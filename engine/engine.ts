@@ -73,7 +73,14 @@ export class Engine {
   release = (...a: Parameters<Reservations['release']>) => this.reservations.release(...a);
   recordRefund = (...a: Parameters<Reservations['recordRefund']>) => this.reservations.recordRefund(...a);
   overduePayments = (...a: Parameters<Reservations['overduePayments']>) => this.reservations.overduePayments(...a);
+  voidsToRecheck = (...a: Parameters<Reservations['voidsToRecheck']>) => this.reservations.voidsToRecheck(...a);
+  voidRechecked = (...a: Parameters<Reservations['voidRechecked']>) => this.reservations.voidRechecked(...a);
   sweepOnce = () => this.sweeper.sweepOnce();
+
+  /** False while Redis memory is past its high watermark: no new idempotency claim should be made then. */
+  hasMemoryRoom(): Promise<boolean> {
+    return this.ctx.memory.hasRoom();
+  }
 
   /** Redis memory as last read (asked afresh with `fresh`). */
   async memory(fresh = false): Promise<MemoryState> {

@@ -10,6 +10,10 @@ export interface PartitionKeys {
   due: string;
   /** The due holds by sku and deadline (lua/includes/expire.lua). */
   dueHolds: string;
+  /** The due index before it was kept by SKU: drained by the sweeper (lua/expireHolds-8.lua). */
+  legacyDue: string;
+  /** Holds released after their charge was voided, by when the recovery asks the provider again. */
+  voided: string;
   paying: string;
   users: string;
   gc: string;
@@ -34,6 +38,8 @@ export function partitionKeys(prefix: string, partition: number): PartitionKeys 
     holds: `${tag}holds`,
     due: `${tag}due-skus`,
     dueHolds: `${tag}due-holds`,
+    legacyDue: `${tag}due`,
+    voided: `${tag}voided`,
     paying: `${tag}paying`,
     users: `${tag}users`,
     gc: `${tag}gc`,

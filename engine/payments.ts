@@ -41,6 +41,6 @@ export interface PaymentProvider {
   lookup(reservationId: string): Promise<ChargeRecord | null>;
   /** Records a void unless a record stands; answers the record that stands (a capture found is never voided). */
   void(reservationId: string): Promise<ChargeRecord>;
-  /** Refunds a captured charge in full (once; a repeat answers the same); answers the record. */
-  refund(reservationId: string): Promise<ChargeRecord>;
+  /** Refunds a captured charge in full, once; `refundedNow` is false for a repeat. */
+  refund(reservationId: string): Promise<{ record: ChargeRecord; refundedNow: boolean }>;
 }

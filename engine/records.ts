@@ -34,6 +34,8 @@ export interface HoldRecord {
   note: [number, string, number] | null;
   /** Why a released hold was released, when the saga did it ('' for a client's release or none). */
   reason: ReleaseReason;
+  /** A cart home that expired while still pending: never a reservation, no client was told of it. */
+  unfinished: boolean;
   orderId: string;
 }
 
@@ -65,6 +67,7 @@ export function decodeRecord(raw: string): HoldRecord {
     endedAtMs: Number(ended),
     note: noteParts ? [Number(noteParts[0]), noteParts[1]!, Number(noteParts[2])] : null,
     reason: releaseReasons.has(note!) ? (note as ReleaseReason) : '',
+    unfinished: note === 'unfinished',
     orderId: orderId!,
   };
 }

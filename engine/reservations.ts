@@ -125,8 +125,8 @@ export class Reservations {
   private releasePart(partition: number, id: string, mode: ReleaseMode | 'abort' | 'abandon' | 'abandon-any', note: Rejection | null): Promise<Reply> {
     const k = this.ctx.keys.partition(partition);
     const [code, a, b] = note ? rejectionNote(note) : [0, '', 0];
-    return this.ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta,
-      id, mode, code, a, b, this.ctx.recordRetentionMs) as Promise<Reply>;
+    return this.ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta, k.voided,
+      id, mode, code, a, b, this.ctx.recordRetentionMs, this.ctx.settings.voidRecheckMs) as Promise<Reply>;
   }
 
   /** pending -> held once every part holds its lines; false when the cart expired (or was given back) meanwhile. */
@@ -149,14 +149,16 @@ export class Reservations {
    * activated cart, a single hold): `keyed` false gives back those too, since
    * no one can ever ask for them. Parts never reserved are left a tombstone, so
    * a late resend of their reserve holds nothing. A cart whose home part
-   * expired has its other parts given back too. True when this request is
-   * given back (aborted) now or was before: it was never a reservation.
+   * expired or was refused has its other parts given back too. True when this
+   * request is given back now or was before and was never a reservation nor a
+   * refusal (its key may then be used afresh).
    */
   async abandon(id: string, partitions: number[], keyed: boolean): Promise<boolean> {
     const [home, ...others] = partitions;
-    const [code] = await this.releasePart(home!, id, keyed ? 'abandon' : 'abandon-any', null);
+    const [code, , refused] = await this.releasePart(home!, id, keyed ? 'abandon' : 'abandon-any', null);
+    // Once the home part holds nothing, no other part may: the home decides.
     if (code === Code.OK || code === Code.EXPIRED) await Promise.all(others.map((p) => this.releasePart(p, id, 'abandon', null)));
-    return code === Code.OK;
+    return code === Code.OK && refused !== 'refused';
   }
 
   /** Notes a refund of a capture that landed on this released hold, and appends it to the outbox for PostgreSQL. */
@@ -171,6 +173,18 @@ export class Reservations {
   /** Holds of a partition still paying past their payment deadline, oldest first (at most countMax). */
   async overduePayments(partition: number, countMax: number): Promise<string[]> {
     const k = this.ctx.keys.partition(partition);
-    return (await this.ctx.scripts.overduePayments(k.paying, k.meta, countMax)) as string[];
+    return (await this.ctx.scripts.dueIds(k.paying, k.meta, countMax)) as string[];
+  }
+
+  /** Holds of a partition released after a void whose look at the provider again is due, oldest first (at most countMax). */
+  async voidsToRecheck(partition: number, countMax: number): Promise<string[]> {
+    const k = this.ctx.keys.partition(partition);
+    return (await this.ctx.scripts.dueIds(k.voided, k.meta, countMax)) as string[];
+  }
+
+  /** Done with a voided hold's look at the provider. */
+  async voidRechecked(id: string): Promise<void> {
+    const home = partitionOfId(id, this.ctx.settings.partitions);
+    if (home >= 0) await this.ctx.redis.zrem(this.ctx.keys.partition(home).voided, id);
   }
 }

@@ -118,10 +118,9 @@ export class Reserver {
     return claim !== null && claim.startsWith(`${fingerprint} `);
   }
 
+  /** Frees a key whose request was given back, unless a newer request claimed it since (compare and delete, atomic). */
   private async forgetClaim(key: string, id: string): Promise<void> {
-    const claims = this.ctx.keys.shard(shardOf(key, this.ctx.settings.keyShards)).claims;
-    const claim = await this.ctx.redis.hget(claims, key);
-    if (claim?.endsWith(` ${id}`)) await this.ctx.redis.hdel(claims, key);
+    await this.ctx.scripts.forgetClaim(this.ctx.keys.shard(shardOf(key, this.ctx.settings.keyShards)).claims, key, id);
   }
 
   async reserve(req: ReserveRequest, attempt = 1): Promise<ReserveOutcome> {
@@ -184,7 +183,8 @@ export class Reserver {
     for (let round = 1; ; round++) {
       const reply = await this.holdBatches.submit(partition, req);
       if (reply[0] !== Code.RECLAIM_MORE) return reply;
-      if (round >= reclaimRoundsMax) return [Code.OUT_OF_STOCK, reply[1]!, reply[2]!];
+      // Not decided (nothing recorded): the client's retry decides afresh.
+      if (round >= reclaimRoundsMax) throw new StockadeError('OVERLOADED', `more due holds of ${reply[1]} than ${round} calls expire`);
     }
   }
 
@@ -235,7 +235,6 @@ export class Reserver {
     }
     if (!(await this.reservations.activateCart(hold.id, home.partition))) {
       // Expired before it was whole, or given back meanwhile: the parts go back too (the catch in reserve does it).
-      if (hold.replayed) return this.originalOf(hold.id);
       throw new StockadeError('SERVICE_FAILED', `reserving cart ${hold.id} took longer than its TTL; nothing is held`);
     }
     return this.heldOf(hold.id, hold.userId, parts.map((p, i) => ({ items: p.items, reply: replies[i]! })));
@@ -289,7 +288,7 @@ export class Reserver {
       const refusal = found?.record.note ? rejectionOf(...found.record.note) : null;
       if (refusal) return refusal;
       if (found && found.record.status !== 'pending') {
-        if (!found.reservation || found.record.status === 'aborted') return { kind: 'abandoned' };
+        if (!found.reservation || found.record.status === 'aborted' || found.record.unfinished) return { kind: 'abandoned' };
         return { kind: 'held', reservation: { ...found.reservation, status: 'held', orderId: '' } };
       }
       if (!found || Date.now() >= deadline) return o.takeOver && found ? null : { kind: 'in_progress' };
@@ -299,9 +298,9 @@ export class Reserver {
 
   private async sendHolds(partition: number, reqs: HoldRequest[]): Promise<HoldReply[]> {
     const k = this.ctx.keys.partition(partition);
-    const { reclaimGroupsMax, reclaimSkuGroupsMax, outboxLengthMax } = this.ctx.settings;
+    const { reclaimWorkMax, reclaimSkuWorkMax, outboxLengthMax } = this.ctx.settings;
     const args: (string | number)[] = [k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
-      reclaimGroupsMax, reclaimSkuGroupsMax, this.ctx.recordRetentionMs, reqs.length, outboxLengthMax];
+      reclaimWorkMax, reclaimSkuWorkMax, this.ctx.recordRetentionMs, reqs.length, outboxLengthMax];
     for (const r of reqs) {
       args.push(r.id, r.userId, r.ttlMs, r.mode + (r.keep ? '1' : '0'), r.parts, r.items.length);
       for (const item of r.items) args.push(item.sku, item.qty);

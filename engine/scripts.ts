@@ -49,10 +49,11 @@ export interface ScriptCommands {
   purgeRecords: ScriptFn;
   claimKeys: ScriptFn;
   hitRateLimit: ScriptFn;
-  overduePayments: ScriptFn;
+  dueIds: ScriptFn;
   recordRefund: ScriptFn;
   readHold: ScriptFn;
   parkEntries: ScriptFn;
+  forgetClaim: ScriptFn;
 }
 
 export function defineScripts(redis: Redis | Cluster, faults?: FaultHooks): ScriptCommands {

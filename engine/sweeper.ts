@@ -16,8 +16,8 @@ export class Sweeper {
   /** Expires a bounded step of due holds; stillDue counts the SKUs with due holds left for later steps. */
   async expirePartition(partition: number): Promise<{ expired: number; stillDue: number }> {
     const k = this.ctx.keys.partition(partition);
-    const [expired, stillDue] = (await this.ctx.scripts.expireHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta,
-      this.ctx.settings.expireGroupsMax, this.ctx.recordRetentionMs)) as [number, number];
+    const [expired, stillDue] = (await this.ctx.scripts.expireHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.legacyDue,
+      this.ctx.settings.expireWorkMax, this.ctx.recordRetentionMs)) as [number, number];
     return { expired, stillDue };
   }
 

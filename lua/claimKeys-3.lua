@@ -1,9 +1,13 @@
-#!lua
+#!lua flags=allow-oom
 --[[
   claimKeys: the first step of an idempotent request. Claims each idempotency
   key of a batch for a reservation id, or finds who claimed it before. A key
   names its shard (not the partition of the skus), so the same key with another
   body is caught wherever that body's skus live.
+
+  Allowed past maxmemory (allow-oom), so that a replay still gets its answer:
+  the engine makes no new reserve claim past its memory watermark (below
+  maxmemory), nor a confirm one.
 
   KEYS[1] claims  hash  <scoped key> -> "<fingerprint> <reservation id>"
   KEYS[2] gc      zset  msgpack arrays of keys, scored by when they may be purged

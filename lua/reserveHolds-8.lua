@@ -2,12 +2,13 @@
 --[[
   reserveHolds: reserves units for a batch of requests of one partition, in
   arrival order (group commit). Each request is all-or-nothing over its lines.
-  First expires up to ARGV[1] due groups of holds (any sku), so expired units
-  come back even when no sweeper runs. Then, before refusing a request for
-  lack of units or of per-user allowance, it expires the due holds of that very
-  sku (up to ARGV[2] groups per call in all): a request is never refused while
-  due holds could satisfy it. When due holds remain past that bound it answers
-  -6, and the caller sends the request again.
+  First expires due holds of any sku (within ARGV[1] work units: a record read
+  or a line moved each), so expired units come back even when no sweeper runs.
+  Then, before refusing a request for lack of units or of per-user allowance,
+  it expires the due holds of that very sku (within ARGV[2] work units per call
+  in all): a request is never refused while due holds could satisfy it. When
+  due holds remain past that bound it answers -6, and the caller sends the
+  request again.
 
   Redis work is per batch, not per request: one HMGET for the ids, one for the
   SKUs, one HSET for every new record, two ZADDs for the due index, two
@@ -24,7 +25,7 @@
   KEYS[7] meta      hash   clock_offset_ms
   KEYS[8] outbox    stream  (only its length is read: the write-through backlog)
 
-  ARGV[1] reclaimGroupsMax   ARGV[2] reclaimSkuGroupsMax   ARGV[3] retentionMs
+  ARGV[1] reclaimWorkMax   ARGV[2] reclaimSkuWorkMax   ARGV[3] retentionMs
   ARGV[4] requestCount
   ARGV[5] outboxLengthMax: past it, nothing is reserved (back-pressure while
           PostgreSQL is away: paid orders must still fit)
@@ -53,7 +54,7 @@
 --- @include "expire"
 local k = { skus = KEYS[1], holds = KEYS[2], due = KEYS[3], dueHolds = KEYS[4], users = KEYS[5], gc = KEYS[6] }
 local skusKey, holdsKey, usersKey, gcKey, metaKey, outboxKey = k.skus, k.holds, k.users, k.gc, KEYS[7], KEYS[8]
-local reclaimGroupsMax, reclaimBudget = tonumber(ARGV[1]), tonumber(ARGV[2])
+local reclaimWorkMax, reclaimBudget = tonumber(ARGV[1]), tonumber(ARGV[2])
 local retentionMs, requestCount = tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local backlog = redis.call('XLEN', outboxKey)
@@ -71,7 +72,7 @@ local REQ_HEADER = 6
 local now = nowMs(metaKey)
 local nowText = num(now)
 
-expireDue(k, now, reclaimGroupsMax, retentionMs)
+expireDue(k, now, reclaimWorkMax, retentionMs)
 
 -- Where each request starts in ARGV; its id; the batch's distinct SKUs.
 local starts, ids, skuList, skuSeen = {}, {}, {}, {}
@@ -151,9 +152,9 @@ local function reclaim(sku)
   local earliest = redis.call('ZSCORE', k.due, sku)
   local more = earliest ~= false and tonumber(earliest) <= now
   while more and reclaimBudget > 0 do
-    local _, usedGroups
-    _, usedGroups, more = expireSku(k, sku, now, reclaimBudget, retentionMs, returned)
-    reclaimBudget = reclaimBudget - usedGroups
+    local _, used
+    _, used, more = expireSku(k, sku, now, reclaimBudget, retentionMs, returned)
+    reclaimBudget = reclaimBudget - used
   end
   if not more then settled[sku] = true end
   return more

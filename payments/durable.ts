@@ -36,16 +36,18 @@ export async function writeOnce(path: string, text: string): Promise<boolean> {
   } finally {
     await handle.close();
   }
+  let created = true;
   try {
     await link(tmp, path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    created = false;
   } finally {
     await unlink(tmp).catch(() => {});
   }
+  // Also when another writer won: its name may not be durable yet, and the caller is about to act on it.
   await syncDir(dir);
-  return true;
+  return created;
 }
 
 /** A file's text, or null when it does not exist. */

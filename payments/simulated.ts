@@ -78,12 +78,12 @@ export class SimulatedProvider implements PaymentProvider {
     return this.recordFirst(voided);
   }
 
-  async refund(reservationId: string): Promise<ChargeRecord> {
+  async refund(reservationId: string): Promise<{ record: ChargeRecord; refundedNow: boolean }> {
     const record = await this.lookup(reservationId);
     if (record?.status !== 'captured') throw new Error(`no capture of ${reservationId} to refund`);
     const refund = { reservationId, amountCents: record.amountCents, reference: `re_${reservationId}` };
-    await writeOnce(this.pathOf(reservationId, 'refund'), JSON.stringify(refund));
-    return { ...record, refunded: true };
+    const refundedNow = await writeOnce(this.pathOf(reservationId, 'refund'), JSON.stringify(refund));
+    return { record: { ...record, refunded: true }, refundedNow };
   }
 
   /** Writes the record unless one stands; answers the one that stands. */

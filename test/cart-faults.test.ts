@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../engine/engine.ts';
 import { lostReply } from '../engine/faults.ts';
 import { partitionOf } from '../engine/partition.ts';
-import { skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
+import { advanceClock, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
 
 // A reply lost after a script ran (the connection dropped mid-reply) must never
 // strand a cart: either its parts are given back, or its Idempotency-Key is kept
@@ -21,9 +21,16 @@ let engine: Engine;
 let close: () => Promise<void>;
 let n = 0;
 
+/** Runs after a matching script call (once each): a slow step, e.g. the clock passing a deadline meanwhile. */
+const delays: { match: Drop; run: () => Promise<void> }[] = [];
+
 beforeAll(() => ({ engine, close } = testEngine({ cartReplayWaitMs: 100 }, {
   beforeScript: (name, args) => once(refusals, name, args),
-  afterScript: (name, args) => once(drops, name, args),
+  afterScript: async (name, args) => {
+    const at = delays.findIndex((d) => d.match(name, args));
+    if (at >= 0) await delays.splice(at, 1)[0]!.run();
+    once(drops, name, args);
+  },
 })));
 afterAll(() => close());
 
@@ -98,5 +105,42 @@ describe('a cart whose script reply is lost', () => {
     const retry = await engine.reserve(request([sku!], `k${n}`));
     expect(retry).toMatchObject({ kind: 'duplicate', of: { kind: 'held' } });
     expect(await reservedOf([sku!])).toEqual([1]);
+  });
+
+  it('a cart whose home part expires before it is whole: 503, and the retry reserves afresh (not a stale hold)', async () => {
+    const skus = await twoSkus();
+    delays.push({ match: isPartReserve, run: () => advanceClock(engine, 1_000) });
+    await expect(engine.reserve({ ...request(skus, `k${n}`), ttlMs: 1_000 })).rejects.toMatchObject({ code: 'SERVICE_FAILED' });
+    expect(await reservedOf(skus)).toEqual([0, 0]);
+    const retry = await engine.reserve({ ...request(skus, `k${n}`), ttlMs: 1_000 });
+    expect(retry.kind, JSON.stringify(retry)).toBe('held');
+    expect(await reservedOf(skus)).toEqual([1, 1]);
+  });
+
+  it('a refused cart whose giving back of a part fails at first: the part is given back all the same, the retry gets the refusal', async () => {
+    const skus: string[] = [];
+    const used = new Set<number>();
+    for (let i = 0; skus.length < 3; i++) {
+      const sku = `cf${++n}r${i}`;
+      const p = partitionOf(sku, engine.settings.partitions);
+      if (!used.has(p)) { used.add(p); skus.push(sku); }
+    }
+    skus.sort((a, b) => partitionOf(a, engine.settings.partitions) - partitionOf(b, engine.settings.partitions));
+    for (const [i, sku] of skus.entries()) await engine.createProduct({ sku, name: sku, priceCents: 100, stock: i < 2 ? 1 : 0 });
+    const middle = engine.ctx.keys.partition(partitionOf(skus[1]!, engine.settings.partitions)).skus;
+    refusals.push((name, args) => name === 'releaseHold' && args[0] === middle && args.includes('abort'));
+    await expect(engine.reserve(request(skus, `k${n}`))).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(await reservedOf(skus)).toEqual([0, 0, 0]);
+    const retry = await engine.reserve(request(skus, `k${n}`));
+    expect(retry).toEqual({ kind: 'duplicate', of: { kind: 'out_of_stock', sku: skus[2], available: 0 } });
+  });
+
+  it('forgetClaim frees a key only while its claim still names the request given back', async () => {
+    const { claims } = engine.ctx.keys.shard(0);
+    await engine.ctx.redis.hset(claims, 'fc-key', 'fp 1.newerrequest0001');
+    expect(await engine.ctx.scripts.forgetClaim(claims, 'fc-key', '1.olderrequest0001')).toBe(0);
+    expect(await engine.ctx.redis.hget(claims, 'fc-key')).toBe('fp 1.newerrequest0001');
+    expect(await engine.ctx.scripts.forgetClaim(claims, 'fc-key', '1.newerrequest0001')).toBe(1);
+    expect(await engine.ctx.redis.hexists(claims, 'fc-key')).toBe(0);
   });
 });

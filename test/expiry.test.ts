@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../engine/engine.ts';
+import { partitionOf } from '../engine/partition.ts';
 import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
 
 // Invariant T: every hold ends confirmed, released or expired, and expired units
@@ -27,7 +28,7 @@ describe('expiry', () => {
     while ((await stockOf(engine, hot!)).reserved > 0) {
       await engine.reserve({ userId: 'walker', items: [{ sku: other!, qty: 1 }], ttlMs: 60_000 });
       calls += 1;
-      expect(calls).toBeLessThan(30); // at most reclaimGroupsMax groups per call, so a few calls
+      expect(calls).toBeLessThan(30); // at most reclaimWorkMax work per call, so a few calls
     }
     expect(calls).toBeGreaterThan(1);
     expect(await stockOf(engine, hot!)).toEqual({ total: 300, available: 300, reserved: 0, sold: 0 });
@@ -80,8 +81,8 @@ describe('expiry', () => {
     expect(await stockOf(engine, sku!)).toEqual({ total: 100, available: 90, reserved: 10, sold: 0 });
   });
 
-  it('more due groups than one call may reclaim: the request is sent again until it holds, each call bounded', async () => {
-    const { engine: small, close: closeSmall } = testEngine({ reclaimGroupsMax: 1, reclaimSkuGroupsMax: 8 });
+  it('more due holds than one call may reclaim: the request is sent again until it holds, each call bounded', async () => {
+    const { engine: small, close: closeSmall } = testEngine({ reclaimWorkMax: 2, reclaimSkuWorkMax: 16 });
     try {
       const [sku, other] = skusInOnePartition(small, `tb${n++}`, 2);
       await small.createProduct({ sku: sku!, name: 't', priceCents: 1, stock: 200 });
@@ -98,6 +99,46 @@ describe('expiry', () => {
     } finally {
       await closeSmall();
     }
+  });
+
+  it('one due group larger than a call\'s work budget is expired in parts, each call bounded, its rest left indexed', async () => {
+    let calls = 0;
+    const { engine: small, close: closeSmall } = testEngine({ reclaimWorkMax: 0, reclaimSkuWorkMax: 20, batchSizeMax: 1024 },
+      { afterScript: (name) => { if (name === 'reserveHolds') calls += 1; } });
+    try {
+      const [sku] = skusInOnePartition(small, `tw${n++}`, 1);
+      await small.createProduct({ sku: sku!, name: 't', priceCents: 1, stock: 100 });
+      // 100 holds in one reserve call: one due group.
+      await Promise.all(Array.from({ length: 100 }, (_, i) => small.reserve({ userId: `u${i}`, items: [{ sku: sku!, qty: 1 }], ttlMs: 1_000 })));
+      expect(calls).toBe(1);
+      await advanceClock(small, 1_000);
+      const k = small.ctx.keys.partition(partitionOf(sku!, small.settings.partitions));
+      const big = await small.reserve({ userId: 'big', items: [{ sku: sku!, qty: 100 }] });
+      expect(big.kind, JSON.stringify(big)).toBe('held');
+      // A record read and a line moved per hold: 2 units; 20 per call, so at least 10 calls.
+      expect(calls - 1).toBeGreaterThanOrEqual(10);
+      expect(await stockOf(small, sku!)).toEqual({ total: 100, available: 0, reserved: 100, sold: 0 });
+      // The big hold's own entry is all that is left in the index.
+      expect(await small.ctx.redis.zcard(k.dueHolds)).toBe(1);
+    } finally {
+      await closeSmall();
+    }
+  });
+
+  it('holds indexed the old way (before the index by SKU) are expired by the sweeper: an upgrade strands none', async () => {
+    const [sku] = skusInOnePartition(engine, `tl${n++}`, 1);
+    await engine.createProduct({ sku: sku!, name: 't', priceCents: 1, stock: 3 });
+    const outs = await Promise.all([0, 1, 2].map((i) => engine.reserve({ userId: `u${i}`, items: [{ sku: sku!, qty: 1 }], ttlMs: 1_000 })));
+    const ids = outs.map((o) => (o.kind === 'held' ? o.reservation : null)!);
+    // As the previous release left them: one comma-joined group in {p:N}:due, scored by the deadline; nothing in the new index.
+    const k = engine.ctx.keys.partition(partitionOf(sku!, engine.settings.partitions));
+    await engine.ctx.redis.zrem(k.due, sku!);
+    await engine.ctx.redis.zremrangebylex(k.dueHolds, `[${sku}\x1f`, `(${sku} `);
+    await engine.ctx.redis.zadd(k.legacyDue, ids[0]!.expiresAtMs, ids.map((r) => r.id).join(','));
+    await advanceClock(engine, 1_000);
+    expect((await engine.sweepOnce()).expired).toBe(3);
+    expect(await stockOf(engine, sku!)).toEqual({ total: 3, available: 3, reserved: 0, sold: 0 });
+    expect(await engine.ctx.redis.zcard(k.legacyDue)).toBe(0);
   });
 
   it('a hold past its deadline reads expired and cannot be confirmed, before any sweep', async () => {

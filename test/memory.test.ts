@@ -80,9 +80,11 @@ describe('a flood of unique Idempotency-Keys', () => {
       await advanceClock(api.runtime.engine, 120_000);
       expect((await api.runtime.engine.sweepOnce()).expired).toBe(5);
       expect((await call(api.url, 'POST', `/v1/reservations/${kept[5]!.body.id}/release`)).status).toBe(200);
-      const confirms = await Promise.all(kept.slice(6).map((k) => call(api.url, 'POST', `/v1/reservations/${k.body.id}/confirm`,
-        { body: { payment: { token: 'tok_ok' } } })));
+      // Half of them with an Idempotency-Key: past the watermark a confirm makes no new claim, and still confirms.
+      const confirms = await Promise.all(kept.slice(6).map((k, i) => call(api.url, 'POST', `/v1/reservations/${k.body.id}/confirm`,
+        { body: { payment: { token: 'tok_ok' } }, headers: i % 2 ? { 'idempotency-key': `mem-confirm-${i}` } : {} })));
       expect(confirms.map((c) => c.status)).toEqual(Array(24).fill(200));
+      expect(await claims()).toBe(claimsBefore);
       // Nothing lost: the 24 orders reach PostgreSQL.
       await waitFor(async () => {
         const [row] = await api.runtime.sql`select count(*)::int as n from orders`;

@@ -89,7 +89,7 @@ function skuNames(): string[] {
 }
 
 async function runSequence(ops: Op[]): Promise<void> {
-  const engine = Engine.create(redis, { keyPrefix: `m${randomBytes(4).toString('hex')}:`, partitions, keyShards: 1, reclaimGroupsMax: 64 });
+  const engine = Engine.create(redis, { keyPrefix: `m${randomBytes(4).toString('hex')}:`, partitions, keyShards: 1, reclaimWorkMax: 100_000 });
   const model = new Model();
   const names = skuNames();
   for (const [i, sku] of names.entries()) {

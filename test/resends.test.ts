@@ -108,7 +108,7 @@ describe('carts: the home part decides', () => {
 
 describe('sweeper at scale', () => {
   it('drains a burst of due groups in one pass, and purges groups larger than unpack() takes', async () => {
-    const { engine: big, close: closeBig } = testEngine({ partitions: 1, keyShards: 1, batchSizeMax: 1024, expireGroupsMax: 4, inflightMax: 100_000 });
+    const { engine: big, close: closeBig } = testEngine({ partitions: 1, keyShards: 1, batchSizeMax: 1024, expireWorkMax: 5_000, inflightMax: 100_000 });
     try {
       await big.createProduct({ sku: 'burst', name: 'b', priceCents: 1, stock: 100_000 });
       for (let call = 0; call < 10; call++) {

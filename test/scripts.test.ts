@@ -286,7 +286,7 @@ describe('beginPayment past its deadline', () => {
 describe('releaseHold: why and when', () => {
   const releaseHold = (s: string, id: string, mode: string) => {
     const k = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions));
-    return engine.ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta, id, mode, 0, '', 0, 60_000);
+    return engine.ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta, k.voided, id, mode, 0, '', 0, 60_000, 60_000);
   };
   it('1 voided: a paying hold is released and notes why (a repeat of confirm answers it)', async () => {
     const s = await product(5);
@@ -389,7 +389,7 @@ describe('parkEntries', () => {
 
 describe('expireHolds and purgeRecords', () => {
   it('expire a bounded batch, report what is still due, then purge after retention', async () => {
-    const { engine: small, close: closeSmall } = testEngine({ partitions: 1, keyShards: 1, expireGroupsMax: 3, idempotencyRetentionMs: 1_000 });
+    const { engine: small, close: closeSmall } = testEngine({ partitions: 1, keyShards: 1, expireWorkMax: 6, idempotencyRetentionMs: 1_000 });
     try {
       await small.createProduct({ sku: 'x', name: 'x', priceCents: 1, stock: 10 });
       const ids: string[] = [];

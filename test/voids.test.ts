@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partitionOf } from '../engine/partition.ts';
 import { advanceClock } from './support/engine.ts';
 import { call, testApi, waitFor, type Answer, type TestApi } from './support/api.ts';
 
@@ -130,6 +131,95 @@ describe('a provider that ignores the void', () => {
         return r;
       }, 10_000, 'the refund written through');
       expect(row).toEqual({ reservation_id: id, amount_cents: 900 });
+    } finally {
+      await careless.close();
+    }
+  });
+
+  it('a refund that fails at first: the retried confirm refunds and says 402 payment-refunded, never "nothing taken"', async () => {
+    const careless = await testApi({ engine: { paymentWindowMs: windowMs }, api: { paymentLatencyMs: 300, paymentTimeoutMs: 10_000 },
+      provider: { ignoreVoids: true } });
+    try {
+      // Fault injection: the provider's refund endpoint is down for one call.
+      const provider = careless.runtime.provider;
+      const refund = provider.refund.bind(provider);
+      let failures = 1;
+      provider.refund = async (id) => {
+        if (failures-- > 0) throw new Error('provider unavailable');
+        return refund(id);
+      };
+      const { id, got } = await overtakenConfirm(careless);
+      expect([got.status, got.body.type], JSON.stringify(got.body)).toEqual([503, '/problems/unavailable']);
+      expect(await provider.lookup(id)).toMatchObject({ status: 'captured', refunded: false });
+      const again = await confirm(careless, id);
+      expect([again.status, again.body.type], JSON.stringify(again.body)).toEqual([402, '/problems/payment-refunded']);
+      expect(await provider.lookup(id)).toMatchObject({ status: 'captured', refunded: true });
+    } finally {
+      await careless.close();
+    }
+  });
+
+  it('a late capture with no confirm left to see it (its process died) is refunded by the recovery\'s second look', async () => {
+    const careless = await testApi({ engine: { paymentWindowMs: windowMs, voidRecheckMs: 60_000 }, provider: { ignoreVoids: true }, workers: {} });
+    try {
+      const ttlMs = 600_000;
+      const { id, sku } = await payingHold(careless, ttlMs);
+      await advanceClock(careless.runtime.engine, pastDeadline(ttlMs));
+      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ released: 1, failed: 0 });
+      // The dead process's charge request reaches the provider now, and captures.
+      const reservation = (await careless.runtime.engine.getReservation(id))!;
+      expect((await careless.runtime.provider.charge({ reservationId: id, amountCents: 900, token: 'tok_ok', lines: reservation.items }, 1_000))
+        .status).toBe('captured');
+      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ refunded: 0 }); // not yet looked at again
+      await advanceClock(careless.runtime.engine, 60_000);
+      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ refunded: 1, failed: 0 });
+      expect(await careless.runtime.provider.lookup(id)).toMatchObject({ status: 'captured', refunded: true });
+      expect(await stockOf(careless, sku)).toEqual({ total: 1, available: 1, reserved: 0, sold: 0 });
+      await waitFor(async () => (await careless.runtime.sql`select 1 from refunds where reservation_id = ${id}`).length === 1, 10_000, 'refund row');
+      // Looked at once: the next passes leave it alone.
+      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ refunded: 0 });
+    } finally {
+      await careless.close();
+    }
+  });
+
+  it('a cart whose part the recovery could not release at first ends with every part released and one refund', async () => {
+    let partSkus = '';
+    let failures = 0;
+    const careless = await testApi({ engine: { paymentWindowMs: windowMs }, api: { paymentLatencyMs: 300, paymentTimeoutMs: 10_000 },
+      provider: { ignoreVoids: true }, faults: { beforeScript: (name, args) => {
+        if (name === 'releaseHold' && args[0] === partSkus && failures > 0) {
+          failures -= 1;
+          throw Object.assign(new Error('Connection is closed (fault)'), { code: 'ECONNRESET' });
+        }
+      } } });
+    try {
+      const engine = careless.runtime.engine;
+      const skus: string[] = [];
+      for (let i = 0; skus.length < 2; i++) {
+        const sku = `VDC-${n}-${i}`;
+        if (skus.length === 1 && partitionOf(sku, engine.settings.partitions) === partitionOf(skus[0]!, engine.settings.partitions)) continue;
+        skus.push(sku);
+      }
+      for (const sku of skus) await call(careless.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 100, stock: 1 } });
+      const held = await call(careless.url, 'POST', '/v1/reservations', { body: { user_id: 'u', items: skus.map((sku) => ({ sku, qty: 1 })) },
+        headers: { 'idempotency-key': `vdc-${n}` } });
+      const id = held.body.id as string;
+      const home = Number(id.split('.')[0]);
+      const part = skus.map((s) => partitionOf(s, engine.settings.partitions)).find((p) => p !== home)!;
+      partSkus = engine.ctx.keys.partition(part).skus;
+      expect((await engine.beginPayment(id)).kind).toBe('paying');
+      const answer = confirm(careless, id);
+      await waitFor(async () => careless.runtime.provider.chargesInFlight > 0, 10_000, 'the charge at the provider');
+      await advanceClock(engine, pastDeadline(600_000));
+      failures = 1;
+      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ failed: 1 }); // the part's release failed
+      expect((await answer).status).toBe(402);
+      for (let pass = 0; pass < 2; pass++) await careless.runtime.checkout.recoverOverdue();
+      for (const sku of skus) expect(await stockOf(careless, sku)).toEqual({ total: 1, available: 1, reserved: 0, sold: 0 });
+      expect(await careless.runtime.provider.lookup(id)).toMatchObject({ status: 'captured', refunded: true });
+      expect(careless.runtime.checkout.stats.refunded).toBe(1);
+      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ committed: 0, released: 0, refunded: 0, failed: 0 });
     } finally {
       await careless.close();
     }

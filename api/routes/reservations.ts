@@ -35,7 +35,8 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       const v = d.validators.confirm.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
       let isReplay = false;
-      if (k.key) {
+      // Past the memory watermark a confirm makes no new claim (it is idempotent by its reservation without one).
+      if (k.key && (await d.engine.hasMemoryRoom())) {
         const fingerprint = createHash('sha256').update(`${id}\n${v.value.payment.token}`).digest('base64url').slice(0, 24);
         // The claim names this request (ids must be unique per request for a resend to be told apart).
         const claim = await d.engine.reserver.claim(scopedKey(req, 'confirm', k.key), fingerprint, randomUUID());

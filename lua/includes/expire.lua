@@ -8,6 +8,10 @@
 -- Entries are hints: a hold that was paid for, released or expired since is
 -- skipped. Only expireSku removes entries (those it processed).
 -- Only `held` and `pending` holds expire; a `paying` hold waits for its payment.
+--
+-- Work is bounded in units, not groups (a group may hold a thousand holds of a
+-- hundred lines each): a unit per record read and per line moved. A group cut
+-- short by the budget keeps its remaining ids in the index.
 local DEADLINE_DIGITS = 15
 
 local function deadlineText(ms)
@@ -45,47 +49,74 @@ local function addDue(dueKey, dueHoldsKey, groups)
   zaddPairs(dueKey, 'LT', skus)
 end
 
--- Expires the due holds of one sku, up to groupsMax groups, oldest first.
+-- Expires one hold if it is due; returns the work it took and whether it expired.
+local function expireOne(k, id, now, onExpire)
+  local rec = loadRecord(k.holds, id)
+  if not (rec and (rec.status == 'held' or rec.status == 'pending') and now >= rec.expires) then return 1, false end
+  if onExpire then onExpire(rec) end
+  expireHold(k.skus, k.holds, k.users, id, rec, now)
+  return 1 + #rec.lines / LINE_STRIDE, true
+end
+
+-- Expires the holds of one dueHolds member within the budget; the ids left (when
+-- the budget ran out) stay indexed under the same sku and deadline.
+local function expireMember(k, member, skuLength, now, budget, expired, onExpire)
+  local prefixLength = skuLength + DEADLINE_DIGITS + 2
+  local ids = {}
+  for id in string.gmatch(string.sub(member, prefixLength + 1), '[^,]+') do ids[#ids + 1] = id end
+  local used, i = 0, 1
+  while i <= #ids and used < budget do
+    local work, done = expireOne(k, ids[i], now, onExpire)
+    used = used + work
+    if done then expired[#expired + 1] = ids[i] end
+    i = i + 1
+  end
+  redis.call('ZREM', k.dueHolds, member)
+  if i <= #ids then
+    redis.call('ZADD', k.dueHolds, 0, string.sub(member, 1, prefixLength) .. table.concat(ids, ',', i))
+  end
+  return used
+end
+
+-- Expires the due holds of one sku, oldest first, within budget work units.
 -- onExpire(rec), when given, sees each hold before its units move (a caller
--- keeping counts of its own in step). Returns the holds expired, the groups
--- used, and whether due groups of the sku remain.
-local function expireSku(k, sku, now, groupsMax, retentionMs, onExpire)
-  local members = redis.call('ZRANGEBYLEX', k.dueHolds, '[' .. sku .. SEP,
-    '(' .. sku .. SEP .. deadlineText(now + 1), 'LIMIT', 0, groupsMax)
-  local expired = {}   -- one gc group: at most groupsMax reserve calls' ids
-  for _, member in ipairs(members) do
-    for id in string.gmatch(string.sub(member, #sku + DEADLINE_DIGITS + 3), '[^,]+') do
-      local rec = loadRecord(k.holds, id)
-      if rec and (rec.status == 'held' or rec.status == 'pending') and now >= rec.expires then
-        if onExpire then onExpire(rec) end
-        expireHold(k.skus, k.holds, k.users, id, rec, now)
-        expired[#expired + 1] = id
-      end
+-- keeping counts of its own in step). Returns the holds expired, the work
+-- used, and whether due holds of the sku remain.
+local function expireSku(k, sku, now, budget, retentionMs, onExpire)
+  local lower, upper = '[' .. sku .. SEP, '(' .. sku .. SEP .. deadlineText(now + 1)
+  local expired, used = {}, 0
+  while used < budget do
+    local members = redis.call('ZRANGEBYLEX', k.dueHolds, lower, upper, 'LIMIT', 0, 8)
+    if #members == 0 then break end
+    for _, member in ipairs(members) do
+      used = used + expireMember(k, member, #sku, now, budget - used, expired, onExpire)
+      if used >= budget then break end
     end
   end
   addGarbage(k.gc, now + retentionMs, expired)
-  if #members > 0 then redis.call('ZREM', k.dueHolds, unpack(members)) end
-  local nextOne = redis.call('ZRANGEBYLEX', k.dueHolds, '[' .. sku .. SEP, '(' .. sku .. ' ', 'LIMIT', 0, 1)[1]
+  local nextOne = redis.call('ZRANGEBYLEX', k.dueHolds, lower, '(' .. sku .. ' ', 'LIMIT', 0, 1)[1]
   if not nextOne then
     redis.call('ZREM', k.due, sku)
-    return #expired, #members, false
+    return #expired, used, false
   end
   local nextDeadline = tonumber(string.sub(nextOne, #sku + 2, #sku + 1 + DEADLINE_DIGITS))
   redis.call('ZADD', k.due, nextDeadline, sku)
-  return #expired, #members, nextDeadline <= now
+  return #expired, used, nextDeadline <= now
 end
 
--- Expires due holds of any sku, up to groupsMax groups in all, the skus with
--- the oldest deadlines first. Returns the number of holds expired.
-local function expireDue(k, now, groupsMax, retentionMs)
-  if groupsMax <= 0 then return 0 end
-  local skus = redis.call('ZRANGEBYSCORE', k.due, '-inf', now, 'LIMIT', 0, groupsMax)
-  local count, budget = 0, groupsMax
-  for _, sku in ipairs(skus) do
-    if budget <= 0 then break end
-    local expired, used = expireSku(k, sku, now, budget, retentionMs)
-    count = count + expired
-    budget = budget - used
+-- Expires due holds of any sku within budget work units, the skus with the
+-- oldest deadlines first. Returns the number of holds expired.
+local function expireDue(k, now, budget, retentionMs)
+  local count, used = 0, 0
+  while used < budget do
+    local skus = redis.call('ZRANGEBYSCORE', k.due, '-inf', now, 'LIMIT', 0, 8)
+    if #skus == 0 then break end
+    for _, sku in ipairs(skus) do
+      local expired, work = expireSku(k, sku, now, budget - used, retentionMs)
+      count = count + expired
+      used = used + math.max(work, 1)
+      if used >= budget then break end
+    end
   end
   return count
 end

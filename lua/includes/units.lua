@@ -16,9 +16,12 @@ local function moveReserved(skusKey, usersKey, rec, to)
 end
 
 -- Expires a hold: its units back to `available`, its record marked expired.
+-- A cart home still pending was never a reservation (no client was told of
+-- it): its note says 'unfinished', so a replay of its request starts afresh.
 -- (Callers add it to the gc index: one group per due group, or one id.)
 local function expireHold(skusKey, holdsKey, usersKey, id, rec, now)
   moveReserved(skusKey, usersKey, rec, 'a')
+  if rec.status == 'pending' then rec.note = 'unfinished' end
   rec.status = 'expired'
   rec.ended = now
   saveRecord(holdsKey, id, rec)
