@@ -29,7 +29,8 @@ it('stockade workers with NODE_ENV=production starts without the API bearer toke
   });
   expect(await running, output).toBe(true);
   workers.kill('SIGTERM');
-  expect(await exited).toBe(0);
+  const code = await exited;
+  expect(code, output).toBe(0);
   child = null;
 }, 60_000);
 

@@ -1,16 +1,35 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type { Engine } from '../engine/engine.ts';
 import type { Logger } from '../engine/log.ts';
 import { requireDecoded, type DecodedEntry } from '../engine/outbox.ts';
+import { fulfilsWithin } from '../engine/timing.ts';
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';
 import { failureReason, isPermanent } from './failures.ts';
 import { drainAttempts, type WorkerSettings } from './settings.ts';
 
 export const queueName = 'outbox';
+
+/** ioredis options for BullMQ's connections, from a redis:// or rediss:// URL (blocking connections need maxRetriesPerRequest: null). */
+export function bullConnection(redisUrl: string): RedisOptions {
+  const url = new URL(redisUrl);
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || 6379),
+    username: decodeURIComponent(url.username) || undefined,
+    password: decodeURIComponent(url.password) || undefined,
+    db: Number(url.pathname.slice(1) || 0),
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+    connectionName: 'stockade-writethrough',
+  };
+}
 /** Batches one drain job writes before it makes way for other partitions' jobs. */
 const drainRoundsMax = 20;
+/** How long stop() waits for BullMQ's connections to be up before it closes them. */
+const bullReadyWaitMs = 5_000;
+
 /** A retry pass that leaves parked entries parked logs a warning at most this often (else at debug). */
 const parkedWarnIntervalMs = 60_000;
 
@@ -55,7 +74,6 @@ export interface WriteThroughStats {
  */
 export class WriteThrough {
   readonly stats: WriteThroughStats = { written: 0, batches: 0, failures: 0, parked: 0, parkedRetried: 0, unparked: 0 };
-  private readonly connection: Redis;
   private readonly queue: Queue<DrainJob>;
   private readonly worker: Worker<DrainJob>;
   private pumpTimer: NodeJS.Timeout | null = null;
@@ -68,12 +86,11 @@ export class WriteThrough {
 
   constructor(private readonly engine: Engine, redisUrl: string, private readonly sql: Sql,
     private readonly settings: WorkerSettings, private readonly log: Logger) {
-    // BullMQ's blocking connections need maxRetriesPerRequest: null.
-    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null, connectionName: 'stockade-writethrough' });
+    const connection = bullConnection(redisUrl);
     const prefix = `${engine.settings.keyPrefix}{bull}`;
-    this.queue = new Queue<DrainJob>(queueName, { connection: this.connection, prefix });
+    this.queue = new Queue<DrainJob>(queueName, { connection, prefix });
     this.worker = new Worker<DrainJob>(queueName, (job) => this.drain(job), {
-      connection: this.connection, prefix, concurrency: settings.concurrency,
+      connection, prefix, concurrency: settings.concurrency,
       lockDuration: settings.lockMs, stalledInterval: settings.lockMs, maxStalledCount: 1_000_000,
       settings: { backoffStrategy: (attemptsMade: number) => Math.min(10_000, 200 * 2 ** attemptsMade) },
     });
@@ -92,9 +109,15 @@ export class WriteThrough {
   async stop(): Promise<void> {
     if (this.pumpTimer) clearInterval(this.pumpTimer);
     this.pumpTimer = null;
+    // BullMQ 5.81 crashes the process when a connection still being set up is closed (its set-up's rejection is
+    // emitted as an 'error' after close removed every listener; cf. taskforcesh/bullmq#1218, #2385): wait until
+    // its connections are up. When they never come up (Redis away), leave them to the process's exit.
+    if (!(await fulfilsWithin(Promise.all([this.queue.waitUntilReady(), this.worker.waitUntilReady()]), bullReadyWaitMs))) {
+      this.log.warn('write-through stopped without closing its BullMQ connections: Redis did not answer');
+      return;
+    }
     await this.worker.close();
     await this.queue.close();
-    this.connection.disconnect();
   }
 
   /** Outbox entries not yet written through, over every partition. */

@@ -1,3 +1,4 @@
+import { fulfilsWithin } from '../../engine/timing.ts';
 import type { ApiDeps } from '../deps.ts';
 import { openApiDocument } from '../openapi.ts';
 import type { Route } from '../router.ts';
@@ -11,8 +12,8 @@ export function opsRoutes(d: ApiDeps): Route[] {
     { method: 'get', pattern: '/healthz', access: 'public', body: false, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
     { method: 'get', pattern: '/readyz', access: 'public', body: false, handler: async () => {
       const [redis, postgres] = await Promise.all([
-        within(d.redis.ping(), 1_000),
-        within(d.sql`select 1`, 1_000),
+        fulfilsWithin(d.redis.ping(), 1_000),
+        fulfilsWithin(d.sql`select 1`, 1_000),
       ]);
       const checks = { redis: redis ? 'ok' : 'down', postgres: postgres ? 'ok' : 'down' };
       const memory = redis ? await d.engine.memory(true).catch(() => null) : null;
@@ -31,17 +32,6 @@ export function opsRoutes(d: ApiDeps): Route[] {
     } },
     { method: 'get', pattern: '/openapi.json', access: 'public', body: false, handler: async () => ({ status: 200, body: document }) },
   ];
-}
-
-/** True when the promise settles well within the time. */
-async function within(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
-  try {
-    return await Promise.race([work.then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Stock per SKU (the first 1,000 of the catalog), queue depths and parked outbox entries, read when scraped. */
