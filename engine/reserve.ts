@@ -128,16 +128,16 @@ export class Reserver {
     if (problem) return { kind: 'invalid', detail: problem };
     // Past the memory watermark no new claim and no new hold (503): the headroom is for existing holds.
     // A replay still gets its answer.
-    if (!(await this.ctx.memory.hasRoom())) {
-      const key = req.idempotencyKey;
-      if (key === undefined || !(await this.isReplay(key, req.fingerprint ?? fingerprintOf(req)))) throw this.ctx.memory.full();
+    const key = req.idempotencyKey;
+    const fingerprint = key === undefined ? '' : (req.fingerprint ?? fingerprintOf(req));
+    if (!(await this.ctx.memory.hasRoom()) && (key === undefined || !(await this.isReplay(key, fingerprint)))) {
+      throw this.ctx.memory.full();
     }
     const parts = splitCart(req.items, this.ctx.settings.partitions);
     let id = this.ids.next(parts[0]!.partition);
     let replayed = false;
-    const key = req.idempotencyKey;
     if (key !== undefined) {
-      const claim = await this.claim(key, req.fingerprint ?? fingerprintOf(req), id);
+      const claim = await this.claim(key, fingerprint, id);
       if (claim.kind === 'reused') return { kind: 'key_reused' };
       id = claim.id;
       replayed = claim.kind === 'replay';
