@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from './engine.ts';
 import { StockadeError } from './errors.ts';
 import type { Logger } from './log.ts';
-import type { ChargeRecord, ChargeResult, PaymentProvider } from './payments.ts';
+import { settledCharge, type ChargeResult, type PaymentProvider, type SettledCharge } from './payments.ts';
 import type { CommitOutcome, HoldState, Reservation } from './types.ts';
 
 export type ConfirmOutcome =
@@ -15,9 +15,6 @@ export type ConfirmOutcome =
   /** The provider did not answer in time: the hold stays `paying` until its outcome is known. */
   | { kind: 'payment_pending'; deadlineMs: number }
   | Exclude<HoldState, { kind: 'confirmed' }>;
-
-/** What a charge settled to, as the provider's standing record or its answer says. */
-type Settled = Extract<ChargeResult, { status: 'captured' | 'declined' | 'voided' }>;
 
 export interface RecoveryReport {
   committed: number;
@@ -56,12 +53,6 @@ async function ask<T>(what: string, call: Promise<T>): Promise<T> {
   } catch (error) {
     throw new StockadeError('SERVICE_FAILED', `the payment provider failed to ${what}`, { cause: error });
   }
-}
-
-function settledOf(record: ChargeRecord): Settled {
-  if (record.status === 'captured') return { status: 'captured', reference: record.reference, amountCents: record.amountCents };
-  if (record.status === 'voided') return { status: 'voided' };
-  return { status: 'declined', reason: 'card_declined' };
 }
 
 /**
@@ -107,7 +98,7 @@ export class Checkout {
    * Settles a paying hold by the charge's outcome: a capture commits (or, on a
    * hold released meanwhile, is refunded); a decline or a void releases.
    */
-  private async settle(id: string, charge: Settled, reservation?: Reservation): Promise<ConfirmOutcome> {
+  private async settle(id: string, charge: SettledCharge, reservation?: Reservation): Promise<ConfirmOutcome> {
     if (charge.status === 'declined') return this.releaseFor(id, 'declined', { kind: 'declined', reason: charge.reason });
     if (charge.status === 'voided') return this.releaseFor(id, 'voided', { kind: 'voided' });
     const out = await this.commitCaptured(id, charge.amountCents, charge.reference);
@@ -186,17 +177,16 @@ export class Checkout {
   private async settleOverdue(id: string): Promise<ConfirmOutcome> {
     const standing = await ask('void', this.provider.void(id));
     if (standing.status === 'captured' && standing.refunded) return this.refund(id, standing.amountCents);
-    const out = await this.settle(id, settledOf(standing));
+    const out = await this.settle(id, settledCharge(standing));
     if (out.kind === 'voided') this.stats.voided += 1;
     return out;
   }
 
-  /** A voided hold, looked at again: a capture that a provider let through despite the void is refunded. */
+  /** A voided hold, looked at again (once): a capture that a provider let through despite the void is refunded. */
   private async recheckVoid(id: string): Promise<boolean> {
-    const record = await ask('look up a charge', this.provider.lookup(id));
-    const refunded = record?.status === 'captured' ? (await this.refund(id, record.amountCents), true) : false;
+    const out = await this.voidedOutcome(id);
     await this.engine.voidRechecked(id);
-    return refunded;
+    return out.kind === 'refunded';
   }
 
   /**

@@ -28,6 +28,15 @@ export interface ChargeRecord {
   refunded: boolean;
 }
 
+/** What a charge settled to, as the provider's standing record says: its answer to a charge of that reservation. */
+export type SettledCharge = Extract<ChargeResult, { status: 'captured' | 'declined' | 'voided' }>;
+
+export function settledCharge(record: ChargeRecord): SettledCharge {
+  if (record.status === 'captured') return { status: 'captured', reference: record.reference, amountCents: record.amountCents };
+  if (record.status === 'voided') return { status: 'voided' };
+  return { status: 'declined', reason: 'card_declined' };
+}
+
 /**
  * A payment provider. Like a real one it keeps its own durable record per
  * reservation, and the first record wins: charging the same reservation twice

@@ -137,7 +137,7 @@ export class Reservations {
   }
 
   /** Gives back every part of a cart that was refused, recording why for replays (home part first: it decides). */
-  async abortCart(id: string, partitions: number[], why: Rejection | null): Promise<void> {
+  async abortCart(id: string, partitions: number[], why: Rejection): Promise<void> {
     const [home, ...others] = partitions;
     await this.releasePart(home!, id, 'abort', why);
     await Promise.all(others.map((p) => this.releasePart(p, id, 'abort', why)));

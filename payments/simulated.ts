@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChargeRecord, ChargeRequest, ChargeResult, PaymentProvider } from '../engine/payments.ts';
+import { settledCharge, type ChargeRecord, type ChargeRequest, type ChargeResult, type PaymentProvider } from '../engine/payments.ts';
 import { readIfExists, writeOnce } from './durable.ts';
 
 export interface SimulatedProviderOptions {
@@ -49,7 +49,7 @@ export class SimulatedProvider implements PaymentProvider {
 
   private async chargeOnce(request: ChargeRequest, timeoutMs: number): Promise<ChargeResult> {
     const previous = await this.lookup(request.reservationId);
-    if (previous) return resultOf(previous);
+    if (previous) return settledCharge(previous);
     if (this.options.latencyMs) await sleep(this.options.latencyMs);
     const recorded = await this.recordFirst({
       reservationId: request.reservationId,
@@ -62,7 +62,7 @@ export class SimulatedProvider implements PaymentProvider {
       await sleep(timeoutMs);
       return { status: 'timeout' };
     }
-    return resultOf(recorded);
+    return settledCharge(recorded);
   }
 
   async lookup(reservationId: string): Promise<ChargeRecord | null> {
@@ -104,8 +104,3 @@ export class SimulatedProvider implements PaymentProvider {
   }
 }
 
-function resultOf(record: ChargeRecord): ChargeResult {
-  if (record.status === 'captured') return { status: 'captured', reference: record.reference, amountCents: record.amountCents };
-  if (record.status === 'voided') return { status: 'voided' };
-  return { status: 'declined', reason: 'card_declined' };
-}
