@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Checkout } from '../engine/checkout.ts';
+import type { Checkout } from '../engine/checkout/checkout.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Sql } from '../store/db.ts';

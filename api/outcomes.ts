@@ -1,4 +1,4 @@
-import type { ConfirmOutcome } from '../engine/checkout.ts';
+import type { ConfirmOutcome } from '../engine/checkout/checkout.ts';
 import type { AdjustStockOutcome, CreateProductOutcome, HoldState, ReserveOutcome, ReserveResult } from '../engine/types.ts';
 import { problem, type Reply } from './problems.ts';
 import { productView, reservationView } from './views.ts';

@@ -1,5 +1,5 @@
 import type { Engine } from '../engine/engine.ts';
-import { fnv1a } from '../engine/partition.ts';
+import { fnv1a } from '../engine/redis/partition.ts';
 import { problem, type Reply } from './problems.ts';
 
 const windowMs = 1_000;

@@ -5,7 +5,7 @@ import { ApiMetrics } from '../api/metrics.ts';
 import { RateLimiter } from '../api/ratelimit.ts';
 import { createValidators } from '../api/schemas.ts';
 import type { EngineSettings } from '../engine/config.ts';
-import { Checkout } from '../engine/checkout.ts';
+import { Checkout } from '../engine/checkout/checkout.ts';
 import { Engine } from '../engine/engine.ts';
 import type { FaultHooks } from '../engine/faults.ts';
 import { createLogger, type Logger } from '../engine/log.ts';

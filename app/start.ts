@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { devTokens } from '../api/config.ts';
 import { startApi, type ApiServer } from '../api/server.ts';
 import { createLogger, type Logger } from '../engine/log.ts';
-import { startSweepLoop } from '../engine/sweep-loop.ts';
+import { startSweepLoop } from '../engine/reconciler/sweep-loop.ts';
 import { resolveServices, type ServiceUrls } from '../services/resolve.ts';
 import { startWorkers } from '../workers/run.ts';
 import { createRuntime, type Runtime } from './runtime.ts';

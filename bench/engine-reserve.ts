@@ -50,7 +50,7 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBench
   await Promise.all(Array.from({ length: opts.concurrency }, (_, c) => caller(c)));
   requests = 0;
   for (const k of Object.keys(outcomes)) delete outcomes[k];
-  engine.reserver.holdBatches.takeBatchSizes();
+  engine.holdMaker.holdBatches.takeBatchSizes();
 
   const redisBefore = await redisCpu(stats);
   const nodeBefore = process.cpuUsage();
@@ -60,7 +60,7 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBench
   const elapsedSec = (performance.now() - started) / 1000;
   const node = process.cpuUsage(nodeBefore);
   const r = cpuDelta(redisBefore, await redisCpu(stats));
-  const batches = engine.reserver.holdBatches.takeBatchSizes();
+  const batches = engine.holdMaker.holdBatches.takeBatchSizes();
   await Promise.all([redis.quit(), stats.quit()]);
   return {
     scenario: opts.scenario,

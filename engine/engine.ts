@@ -1,34 +1,34 @@
 import type { Cluster, Redis } from 'ioredis';
 import { engineSettings, type EngineSettings } from './config.ts';
-import { recordRetentionMs, type EngineContext } from './context.ts';
+import { recordRetentionMs, type EngineContext } from './redis/context.ts';
 import { randomUUID } from 'node:crypto';
-import { KeySpace, type PartitionKeys } from './keys.ts';
-import { MemoryGuard, type MemoryState } from './memory.ts';
-import { OutboxStreams } from './outbox-streams.ts';
-import { Products, stockFingerprint } from './products.ts';
+import { KeySpace, type PartitionKeys } from './redis/keys.ts';
+import { MemoryGuard, type MemoryState } from './redis/memory.ts';
+import { OutboxStreams } from './redis/outbox-streams.ts';
+import { ProductCatalog, stockFingerprint } from './catalog/products.ts';
 import type { AdjustStockOutcome } from './types.ts';
-import { Reserver } from './reserve.ts';
-import { Reservations } from './reservations.ts';
+import { HoldMaker } from './holds/make.ts';
+import { Holds } from './holds/holds.ts';
 import type { FaultHooks } from './faults.ts';
-import { defineScripts } from './scripts.ts';
-import { Sweeper } from './sweeper.ts';
+import { defineScripts } from './redis/scripts.ts';
+import { Sweeper } from './reconciler/sweeper.ts';
 
 /**
  * The reservation engine: products and stock, holds and their life, and the
  * sweeper, over one Redis (or Redis Cluster) client. Knows nothing of HTTP.
  */
 export class Engine {
-  readonly products: Products;
-  readonly reservations: Reservations;
-  readonly reserver: Reserver;
+  readonly products: ProductCatalog;
+  readonly holds: Holds;
+  readonly holdMaker: HoldMaker;
   readonly sweeper: Sweeper;
   /** The outbox streams as write-through reads, trims and parks them. */
   readonly outbox: OutboxStreams;
 
   constructor(readonly ctx: EngineContext) {
-    this.products = new Products(ctx);
-    this.reservations = new Reservations(ctx);
-    this.reserver = new Reserver(ctx, this.reservations);
+    this.products = new ProductCatalog(ctx);
+    this.holds = new Holds(ctx);
+    this.holdMaker = new HoldMaker(ctx, this.holds);
     this.sweeper = new Sweeper(ctx);
     this.outbox = new OutboxStreams(ctx);
   }
@@ -52,7 +52,7 @@ export class Engine {
     return this.ctx.settings;
   }
 
-  createProduct = (...a: Parameters<Products['create']>) => this.products.create(...a);
+  createProduct = (...a: Parameters<ProductCatalog['create']>) => this.products.create(...a);
   /**
    * Restock (delta > 0) or shrink (delta < 0). With an idempotency key (scoped
    * by the caller) a retry applies once and answers the first outcome; the
@@ -60,21 +60,21 @@ export class Engine {
    */
   async adjustStock(sku: string, delta: number, o: { idempotencyKey?: string } = {}): Promise<AdjustStockOutcome> {
     if (o.idempotencyKey === undefined) return this.products.adjustStock(sku, delta);
-    const claim = await this.reserver.claim(o.idempotencyKey, stockFingerprint(sku, delta), randomUUID());
+    const claim = await this.holdMaker.claim(o.idempotencyKey, stockFingerprint(sku, delta), randomUUID());
     if (claim.kind === 'reused') return { kind: 'key_reused' };
     const out = await this.products.adjustStock(sku, delta, claim.id);
     return claim.kind === 'replay' ? { kind: 'duplicate', of: out } : out;
   }
-  getProduct = (...a: Parameters<Products['get']>) => this.products.get(...a);
-  reserve = (...a: Parameters<Reserver['reserve']>) => this.reserver.reserve(...a);
-  getReservation = (...a: Parameters<Reservations['get']>) => this.reservations.get(...a);
-  beginPayment = (...a: Parameters<Reservations['beginPayment']>) => this.reservations.beginPayment(...a);
-  commit = (...a: Parameters<Reservations['commit']>) => this.reservations.commit(...a);
-  release = (...a: Parameters<Reservations['release']>) => this.reservations.release(...a);
-  recordRefund = (...a: Parameters<Reservations['recordRefund']>) => this.reservations.recordRefund(...a);
-  overduePayments = (...a: Parameters<Reservations['overduePayments']>) => this.reservations.overduePayments(...a);
-  voidsToRecheck = (...a: Parameters<Reservations['voidsToRecheck']>) => this.reservations.voidsToRecheck(...a);
-  voidRechecked = (...a: Parameters<Reservations['voidRechecked']>) => this.reservations.voidRechecked(...a);
+  getProduct = (...a: Parameters<ProductCatalog['get']>) => this.products.get(...a);
+  reserve = (...a: Parameters<HoldMaker['reserve']>) => this.holdMaker.reserve(...a);
+  getReservation = (...a: Parameters<Holds['get']>) => this.holds.get(...a);
+  beginPayment = (...a: Parameters<Holds['beginPayment']>) => this.holds.beginPayment(...a);
+  commit = (...a: Parameters<Holds['commit']>) => this.holds.commit(...a);
+  release = (...a: Parameters<Holds['release']>) => this.holds.release(...a);
+  recordRefund = (...a: Parameters<Holds['recordRefund']>) => this.holds.recordRefund(...a);
+  overduePayments = (...a: Parameters<Holds['overduePayments']>) => this.holds.overduePayments(...a);
+  voidsToRecheck = (...a: Parameters<Holds['voidsToRecheck']>) => this.holds.voidsToRecheck(...a);
+  voidRechecked = (...a: Parameters<Holds['voidRechecked']>) => this.holds.voidRechecked(...a);
   sweepOnce = () => this.sweeper.sweepOnce();
 
   /** False while Redis memory is past its high watermark: no new idempotency claim should be made then. */

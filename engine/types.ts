@@ -1,5 +1,5 @@
-import type { HoldState, Rejection } from './codes.ts';
-import type { HoldStatus, Line } from './records.ts';
+import type { HoldState, Rejection } from './redis/codes.ts';
+import type { HoldStatus, Line } from './redis/records.ts';
 
 export type { HoldState, Rejection, HoldStatus, Line };
 

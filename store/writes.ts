@@ -1,5 +1,5 @@
-import type { OutboxEntry } from '../engine/outbox.ts';
-import { LINE_STRIDE, partitionList } from '../engine/records.ts';
+import type { OutboxEntry } from '../engine/redis/outbox-events.ts';
+import { LINE_STRIDE, partitionList } from '../engine/redis/records.ts';
 import type postgres from 'postgres';
 import type { Sql } from './db.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import { call, testApi, type TestApi } from './support/api.ts';
 
 // Concurrent confirms of one multi-partition cart all answer the cart's real

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../engine/engine.ts';
 import { lostReply } from '../engine/faults.ts';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import { advanceClock, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
 
 // A reply lost after a script ran (the connection dropped mid-reply) must never

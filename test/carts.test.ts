@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import { advanceClock, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
 
 // Carts whose lines span partitions: reserved part by part, all or nothing.

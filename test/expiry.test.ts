@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
 
 // Invariant T: every hold ends confirmed, released or expired, and expired units

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it, inject } from 'vitest';
 import { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import type { Stock } from '../engine/types.ts';
 import { advanceClock, conserved } from './support/engine.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import type { ReserveOutcome } from '../engine/types.ts';
 import { conserved, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
 

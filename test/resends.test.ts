@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
 
 // DESIGN §3: every script is safe to run twice with the same arguments (a client
@@ -90,7 +90,7 @@ describe('carts: the home part decides', () => {
     const id = `${p}.pastduepastdue1`;
     await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox, 0, 64, 60_000, 1, 1e6, id, 'u', 1_000, 'p0', `${p}`, 1, sku!, 2);
     await advanceClock(engine, 1_000);
-    expect(await engine.reservations.activateCart(id, p)).toBe(false);
+    expect(await engine.holds.activateCart(id, p)).toBe(false);
     expect(await stockOf(engine, sku!)).toEqual({ total: 5, available: 5, reserved: 0, sold: 0 });
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code } from '../engine/codes.ts';
+import { Code } from '../engine/redis/codes.ts';
 import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
 
 // One test per script outcome code, against the real scripts in a real Redis.
@@ -293,7 +293,7 @@ describe('releaseHold: why and when', () => {
     const r = await hold(s, 2);
     await engine.beginPayment(r.id);
     expect(await engine.release(r.id, 'voided')).toEqual({ kind: 'released' });
-    expect((await engine.reservations.find(r.id))?.record.reason).toBe('voided');
+    expect((await engine.holds.find(r.id))?.record.reason).toBe('voided');
     expect(await stockOf(engine, s)).toEqual({ total: 5, available: 5, reserved: 0, sold: 0 });
   });
   it('-16 abandon: a single hold stays (a retry with its key finds it); abandon-any gives it back', async () => {
@@ -331,7 +331,7 @@ describe('recordRefund', () => {
     expect(await record(s, r.id)).toEqual([1]);
     expect(await record(s, r.id)).toEqual([1]);
     expect(await engine.ctx.redis.xlen(outbox)).toBe(before + 1);
-    expect((await engine.reservations.find(r.id))?.record.reason).toBe('refunded');
+    expect((await engine.holds.find(r.id))?.record.reason).toBe('refunded');
   });
   it('-13, -16: a confirmed hold or a live one is never refunded here', async () => {
     const s = await product(5);

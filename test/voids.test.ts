@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import { advanceClock } from './support/engine.ts';
 import { call, testApi, waitFor, type Answer, type TestApi } from './support/api.ts';
 

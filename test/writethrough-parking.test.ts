@@ -2,7 +2,7 @@ import { Packr } from 'msgpackr';
 import { pino, type Logger } from 'pino';
 import { describe, expect, inject, it } from 'vitest';
 import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/partition.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
 import { freePort } from '../services/process.ts';
 import { connectDb, type Sql } from '../store/db.ts';
 import { startWorkers } from '../workers/run.ts';

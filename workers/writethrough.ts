@@ -2,7 +2,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Engine } from '../engine/engine.ts';
 import type { Logger } from '../engine/log.ts';
-import { requireDecoded, type DecodedEntry } from '../engine/outbox.ts';
+import { requireDecoded, type DecodedEntry } from '../engine/redis/outbox-events.ts';
 import { fulfilsWithin } from '../engine/timing.ts';
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';

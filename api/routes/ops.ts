@@ -47,12 +47,12 @@ async function collectGauges(d: ApiDeps): Promise<void> {
     seen += page.items.length;
     next = page.next;
   } while (next && seen < stockGaugeSkusMax);
-  d.metrics.queueDepth.set({ queue: 'reserve_batches' }, d.engine.reserver.holdBatches.pending);
-  d.metrics.queueDepth.set({ queue: 'key_claims' }, d.engine.reserver.claimBatches.pending);
+  d.metrics.queueDepth.set({ queue: 'reserve_batches' }, d.engine.holdMaker.holdBatches.pending);
+  d.metrics.queueDepth.set({ queue: 'key_claims' }, d.engine.holdMaker.claimBatches.pending);
   const [backlog, parked] = await Promise.all([d.engine.outboxBacklog(), d.engine.outboxParked()]);
   d.metrics.queueDepth.set({ queue: 'outbox' }, backlog);
   d.metrics.outboxParked.set(parked);
-  for (const size of d.engine.reserver.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
+  for (const size of d.engine.holdMaker.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
   d.metrics.observeCheckout(d.checkout.stats);
   d.metrics.observeMemory(await d.engine.memory(true));
 }

@@ -1,4 +1,4 @@
-import { listLimitMax } from '../../engine/catalog.ts';
+import { listLimitMax } from '../../engine/catalog/sku-index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { limitParam } from '../http.ts';
 import { adjustStockReply, createProductReply } from '../outcomes.ts';

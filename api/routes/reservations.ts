@@ -5,7 +5,7 @@ import { confirmReply, holdStateReply, replayed, reserveReply } from '../outcome
 import { problem, type Reply } from '../problems.ts';
 import type { Route } from '../router.ts';
 import { reservationView } from '../views.ts';
-import { fingerprintOf } from '../../engine/reserve.ts';
+import { fingerprintOf } from '../../engine/holds/make.ts';
 
 export function reservationRoutes(d: ApiDeps): Route[] {
   const view = async (id: string): Promise<Reply> => {
@@ -21,7 +21,7 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       const body = { userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms, idempotencyKey: scopedKey(req, 'reserve', k.key) };
       const request = { ...body, fingerprint: fingerprintOf(body) }; // computed once: the limiter's check and the claim share it
       // A replay gets its stored answer, limited or not.
-      if (d.limiter.limitsUsers && !(await d.engine.reserver.isReplay(request.idempotencyKey, request.fingerprint))) {
+      if (d.limiter.limitsUsers && !(await d.engine.holdMaker.isReplay(request.idempotencyKey, request.fingerprint))) {
         const limited = await d.limiter.user(v.value.user_id);
         if (limited) return limited;
       }
@@ -39,7 +39,7 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       if (k.key && (await d.engine.hasMemoryRoom())) {
         const fingerprint = createHash('sha256').update(`${id}\n${v.value.payment.token}`).digest('base64url').slice(0, 24);
         // The claim names this request (ids must be unique per request for a resend to be told apart).
-        const claim = await d.engine.reserver.claim(scopedKey(req, 'confirm', k.key), fingerprint, randomUUID());
+        const claim = await d.engine.holdMaker.claim(scopedKey(req, 'confirm', k.key), fingerprint, randomUUID());
         if (claim.kind === 'reused') return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
         isReplay = claim.kind === 'replay';
       }

@@ -4,7 +4,7 @@ import { inject } from 'vitest';
 import { Engine } from '../../engine/engine.ts';
 import type { EngineSettings } from '../../engine/config.ts';
 import type { FaultHooks } from '../../engine/faults.ts';
-import { partitionOf } from '../../engine/partition.ts';
+import { partitionOf } from '../../engine/redis/partition.ts';
 import type { Stock } from '../../engine/types.ts';
 
 /** A fresh engine on the suite's Redis, in a key prefix of its own. */

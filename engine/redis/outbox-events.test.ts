@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { decodeEntries, requireDecoded, type RawEntry } from './outbox.ts';
+import { decodeEntries, requireDecoded, type RawEntry } from './outbox-events.ts';
 
 const packr = new Packr({ useRecords: false });
 const stock = { t: 'stock', sku: 'A', delta: 2, total: 5, at: 1 };

@@ -1,9 +1,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Redis, Cluster } from 'ioredis';
-import type { FaultHooks } from './faults.ts';
+import type { FaultHooks } from '../faults.ts';
 
-const luaDir = fileURLToPath(new URL('../lua/', import.meta.url));
+const luaDir = fileURLToPath(new URL('../../lua/', import.meta.url));
 const includePattern = /^--- @include "([a-zA-Z]+)"$/gm;
 
 export interface ScriptSource {

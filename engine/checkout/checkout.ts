@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Engine } from './engine.ts';
-import { StockadeError } from './errors.ts';
-import type { Logger } from './log.ts';
+import type { Engine } from '../engine.ts';
+import { StockadeError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import { settledCharge, type ChargeResult, type PaymentProvider, type SettledCharge } from './payments.ts';
-import type { CommitOutcome, HoldState, Reservation } from './types.ts';
+import type { CommitOutcome, HoldState, Reservation } from '../types.ts';
 
 export type ConfirmOutcome =
   | { kind: 'confirmed'; reservation: Reservation; orderId: string; amountCents: number }
@@ -224,7 +224,7 @@ export class Checkout {
 
   /** What a released hold answers a confirm, by why the saga released it (`fallback` when the record says nothing more). */
   private async releasedOutcome(id: string, fallback: ConfirmOutcome = { kind: 'released' }): Promise<ConfirmOutcome> {
-    const found = await this.engine.reservations.find(id);
+    const found = await this.engine.holds.find(id);
     switch (found?.record.reason) {
       case 'declined': return { kind: 'declined', reason: 'declined' };
       case 'voided': return this.voidedOutcome(id);

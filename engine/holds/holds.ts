@@ -1,9 +1,9 @@
-import { Code, holdStateOf, rejectionNote, type Rejection } from './codes.ts';
-import type { EngineContext } from './context.ts';
-import { StockadeError } from './errors.ts';
+import { Code, holdStateOf, rejectionNote, type Rejection } from '../redis/codes.ts';
+import type { EngineContext } from '../redis/context.ts';
+import { StockadeError } from '../errors.ts';
 import { partitionOfId } from './ids.ts';
-import { decodeRecord, partitionList, type HoldRecord } from './records.ts';
-import type { BeginPaymentOutcome, CommitOutcome, PaymentRecord, ReleaseMode, ReleaseOutcome, Reservation } from './types.ts';
+import { decodeRecord, partitionList, type HoldRecord } from '../redis/records.ts';
+import type { BeginPaymentOutcome, CommitOutcome, PaymentRecord, ReleaseMode, ReleaseOutcome, Reservation } from '../types.ts';
 
 type Reply = (number | string)[];
 
@@ -19,7 +19,7 @@ function effectiveStatus(record: HoldRecord, nowMs: number): HoldRecord['status'
  * its home part first (the id names it): the home part decides, and the script
  * replies name the other parts.
  */
-export class Reservations {
+export class Holds {
   constructor(private readonly ctx: EngineContext) {}
 
   /**

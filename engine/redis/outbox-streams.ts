@@ -1,5 +1,5 @@
 import type { EngineContext } from './context.ts';
-import { decodeEntries, type DecodedEntry, type RawEntry } from './outbox.ts';
+import { decodeEntries, type DecodedEntry, type RawEntry } from './outbox-events.ts';
 
 /**
  * A partition's outbox as write-through sees it: read entries in order, trim

@@ -1,4 +1,4 @@
-import type { EngineContext } from './context.ts';
+import type { EngineContext } from '../redis/context.ts';
 
 export interface SweepReport {
   expired: number;

@@ -1,19 +1,19 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Catalog, listLimitMax } from './catalog.ts';
-import { Code } from './codes.ts';
-import type { EngineContext } from './context.ts';
-import { partitionOf } from './partition.ts';
-import type { AdjustStockResult, CreateProductOutcome, Product, ProductInput } from './types.ts';
-import { deltaProblem, productProblem, skuPattern } from './validate.ts';
+import { SkuIndex, listLimitMax } from './sku-index.ts';
+import { Code } from '../redis/codes.ts';
+import type { EngineContext } from '../redis/context.ts';
+import { partitionOf } from '../redis/partition.ts';
+import type { AdjustStockResult, CreateProductOutcome, Product, ProductInput } from '../types.ts';
+import { deltaProblem, productProblem, skuPattern } from '../validate.ts';
 
 const productFields = (sku: string) =>
   [':n', ':p', ':l', ':t', ':a', ':r', ':s'].map((suffix) => sku + suffix);
 
 /** The catalog: products, their stock counts, restock and shrink. */
-export class Products {
-  readonly catalog: Catalog;
+export class ProductCatalog {
+  readonly catalog: SkuIndex;
   constructor(private readonly ctx: EngineContext) {
-    this.catalog = new Catalog(ctx);
+    this.catalog = new SkuIndex(ctx);
   }
 
   private keysOf(sku: string) {

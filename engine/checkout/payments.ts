@@ -1,4 +1,4 @@
-import type { Line } from './records.ts';
+import type { Line } from '../redis/records.ts';
 
 /** What a payment provider is asked to capture: the reservation is the charge's idempotency key. */
 export interface ChargeRequest {

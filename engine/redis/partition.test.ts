@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fnv1a, partitionOf, shardOf } from './partition.ts';
-import { IdMaker, partitionOfId } from './ids.ts';
+import { IdMaker, partitionOfId } from '../holds/ids.ts';
 
 describe('partitions', () => {
   it('FNV-1a matches its published test vectors', () => {

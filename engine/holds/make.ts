@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { GroupCommit } from './batcher.ts';
-import { Code, rejectionOf, type Rejection } from './codes.ts';
-import type { EngineContext } from './context.ts';
-import { StockadeError } from './errors.ts';
+import { Code, rejectionOf, type Rejection } from '../redis/codes.ts';
+import type { EngineContext } from '../redis/context.ts';
+import { StockadeError } from '../errors.ts';
 import { IdMaker } from './ids.ts';
-import { partitionOf, shardOf } from './partition.ts';
-import type { Line } from './records.ts';
-import type { Reservations } from './reservations.ts';
-import type { Reservation, ReserveItem, ReserveOutcome, ReserveRequest, ReserveResult } from './types.ts';
-import { reserveProblem } from './validate.ts';
+import { partitionOf, shardOf } from '../redis/partition.ts';
+import type { Line } from '../redis/records.ts';
+import type { Holds } from './holds.ts';
+import type { Reservation, ReserveItem, ReserveOutcome, ReserveRequest, ReserveResult } from '../types.ts';
+import { reserveProblem } from '../validate.ts';
 
 /** One request's part in a reserveHolds call. */
 interface HoldRequest {
@@ -90,12 +90,12 @@ export function fingerprintOf(req: ReserveRequest): string {
  * (pending until the last part holds); any rejection aborts the parts already
  * held, so the caller sees all or nothing.
  */
-export class Reserver {
+export class HoldMaker {
   private readonly ids = new IdMaker();
   readonly holdBatches: GroupCommit<HoldRequest, HoldReply>;
   readonly claimBatches: GroupCommit<Claim, ClaimReply>;
 
-  constructor(private readonly ctx: EngineContext, private readonly reservations: Reservations) {
+  constructor(private readonly ctx: EngineContext, private readonly holds: Holds) {
     const limits = { batchSizeMax: ctx.settings.batchSizeMax, inflightMax: ctx.settings.inflightMax };
     this.holdBatches = new GroupCommit((p, reqs) => this.sendHolds(p, reqs), limits);
     this.claimBatches = new GroupCommit((s, claims) => this.sendClaims(s, claims), limits);
@@ -171,7 +171,7 @@ export class Reserver {
    */
   private async giveBack(key: string | undefined, id: string, partitions: number[]): Promise<void> {
     try {
-      if (!(await this.reservations.abandon(id, partitions, key !== undefined))) return;
+      if (!(await this.holds.abandon(id, partitions, key !== undefined))) return;
       if (key !== undefined) await this.forgetClaim(key, id);
     } catch {
       // Redis is away: nothing more to do now. The key (if any) names the request.
@@ -228,12 +228,12 @@ export class Reserver {
       if (reply[0] !== Code.OK) {
         const rejection = rejectionOf(Number(reply[0]), reply[1], reply[2]);
         if (!rejection) throw new StockadeError('ASSERTION', `cart part replied ${reply.join(' ')}`);
-        await this.reservations.abortCart(hold.id, parts.map((p) => p.partition), rejection);
+        await this.holds.abortCart(hold.id, parts.map((p) => p.partition), rejection);
         return rejection;
       }
       replies.push(reply);
     }
-    if (!(await this.reservations.activateCart(hold.id, home.partition))) {
+    if (!(await this.holds.activateCart(hold.id, home.partition))) {
       // Expired before it was whole, or given back meanwhile: the parts go back too (the catch in reserve does it).
       throw new StockadeError('SERVICE_FAILED', `reserving cart ${hold.id} took longer than its TTL; nothing is held`);
     }
@@ -242,7 +242,7 @@ export class Reserver {
 
   /** A held reply rebuilt from the record a resent call finds (its first run made it); null when it holds nothing now. */
   private async replyFromRecord(partition: number, id: string): Promise<HoldReply | null> {
-    const record = await this.reservations.recordAt(partition, id);
+    const record = await this.holds.recordAt(partition, id);
     if (!record || (record.status !== 'held' && record.status !== 'pending')) return null;
     return [Code.OK, record.expiresAtMs, ...record.lines.map((l) => l.priceCents)];
   }
@@ -284,7 +284,7 @@ export class Reserver {
   private async originalOf(id: string, o: { takeOver?: boolean } = {}): Promise<ReserveResult | Abandoned | null> {
     const deadline = Date.now() + this.ctx.settings.cartReplayWaitMs;
     for (;;) {
-      const found = await this.reservations.find(id);
+      const found = await this.holds.find(id);
       const refusal = found?.record.note ? rejectionOf(...found.record.note) : null;
       if (refusal) return refusal;
       if (found && found.record.status !== 'pending') {

@@ -1,4 +1,4 @@
-import type { EngineContext } from './context.ts';
+import type { EngineContext } from '../redis/context.ts';
 
 export const listLimitMax = 100;
 
@@ -8,7 +8,7 @@ export const listLimitMax = 100;
  * partitions, and is written after a product is created (a repeat of the
  * create adds it again, so a crash in between heals on retry).
  */
-export class Catalog {
+export class SkuIndex {
   private readonly key: string;
   constructor(private readonly ctx: EngineContext) {
     this.key = `${ctx.settings.keyPrefix}{catalog}:skus`;

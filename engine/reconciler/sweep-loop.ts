@@ -1,6 +1,6 @@
-import type { Checkout } from './checkout.ts';
-import type { Engine } from './engine.ts';
-import type { Logger } from './log.ts';
+import type { Checkout } from '../checkout/checkout.ts';
+import type { Engine } from '../engine.ts';
+import type { Logger } from '../log.ts';
 
 /**
  * Runs the sweeper every sweepIntervalMs until stopped, and with a checkout
