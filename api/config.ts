@@ -1,5 +1,4 @@
-import { intSetting } from '../engine/config.ts';
-import { StockadeError } from '../engine/errors.ts';
+import { intSetting, StockadeError } from '../engine/index.ts';
 
 /** API settings: one defaults table (README "Configuration"). */
 export interface ApiSettings {

@@ -1,7 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Checkout } from '../engine/checkout/checkout.ts';
-import type { Engine } from '../engine/engine.ts';
-import type { Logger } from '../engine/log.ts';
+import type { Checkout, Engine, Logger } from '../engine/index.ts';
 import type { Sql } from '../store/db.ts';
 import type { ApiSettings } from './config.ts';
 import type { ApiMetrics } from './metrics.ts';

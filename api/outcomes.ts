@@ -1,5 +1,4 @@
-import type { ConfirmOutcome } from '../engine/checkout/checkout.ts';
-import type { AdjustStockOutcome, CreateProductOutcome, HoldState, ReserveOutcome, ReserveResult } from '../engine/types.ts';
+import type { ConfirmOutcome, ConfirmReply, AdjustStockOutcome, CreateProductOutcome, HoldState, ReserveOutcome, ReserveResult } from '../engine/index.ts';
 import { problem, type Reply } from './problems.ts';
 import { productView, reservationView } from './views.ts';
 
@@ -65,7 +64,15 @@ export function adjustStockReply(out: AdjustStockOutcome, sku: string): Reply {
   }
 }
 
-export function confirmReply(out: ConfirmOutcome, id: string): Reply {
+export function confirmReply(out: ConfirmReply, id: string): Reply {
+  switch (out.kind) {
+    case 'duplicate': return replayed(confirmOutcomeReply(out.of, id));
+    case 'key_reused': return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
+    default: return confirmOutcomeReply(out, id);
+  }
+}
+
+function confirmOutcomeReply(out: ConfirmOutcome, id: string): Reply {
   switch (out.kind) {
     case 'confirmed':
       return { status: 200, body: { reservation: reservationView(out.reservation), order_id: out.orderId,

@@ -1,5 +1,4 @@
-import type { Engine } from '../engine/engine.ts';
-import { fnv1a } from '../engine/redis/partition.ts';
+import type { Engine } from '../engine/index.ts';
 import { problem, type Reply } from './problems.ts';
 
 const windowMs = 1_000;
@@ -27,11 +26,8 @@ export class RateLimiter {
 
   private async hit(subject: string, limit: number): Promise<Reply | null> {
     if (limit <= 0) return null;
-    const window = Math.floor(Date.now() / windowMs);
-    // Spread counters over 16 slots by subject; the window start is in the name.
-    const key = `${this.engine.settings.keyPrefix}{rl:${fnv1a(subject) % 16}}:${subject}:${window}`;
-    const [allowed, retryAfterMs] = (await this.engine.ctx.scripts.hitRateLimit(key, limit, windowMs)) as [number, number];
-    if (allowed === 1) return null;
+    const { allowed, retryAfterMs } = await this.engine.hitRateLimit(subject, limit, windowMs);
+    if (allowed) return null;
     const retryAfterSec = Math.max(1, Math.ceil(retryAfterMs / 1000));
     return problem('rate-limited', `more than ${limit} requests per second`, { retry_after_s: retryAfterSec }, { 'retry-after': String(retryAfterSec) });
   }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { StockadeError } from '../engine/errors.ts';
-import type { Logger } from '../engine/log.ts';
+import { StockadeError, type Logger } from '../engine/index.ts';
 import type { Auth, Role } from './auth.ts';
 import { contractLimits } from './config.ts';
 import { decodeParam, parseJson, readBody, send, type ApiRequest, type Handler } from './http.ts';

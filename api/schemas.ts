@@ -1,7 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { EngineSettings } from '../engine/config.ts';
-import { priceCentsMax, productNameLengthMax, skuPattern, stockUnitsMax, userIdLengthMax } from '../engine/validate.ts';
+import { type EngineSettings, priceCentsMax, productNameLengthMax, skuPattern, stockUnitsMax, userIdLengthMax } from '../engine/index.ts';
 import { contractLimits } from './config.ts';
 
 /**

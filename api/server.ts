@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { us_listen_socket } from 'uWebSockets.js';
-import { StockadeError } from '../engine/errors.ts';
+import { StockadeError } from '../engine/index.ts';
 import { Auth } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { Inflight, registerRoutes } from './router.ts';

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as UWS from 'uWebSockets.js';
-import { StockadeError } from '../engine/errors.ts';
+import { StockadeError } from '../engine/index.ts';
 
 /**
  * uWebSockets.js, checked: the package falls back silently to a slow pure-JS

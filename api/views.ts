@@ -1,4 +1,4 @@
-import type { Product, Reservation } from '../engine/types.ts';
+import type { Product, Reservation } from '../engine/index.ts';
 
 /** The wire shapes of DESIGN.md §4: snake_case, cents, ISO 8601 UTC. */
 export function productView(p: Product) {

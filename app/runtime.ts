@@ -4,11 +4,7 @@ import type { ApiDeps } from '../api/deps.ts';
 import { ApiMetrics } from '../api/metrics.ts';
 import { RateLimiter } from '../api/ratelimit.ts';
 import { createValidators } from '../api/schemas.ts';
-import type { EngineSettings } from '../engine/config.ts';
-import { Checkout } from '../engine/checkout/checkout.ts';
-import { Engine } from '../engine/engine.ts';
-import type { FaultHooks } from '../engine/faults.ts';
-import { createLogger, type Logger } from '../engine/log.ts';
+import { type EngineSettings, Checkout, Engine, OverdueRecovery, type FaultHooks, createLogger, type Logger } from '../engine/index.ts';
 import { SimulatedProvider, type SimulatedProviderOptions } from '../payments/simulated.ts';
 import { connectDb, type Sql } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
@@ -43,6 +39,8 @@ export interface Runtime {
   sql: Sql;
   provider: SimulatedProvider;
   checkout: Checkout;
+  /** Finishes payments nobody finished (run by the sweep loop). */
+  recovery: OverdueRecovery;
   settings: ApiSettings;
   log: Logger;
   apiDeps(): ApiDeps;
@@ -68,7 +66,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     const metrics = new ApiMetrics();
     const limiter = new RateLimiter(engine, settings.rateLimitTokenPerSec, settings.rateLimitUserPerSec);
     return {
-      engine, redis, sql, provider, checkout, settings, log,
+      engine, redis, sql, provider, checkout, recovery: new OverdueRecovery(engine, checkout, log), settings, log,
       apiDeps: () => ({ engine, checkout, redis, sql, settings, limiter, metrics, log, validators: createValidators(engine.settings) }),
       close: async () => {
         await Promise.allSettled([redis.quit(), sql.end({ timeout: 5 })]);

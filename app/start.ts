@@ -1,8 +1,7 @@
 import cluster from 'node:cluster';
 import { devTokens } from '../api/config.ts';
 import { startApi, type ApiServer } from '../api/server.ts';
-import { createLogger, type Logger } from '../engine/log.ts';
-import { startSweepLoop } from '../engine/reconciler/sweep-loop.ts';
+import { createLogger, type Logger, startSweepLoop } from '../engine/index.ts';
 import { resolveServices, type ServiceUrls } from '../services/resolve.ts';
 import { startWorkers } from '../workers/run.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
@@ -31,7 +30,7 @@ export async function start(): Promise<void> {
   if (settings.adminToken === devTokens.admin || settings.clientToken === devTokens.client) {
     log.warn({ adminToken: settings.adminToken, clientToken: settings.clientToken }, 'using dev bearer tokens (set STOCKADE_ADMIN_TOKEN and STOCKADE_CLIENT_TOKEN)');
   }
-  const sweeper = startSweepLoop(runtime.engine, log, runtime.checkout);
+  const sweeper = startSweepLoop(runtime.engine, log, runtime.recovery);
   const writeThrough = startWorkers(runtime.engine, services.redisUrl, runtime.sql, log);
   let server: ApiServer | null = null;
   onShutdown(log, async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Engine } from '../engine/engine.ts';
+import { Engine } from '../engine/index.ts';
 import { cpuDelta, redisCpu } from './redis-stats.ts';
 
 /**
@@ -50,7 +50,7 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBench
   await Promise.all(Array.from({ length: opts.concurrency }, (_, c) => caller(c)));
   requests = 0;
   for (const k of Object.keys(outcomes)) delete outcomes[k];
-  engine.holdMaker.holdBatches.takeBatchSizes();
+  engine.takeBatchSizes();
 
   const redisBefore = await redisCpu(stats);
   const nodeBefore = process.cpuUsage();
@@ -60,7 +60,7 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBench
   const elapsedSec = (performance.now() - started) / 1000;
   const node = process.cpuUsage(nodeBefore);
   const r = cpuDelta(redisBefore, await redisCpu(stats));
-  const batches = engine.holdMaker.holdBatches.takeBatchSizes();
+  const batches = engine.takeBatchSizes();
   await Promise.all([redis.quit(), stats.quit()]);
   return {
     scenario: opts.scenario,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Engine } from '../engine/engine.ts';
+import { Engine } from '../engine/index.ts';
 
 /**
  * What Redis memory each kind of record costs: `used_memory` before and after

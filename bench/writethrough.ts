@@ -4,8 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime } from '../app/runtime.ts';
-import type { Engine } from '../engine/engine.ts';
-import { createLogger } from '../engine/log.ts';
+import { type Engine, createLogger } from '../engine/index.ts';
 import { startWorkers } from '../workers/run.ts';
 
 /**

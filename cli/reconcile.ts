@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { Engine } from '../engine/engine.ts';
+import { Engine } from '../engine/index.ts';
 import { resolveServices } from '../services/resolve.ts';
 
 /** `stockade reconcile expire`: sweeps until nothing is due. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { engineSettings, engineSettingRows } from './config.ts';
-import { expandIncludes, loadScripts } from './redis/scripts.ts';
+import { expandIncludes, loadScripts } from './redis/script-loader.ts';
 
 describe('settings', () => {
   it('defaults come from one table', () => {

@@ -1,119 +1,180 @@
 import type { Cluster, Redis } from 'ioredis';
-import { engineSettings, type EngineSettings } from './config.ts';
-import { recordRetentionMs, type EngineContext } from './redis/context.ts';
 import { randomUUID } from 'node:crypto';
-import { KeySpace, type PartitionKeys } from './redis/keys.ts';
+import { ProductCatalog } from './catalog/products.ts';
+import { engineSettings, type EngineSettings } from './config.ts';
+import type { FaultHooks } from './faults.ts';
+import { Holds } from './holds/holds.ts';
+import { HoldMaker } from './holds/make.ts';
+import { fingerprints, IdempotencyClaims } from './idempotency/claims.ts';
+import { Sweeper, type SweepReport } from './reconciler/sweeper.ts';
+import { recordRetentionMs, type EngineContext } from './redis/context.ts';
+import { KeySpace } from './redis/keys.ts';
 import { MemoryGuard, type MemoryState } from './redis/memory.ts';
 import { OutboxStreams } from './redis/outbox-streams.ts';
-import { ProductCatalog, stockFingerprint } from './catalog/products.ts';
-import type { AdjustStockOutcome } from './types.ts';
-import { HoldMaker } from './holds/make.ts';
-import { Holds } from './holds/holds.ts';
-import type { FaultHooks } from './faults.ts';
-import { defineScripts } from './redis/scripts.ts';
-import { Sweeper } from './reconciler/sweeper.ts';
+import { fnv1a } from './redis/partition.ts';
+import { defineScripts } from './redis/script-loader.ts';
+import { hitRateLimit, type RateLimitHit } from './redis/scripts/hitRateLimit.ts';
+import type { RefundNote } from './redis/scripts/recordRefund.ts';
+import type {
+  AdjustStockOutcome, BeginPaymentOutcome, CommitOutcome, CreateProductOutcome, PaymentRecord, Product, ProductInput,
+  ReleaseMode, ReleaseOutcome, Reservation, ReserveOutcome, ReserveRequest,
+} from './types.ts';
+
+/** The engine's parts, for the rest of engine/ (the checkout saga, the reconciler, engine tests); never exported by index.ts. */
+export interface EngineInternals {
+  ctx: EngineContext;
+  products: ProductCatalog;
+  holds: Holds;
+  maker: HoldMaker;
+  claims: IdempotencyClaims;
+  sweeper: Sweeper;
+}
+
+const internals = new WeakMap<Engine, EngineInternals>();
+
+export function internalsOf(engine: Engine): EngineInternals {
+  return internals.get(engine)!;
+}
 
 /**
- * The reservation engine: products and stock, holds and their life, and the
- * sweeper, over one Redis (or Redis Cluster) client. Knows nothing of HTTP.
+ * The reservation engine: products and stock, holds and their life, idempotency
+ * claims and the sweeper, over one Redis (or Redis Cluster) client. Knows
+ * nothing of HTTP. Its methods are its whole surface.
  */
 export class Engine {
-  readonly products: ProductCatalog;
-  readonly holds: Holds;
-  readonly holdMaker: HoldMaker;
-  readonly sweeper: Sweeper;
   /** The outbox streams as write-through reads, trims and parks them. */
   readonly outbox: OutboxStreams;
+  readonly settings: EngineSettings;
+  readonly #parts: EngineInternals;
 
-  constructor(readonly ctx: EngineContext) {
-    this.products = new ProductCatalog(ctx);
-    this.holds = new Holds(ctx);
-    this.holdMaker = new HoldMaker(ctx, this.holds);
-    this.sweeper = new Sweeper(ctx);
+  private constructor(ctx: EngineContext) {
+    const products = new ProductCatalog(ctx);
+    const holds = new Holds(ctx);
+    const claims = new IdempotencyClaims(ctx);
+    this.#parts = { ctx, products, holds, claims, maker: new HoldMaker(ctx, holds, claims), sweeper: new Sweeper(ctx) };
+    internals.set(this, this.#parts);
     this.outbox = new OutboxStreams(ctx);
+    this.settings = ctx.settings;
   }
 
   /** `faults`: test-only hooks (engine/faults.ts); never set by the runtime. */
   static create(redis: Redis | Cluster, overrides: Partial<EngineSettings> = {}, env: NodeJS.ProcessEnv = process.env,
     faults?: FaultHooks): Engine {
     const settings = engineSettings(env, overrides);
-    const ctx: EngineContext = {
+    return new Engine({
       redis,
       scripts: defineScripts(redis, faults),
       keys: new KeySpace(settings.keyPrefix, settings.partitions, settings.keyShards),
       settings,
       recordRetentionMs: recordRetentionMs(settings),
       memory: new MemoryGuard(redis, settings.memoryHighWatermarkPct, settings.memoryCheckMs),
-    };
-    return new Engine(ctx);
+    });
   }
 
-  get settings(): EngineSettings {
-    return this.ctx.settings;
+  // Catalog and stock.
+
+  createProduct(input: ProductInput): Promise<CreateProductOutcome> {
+    return this.#parts.products.create(input);
   }
 
-  createProduct = (...a: Parameters<ProductCatalog['create']>) => this.products.create(...a);
+  getProduct(sku: string): Promise<Product | null> {
+    return this.#parts.products.get(sku);
+  }
+
+  /** A page of products in SKU order, after `after`; `next` is the SKU to continue after, or null. */
+  listProducts(after: string | null, limit: number): Promise<{ items: Product[]; next: string | null }> {
+    return this.#parts.products.list(after, limit);
+  }
+
   /**
    * Restock (delta > 0) or shrink (delta < 0). With an idempotency key (scoped
    * by the caller) a retry applies once and answers the first outcome; the
    * same key with another sku or delta is refused.
    */
   async adjustStock(sku: string, delta: number, o: { idempotencyKey?: string } = {}): Promise<AdjustStockOutcome> {
-    if (o.idempotencyKey === undefined) return this.products.adjustStock(sku, delta);
-    const claim = await this.holdMaker.claim(o.idempotencyKey, stockFingerprint(sku, delta), randomUUID());
+    const { products, claims } = this.#parts;
+    if (o.idempotencyKey === undefined) return products.adjustStock(sku, delta);
+    const claim = await claims.claim(o.idempotencyKey, fingerprints.stock(sku, delta), randomUUID());
     if (claim.kind === 'reused') return { kind: 'key_reused' };
-    const out = await this.products.adjustStock(sku, delta, claim.id);
+    const out = await products.adjustStock(sku, delta, claim.id);
     return claim.kind === 'replay' ? { kind: 'duplicate', of: out } : out;
   }
-  getProduct = (...a: Parameters<ProductCatalog['get']>) => this.products.get(...a);
-  reserve = (...a: Parameters<HoldMaker['reserve']>) => this.holdMaker.reserve(...a);
-  getReservation = (...a: Parameters<Holds['get']>) => this.holds.get(...a);
-  beginPayment = (...a: Parameters<Holds['beginPayment']>) => this.holds.beginPayment(...a);
-  commit = (...a: Parameters<Holds['commit']>) => this.holds.commit(...a);
-  release = (...a: Parameters<Holds['release']>) => this.holds.release(...a);
-  recordRefund = (...a: Parameters<Holds['recordRefund']>) => this.holds.recordRefund(...a);
-  overduePayments = (...a: Parameters<Holds['overduePayments']>) => this.holds.overduePayments(...a);
-  voidsToRecheck = (...a: Parameters<Holds['voidsToRecheck']>) => this.holds.voidsToRecheck(...a);
-  voidRechecked = (...a: Parameters<Holds['voidRechecked']>) => this.holds.voidRechecked(...a);
-  sweepOnce = () => this.sweeper.sweepOnce();
+
+  // Holds.
+
+  /** Reserves a cart, all or nothing; with an idempotency key (scoped by the caller) a retry answers the first outcome. */
+  reserve(req: ReserveRequest): Promise<ReserveOutcome> {
+    return this.#parts.maker.reserve(req);
+  }
+
+  /** Whether this request (its scoped key and body) would be answered from its first request: claims nothing. */
+  isReplay(req: ReserveRequest): Promise<boolean> {
+    return this.#parts.maker.isReplay(req);
+  }
+
+  /** A reservation as a client may see it (never a pending cart or a refusal), its status as of the scripts' clock. */
+  getReservation(id: string): Promise<Reservation | null> {
+    return this.#parts.holds.get(id);
+  }
+
+  /** held -> paying (the saga's pivot is next); see Holds.beginPayment. */
+  beginPayment(id: string): Promise<BeginPaymentOutcome> {
+    return this.#parts.holds.beginPayment(id);
+  }
+
+  /** paying -> confirmed after a captured payment; repeatable. */
+  commit(id: string, payment: PaymentRecord): Promise<CommitOutcome> {
+    return this.#parts.holds.commit(id, payment);
+  }
+
+  /** Gives a hold's units back: by the client, or by the saga (declined, voided, compensate). */
+  release(id: string, mode: ReleaseMode = 'client'): Promise<ReleaseOutcome> {
+    return this.#parts.holds.release(id, mode);
+  }
+
+  /** Notes the refund of a capture that landed on a released hold (written through to PostgreSQL). */
+  recordRefund(id: string, refund: RefundNote): Promise<void> {
+    return this.#parts.holds.recordRefund(id, refund);
+  }
+
+  // Sweeps.
+
+  /** One pass of the sweeper: expires due holds and purges records past retention, every partition and shard. */
+  sweepOnce(): Promise<SweepReport> {
+    return this.#parts.sweeper.sweepOnce();
+  }
+
+  // Redis memory, rate limits, statistics.
 
   /** False while Redis memory is past its high watermark: no new idempotency claim should be made then. */
   hasMemoryRoom(): Promise<boolean> {
-    return this.ctx.memory.hasRoom();
+    return this.#parts.ctx.memory.hasRoom();
   }
 
   /** Redis memory as last read (asked afresh with `fresh`). */
   async memory(fresh = false): Promise<MemoryState> {
-    if (fresh) await this.ctx.memory.refresh();
-    return this.ctx.memory.current;
+    if (fresh) await this.#parts.ctx.memory.refresh();
+    return this.#parts.ctx.memory.current;
   }
 
-  /** Outbox entries not yet written through, per partition (a failed read counts 0). */
-  outboxLengths(): Promise<number[]> {
-    return this.streamLengths((k) => k.outbox);
+  /**
+   * Counts one request of `subject` in a fixed window of windowMs shared by every
+   * process; allowed while the window's count is within `limit`.
+   */
+  hitRateLimit(subject: string, limit: number, windowMs: number): Promise<RateLimitHit> {
+    const window = Math.floor(Date.now() / windowMs);
+    // Spread counters over 16 slots by subject; the window start is in the name.
+    const key = `${this.settings.keyPrefix}{rl:${fnv1a(subject) % 16}}:${subject}:${window}`;
+    return hitRateLimit(this.#parts.ctx, key, limit, windowMs);
   }
 
-  /** Parked outbox entries (failed for good, retried from time to time), per partition (a failed read counts 0). */
-  parkedLengths(): Promise<number[]> {
-    return this.streamLengths((k) => k.parked);
+  /** Requests queued or in flight in the group-commit batchers. */
+  queueDepths(): { reserveBatches: number; keyClaims: number } {
+    return { reserveBatches: this.#parts.maker.batches.pending, keyClaims: this.#parts.claims.batches.pending };
   }
 
-  /** Outbox entries not yet written through, over every partition. */
-  async outboxBacklog(): Promise<number> {
-    return sum(await this.outboxLengths());
-  }
-
-  /** Parked outbox entries, over every partition. */
-  async outboxParked(): Promise<number> {
-    return sum(await this.parkedLengths());
-  }
-
-  private async streamLengths(keyOf: (k: PartitionKeys) => string): Promise<number[]> {
-    const pipeline = this.ctx.redis.pipeline();
-    for (let p = 0; p < this.settings.partitions; p++) pipeline.xlen(keyOf(this.ctx.keys.partition(p)));
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, n]) => (error ? 0 : Number(n)));
+  /** The sizes of the reserve batches sent since the last call (for a histogram). */
+  takeBatchSizes(): number[] {
+    return this.#parts.maker.batches.takeBatchSizes();
   }
 }
-
-const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -5,6 +5,8 @@ export type ErrorCode =
   | 'INVALID_SETTING'
   | 'SERVICE_FAILED'
   | 'OUTBOX_UNDECODABLE'
+  /** A script replied a code its module does not know (a script and its module out of step). */
+  | 'UNKNOWN_REPLY'
   | 'ASSERTION';
 
 export class StockadeError extends Error {

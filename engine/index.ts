@@ -1,5 +1,31 @@
+/**
+ * The engine's front door: everything outside engine/ imports the engine from
+ * here, and only from here (test/front-door.test.ts checks it). What is not
+ * exported here is the engine's own business.
+ */
 export { Engine } from './engine.ts';
-export { engineSettings, engineSettingRows, type EngineSettings } from './config.ts';
+export { Checkout, type ConfirmOutcome, type ConfirmReply, type CheckoutStats } from './checkout/checkout.ts';
+export {
+  settledCharge, type ChargeRecord, type ChargeRequest, type ChargeResult, type PaymentProvider, type SettledCharge,
+} from './checkout/payments.ts';
+export { OverdueRecovery, type RecoveryReport } from './reconciler/overdue.ts';
+export { startSweepLoop } from './reconciler/sweep-loop.ts';
+export type { SweepReport } from './reconciler/sweeper.ts';
+export { engineSettings, engineSettingRows, intSetting, type EngineSettings } from './config.ts';
 export { StockadeError, type ErrorCode } from './errors.ts';
+export { lostReply, type FaultHooks } from './faults.ts';
+export { createLogger, type Logger } from './log.ts';
+export { fulfilsWithin } from './timing.ts';
 export { partitionOf } from './redis/partition.ts';
+export { partitionKeys, shardKeys, type PartitionKeys, type ShardKeys } from './redis/keys.ts';
+export type { MemoryState } from './redis/memory.ts';
+export type { OutboxStreams } from './redis/outbox-streams.ts';
+export {
+  requireDecoded, type DecodedEntry, type OutboxEntry, type OutboxEvent, type UndecodableEntry,
+} from './redis/outbox-events.ts';
+export { LINE_STRIDE, partitionList } from './redis/records.ts';
+export type { RateLimitHit } from './redis/scripts/hitRateLimit.ts';
+export type { RefundNote } from './redis/scripts/recordRefund.ts';
+export { listLimitMax } from './catalog/sku-index.ts';
+export { priceCentsMax, productNameLengthMax, skuPattern, stockUnitsMax, userIdLengthMax } from './validate.ts';
 export type * from './types.ts';

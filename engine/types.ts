@@ -38,8 +38,6 @@ export interface ReserveRequest {
   ttlMs?: number;
   /** Already scoped by the caller (e.g. to its token). Absent: no replay protection. */
   idempotencyKey?: string;
-  /** What "the same body" means; computed from userId, items and ttlMs when absent. */
-  fingerprint?: string;
 }
 
 export interface Reservation {

@@ -13,8 +13,8 @@
 
   Returns
     {   1, expiresAtMs }  held (now or before)
-    { -10 }  no such hold or aborted   { -11 }  expired   other status codes as
-    in includes/status.lua
+    { -10 }  no such hold or aborted   { -11 }  expired
+    or any other status code of includes/status.lua (statusReply)
 ]]
 --- @include "clock"
 --- @include "record"

@@ -22,6 +22,7 @@
     { -12 }  released              { -13, orderId }  confirmed already
     { -14 }  a cart still being reserved
     { -17 }  paying, and past its payment deadline: begin no charge
+    or any other status code of includes/status.lua (statusReply)
 ]]
 --- @include "clock"
 --- @include "record"

@@ -15,6 +15,7 @@
     {   1, orderId, parts }  confirmed (now or before); parts as in beginPayment
     { -10 }  no such hold   { -11 }  expired   { -12 }  released
     { -14 }  a cart still being reserved   { -16 }  held: payment not begun
+    or any other status code of includes/status.lua (statusReply)
 ]]
 --- @include "clock"
 --- @include "record"

@@ -7,7 +7,9 @@
   KEYS[1] claims  hash  <scoped key> -> "<fingerprint> <reservation id>"
   ARGV[1] key  ARGV[2] id
 
-  Returns 1 forgotten, 0 the claim names another request (or none)
+  Returns
+    1  forgotten
+    0  the claim names another request (or none)
 ]]
 local claim = redis.call('HGET', KEYS[1], ARGV[1])
 if not claim then return 0 end

@@ -9,7 +9,9 @@
   ARGV[1] limit    requests allowed per window
   ARGV[2] windowMs
 
-  Returns { allowed (1|0), retryAfterMs }
+  Returns
+    { 1, 0 }             allowed
+    { 0, retryAfterMs }  refused: the window's count is past the limit
 ]]
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then

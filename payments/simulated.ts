@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { settledCharge, type ChargeRecord, type ChargeRequest, type ChargeResult, type PaymentProvider } from '../engine/checkout/payments.ts';
+import { settledCharge, type ChargeRecord, type ChargeRequest, type ChargeResult, type PaymentProvider } from '../engine/index.ts';
 import { readIfExists, writeOnce } from './durable.ts';
 
 export interface SimulatedProviderOptions {

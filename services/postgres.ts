@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { StockadeError } from '../engine/errors.ts';
+import { StockadeError } from '../engine/index.ts';
 import { isAlive, run, waitForPort } from './process.ts';
 import type { LocalService } from './redis.ts';
 

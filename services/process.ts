@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { promisify } from 'node:util';
-import { StockadeError } from '../engine/errors.ts';
+import { StockadeError } from '../engine/index.ts';
 
 export const run = promisify(execFile);
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StockadeError } from '../engine/errors.ts';
+import { StockadeError } from '../engine/index.ts';
 import { isAlive, run, stopPid, waitForPort } from './process.ts';
 
 export interface LocalRedisOptions {

@@ -1,4 +1,4 @@
-import { intSetting } from '../engine/config.ts';
+import { intSetting } from '../engine/index.ts';
 import { defaultDataDir, findLocalServices, startLocalServices, stopLocalServices } from './local.ts';
 
 export interface ServiceUrls {

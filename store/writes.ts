@@ -1,5 +1,4 @@
-import type { OutboxEntry } from '../engine/redis/outbox-events.ts';
-import { LINE_STRIDE, partitionList } from '../engine/redis/records.ts';
+import { type OutboxEntry, LINE_STRIDE, partitionList } from '../engine/index.ts';
 import type postgres from 'postgres';
 import type { Sql } from './db.ts';
 

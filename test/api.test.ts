@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advanceClock } from './support/engine.ts';
-import { call, testApi, type Answer, type TestApi } from './support/api.ts';
+import { call, testApi, type Answer, type TestApi, waitFor } from './support/api.ts';
 
 // Every route and every error row of DESIGN.md §4, over HTTP, against a real
 // server, Redis and PostgreSQL.
@@ -366,10 +366,12 @@ describe('operations', () => {
     const limited = await testApi({ api: { rateLimitUserPerSec: 3, rateLimitTokenPerSec: 1000 } });
     try {
       await call(limited.url, 'POST', '/v1/products', { token: 'admin', body: { sku: 'RL', name: 'x', price_cents: 1, stock: 100 } });
-      const answers = [];
-      for (let i = 0; i < 6; i++) {
-        answers.push(await call(limited.url, 'POST', '/v1/reservations', { body: { user_id: 'spammer', items: [{ sku: 'RL', qty: 1 }] }, headers: { 'idempotency-key': `rl-${i}` } }));
-      }
+      // The limit counts per one-second window of the API's clock: six requests sent sequentially on a
+      // loaded machine could straddle two windows (three in each, none refused). Start them just after a
+      // window begins, all at once, so they land in one window.
+      await waitFor(async () => Date.now() % 1_000 < 100, 2_000, 'the start of a rate-limit window');
+      const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => call(limited.url, 'POST', '/v1/reservations',
+        { body: { user_id: 'spammer', items: [{ sku: 'RL', qty: 1 }] }, headers: { 'idempotency-key': `rl-${i}` } })));
       const refused = answers.filter((a) => a.status === 429);
       expect(refused.length).toBeGreaterThanOrEqual(2);
       expectProblem(refused[0]!, 429, 'rate-limited');

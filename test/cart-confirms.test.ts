@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../engine/redis/partition.ts';
+import { partitionKeys, partitionOf } from '../engine/index.ts';
 import { call, testApi, type TestApi } from './support/api.ts';
 
 // Concurrent confirms of one multi-partition cart all answer the cart's real
@@ -45,7 +45,7 @@ const confirm = (id: string, token: string, key?: string) => call(api.url, 'POST
 describe('concurrent confirms of a multi-partition cart', () => {
   /** Holds back the reply of the next beginPayment on the cart's home part; resolves once it is held. */
   function slowHomeBegin(id: string): { paused: Promise<void>; open: () => void } {
-    const home = api.runtime.engine.ctx.keys.partition(Number(id.split('.')[0])).skus;
+    const home = partitionKeys(api.runtime.engine.settings.keyPrefix, Number(id.split('.')[0])).skus;
     let open!: () => void;
     let reached!: () => void;
     const paused = new Promise<void>((r) => { reached = r; });

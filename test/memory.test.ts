@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultRedisMaxmemoryBytes } from '../services/local.ts';
 import { freePort } from '../services/process.ts';
 import { startRedis, stopRedis } from '../services/redis.ts';
+import { shardKeys } from '../engine/index.ts';
 import { advanceClock } from './support/engine.ts';
 import { call, testApi, waitFor, type Answer, type TestApi } from './support/api.ts';
 
@@ -67,7 +68,7 @@ describe('a flood of unique Idempotency-Keys', () => {
       expect([...statuses.keys()].every((s) => s === 201 || s === 503), JSON.stringify([...statuses])).toBe(true);
 
       // Past the watermark no new hold and no new claim is made.
-      const claims = () => redis.hlen(api.runtime.engine.ctx.keys.shard(0).claims);
+      const claims = () => redis.hlen(shardKeys(api.runtime.engine.settings.keyPrefix, 0).claims);
       const claimsBefore = await claims();
       const more = await Promise.all(Array.from({ length: 50 }, (_, j) => reserve('MEM', 500_000 + j)));
       expect(more.map((a) => a.status)).toEqual(Array(50).fill(503));
@@ -77,7 +78,7 @@ describe('a flood of unique Idempotency-Keys', () => {
       expect(ready.body.memory).toMatchObject({ overloaded: true, max_bytes: maxmemoryBytes });
 
       // Existing holds: 5 expire, 1 is released, 24 are confirmed, all while the flood is refused.
-      await advanceClock(api.runtime.engine, 120_000);
+      await advanceClock(api.runtime.engine, 120_000, redisUrl);
       expect((await api.runtime.engine.sweepOnce()).expired).toBe(5);
       expect((await call(api.url, 'POST', `/v1/reservations/${kept[5]!.body.id}/release`)).status).toBe(200);
       // Half of them with an Idempotency-Key: past the watermark a confirm makes no new claim, and still confirms.

@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it, inject } from 'vitest';
-import { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/redis/partition.ts';
-import type { Stock } from '../engine/types.ts';
+import { Engine, partitionOf, type Stock } from '../engine/index.ts';
 import { advanceClock, conserved } from './support/engine.ts';
 
 /*

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/redis/partition.ts';
-import type { ReserveOutcome } from '../engine/types.ts';
+import { Engine, partitionOf, type ReserveOutcome } from '../engine/index.ts';
 import { conserved, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
 
 // Races are tested by racing: many concurrent callers, through several engines

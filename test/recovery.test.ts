@@ -33,9 +33,9 @@ describe('overdue payments', () => {
     // The process charged the card, then died before committing.
     const reservation = (await engine.getReservation(id))!;
     expect((await provider.charge({ reservationId: id, amountCents: begun.totalCents, token: 'tok_ok', lines: reservation.items }, 1_000)).status).toBe('captured');
-    expect(await api.runtime.checkout.recoverOverdue()).toEqual({ committed: 0, released: 0, refunded: 0, failed: 0 }); // not overdue yet
+    expect(await api.runtime.recovery.recoverOverdue()).toEqual({ committed: 0, released: 0, refunded: 0, failed: 0 }); // not overdue yet
     await advanceClock(engine, overdueMs(api));
-    expect(await api.runtime.checkout.recoverOverdue()).toEqual({ committed: 1, released: 0, refunded: 0, failed: 0 });
+    expect(await api.runtime.recovery.recoverOverdue()).toEqual({ committed: 1, released: 0, refunded: 0, failed: 0 });
     expect(await stock(api, sku)).toEqual({ total: 5, available: 3, reserved: 0, sold: 2 });
     const order = await waitFor(async () => {
       const o = await call(api.url, 'GET', `/v1/orders/o${id}`);
@@ -52,7 +52,7 @@ describe('overdue payments', () => {
     await engine.beginPayment(declined.id);
     await provider.charge({ reservationId: declined.id, amountCents: 700, token: 'tok_declined', lines: [] }, 1_000);
     await advanceClock(engine, overdueMs(api));
-    expect(await api.runtime.checkout.recoverOverdue()).toEqual({ committed: 0, released: 2, refunded: 0, failed: 0 });
+    expect(await api.runtime.recovery.recoverOverdue()).toEqual({ committed: 0, released: 2, refunded: 0, failed: 0 });
     // The charge never begun is voided at the provider first: a late one cannot capture.
     expect(await provider.lookup(never.id)).toMatchObject({ status: 'voided' });
     expect(await stock(api, never.sku)).toMatchObject({ available: 5, reserved: 0 });
@@ -66,7 +66,7 @@ describe('overdue payments', () => {
     const pending = await call(api.url, 'POST', `/v1/reservations/${id}/confirm`, { body: { payment: { token: 'tok_timeout' } } });
     expect(pending.status).toBe(202);
     await advanceClock(api.runtime.engine, overdueMs(api));
-    expect((await api.runtime.checkout.recoverOverdue()).committed).toBe(1);
+    expect((await api.runtime.recovery.recoverOverdue()).committed).toBe(1);
     expect((await call(api.url, 'GET', `/v1/reservations/${id}`)).body.status).toBe('confirmed');
     expect((await stock(api, sku)).sold).toBe(1);
   });

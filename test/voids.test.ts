@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../engine/redis/partition.ts';
+import { partitionKeys, partitionOf } from '../engine/index.ts';
 import { advanceClock } from './support/engine.ts';
 import { call, testApi, waitFor, type Answer, type TestApi } from './support/api.ts';
 
@@ -57,7 +57,7 @@ async function overtakenConfirm(a: TestApi): Promise<{ id: string; sku: string; 
   const answer = confirm(a, id);
   await waitFor(async () => a.runtime.provider.chargesInFlight > 0, 10_000, 'the charge at the provider');
   await advanceClock(a.runtime.engine, pastDeadline(ttlMs));
-  expect(await a.runtime.checkout.recoverOverdue()).toMatchObject({ released: 1 });
+  expect(await a.runtime.recovery.recoverOverdue()).toMatchObject({ released: 1 });
   return { id, sku, got: await answer };
 }
 
@@ -92,7 +92,7 @@ describe('a confirm overtaken by the overdue recovery', () => {
       let racing = true;
       const recovery = (async () => {
         while (racing) {
-          await api.runtime.checkout.recoverOverdue();
+          await api.runtime.recovery.recoverOverdue();
           await new Promise((r) => setTimeout(r, 5));
         }
       })();
@@ -103,7 +103,7 @@ describe('a confirm overtaken by the overdue recovery', () => {
       racing = false;
       await recovery;
       await advanceClock(api.runtime.engine, pastDeadline(ttlMs));
-      await api.runtime.checkout.recoverOverdue();
+      await api.runtime.recovery.recoverOverdue();
       for (const [i, { id }] of holds.entries()) await expectNoMoneyWithoutOrder(api, id, answers[i]!);
       const stocks = await Promise.all(holds.map(({ sku }) => stockOf(api, sku)));
       const confirmed = answers.filter((a) => a.status === 200).length;
@@ -165,19 +165,19 @@ describe('a provider that ignores the void', () => {
       const ttlMs = 600_000;
       const { id, sku } = await payingHold(careless, ttlMs);
       await advanceClock(careless.runtime.engine, pastDeadline(ttlMs));
-      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ released: 1, failed: 0 });
+      expect(await careless.runtime.recovery.recoverOverdue()).toMatchObject({ released: 1, failed: 0 });
       // The dead process's charge request reaches the provider now, and captures.
       const reservation = (await careless.runtime.engine.getReservation(id))!;
       expect((await careless.runtime.provider.charge({ reservationId: id, amountCents: 900, token: 'tok_ok', lines: reservation.items }, 1_000))
         .status).toBe('captured');
-      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ refunded: 0 }); // not yet looked at again
+      expect(await careless.runtime.recovery.recoverOverdue()).toMatchObject({ refunded: 0 }); // not yet looked at again
       await advanceClock(careless.runtime.engine, 60_000);
-      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ refunded: 1, failed: 0 });
+      expect(await careless.runtime.recovery.recoverOverdue()).toMatchObject({ refunded: 1, failed: 0 });
       expect(await careless.runtime.provider.lookup(id)).toMatchObject({ status: 'captured', refunded: true });
       expect(await stockOf(careless, sku)).toEqual({ total: 1, available: 1, reserved: 0, sold: 0 });
       await waitFor(async () => (await careless.runtime.sql`select 1 from refunds where reservation_id = ${id}`).length === 1, 10_000, 'refund row');
       // Looked at once: the next passes leave it alone.
-      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ refunded: 0 });
+      expect(await careless.runtime.recovery.recoverOverdue()).toMatchObject({ refunded: 0 });
     } finally {
       await careless.close();
     }
@@ -207,19 +207,19 @@ describe('a provider that ignores the void', () => {
       const id = held.body.id as string;
       const home = Number(id.split('.')[0]);
       const part = skus.map((s) => partitionOf(s, engine.settings.partitions)).find((p) => p !== home)!;
-      partSkus = engine.ctx.keys.partition(part).skus;
+      partSkus = partitionKeys(engine.settings.keyPrefix, part).skus;
       expect((await engine.beginPayment(id)).kind).toBe('paying');
       const answer = confirm(careless, id);
       await waitFor(async () => careless.runtime.provider.chargesInFlight > 0, 10_000, 'the charge at the provider');
       await advanceClock(engine, pastDeadline(600_000));
       failures = 1;
-      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ failed: 1 }); // the part's release failed
+      expect(await careless.runtime.recovery.recoverOverdue()).toMatchObject({ failed: 1 }); // the part's release failed
       expect((await answer).status).toBe(402);
-      for (let pass = 0; pass < 2; pass++) await careless.runtime.checkout.recoverOverdue();
+      for (let pass = 0; pass < 2; pass++) await careless.runtime.recovery.recoverOverdue();
       for (const sku of skus) expect(await stockOf(careless, sku)).toEqual({ total: 1, available: 1, reserved: 0, sold: 0 });
       expect(await careless.runtime.provider.lookup(id)).toMatchObject({ status: 'captured', refunded: true });
       expect(careless.runtime.checkout.stats.refunded).toBe(1);
-      expect(await careless.runtime.checkout.recoverOverdue()).toMatchObject({ committed: 0, released: 0, refunded: 0, failed: 0 });
+      expect(await careless.runtime.recovery.recoverOverdue()).toMatchObject({ committed: 0, released: 0, refunded: 0, failed: 0 });
     } finally {
       await careless.close();
     }

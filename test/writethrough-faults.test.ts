@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createRuntime, type Runtime } from '../app/runtime.ts';
-import { createLogger } from '../engine/log.ts';
-import type { Engine } from '../engine/engine.ts';
+import { createLogger, type Engine } from '../engine/index.ts';
 import { freePort } from '../services/process.ts';
 import { startPostgres, stopPostgres } from '../services/postgres.ts';
 import type { Sql } from '../store/db.ts';
@@ -39,7 +38,7 @@ async function tally(sql: Sql, sku: string) {
   return row as { orders: number; payments: number; parts: number; sold: number; ledger: number };
 }
 
-const backlog = (engine: Engine) => engine.outboxBacklog();
+const backlog = (engine: Engine) => engine.outbox.backlog();
 
 function spawnWorker(env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['bin/stockade.mjs', 'workers'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -15,7 +15,7 @@ describe('write-through limits', () => {
     // Started once every order waits, so one drain batch holds them all (300 entries, 20,000 item rows).
     const workers = startWorkers(engine, inject('redisUrl'), sql, log, { pollMs: 20, lockMs: 2_000 });
     try {
-      await waitFor(async () => (await engine.outboxBacklog()) === 0, 60_000, 'outbox drained');
+      await waitFor(async () => (await engine.outbox.backlog()) === 0, 60_000, 'outbox drained');
       const [counts] = await sql`select (select count(*)::int from orders) as orders,
         (select count(*)::int from order_items) as items, (select count(*)::int from payments) as payments`;
       expect(counts).toEqual({ orders: 200, items: 20_000, payments: 200 });

@@ -1,8 +1,8 @@
 import { Packr } from 'msgpackr';
 import { pino, type Logger } from 'pino';
-import { describe, expect, inject, it } from 'vitest';
-import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/redis/partition.ts';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { type Engine, partitionKeys, partitionOf } from '../engine/index.ts';
 import { freePort } from '../services/process.ts';
 import { connectDb, type Sql } from '../store/db.ts';
 import { startWorkers } from '../workers/run.ts';
@@ -23,15 +23,19 @@ function orderEvent(reservationId: string, sku: string) {
     lines: [sku, 1, 100, 0], total: 100, amount: 100, payment: `ch_${reservationId}`, at: Date.now() };
 }
 
-const keysOf = (engine: Engine, p: number) => engine.ctx.keys.partition(p);
+/** The suite's Redis, where the test APIs' engines keep their keys. */
+const suiteRedis = new Redis(inject('redisUrl'));
+afterAll(() => suiteRedis.quit());
+
+const keysOf = (engine: Engine, p: number) => partitionKeys(engine.settings.keyPrefix, p);
 
 async function xadd(engine: Engine, p: number, field: string, value: Buffer): Promise<string> {
-  return (await engine.ctx.redis.xadd(keysOf(engine, p).outbox, '*', field, value))!;
+  return (await suiteRedis.xadd(keysOf(engine, p).outbox, '*', field, value))!;
 }
 
 /** The parked stream's entries as {src, reason}. */
 async function parked(engine: Engine, p: number): Promise<{ src: string; reason: string }[]> {
-  const entries = await engine.ctx.redis.xrange(keysOf(engine, p).parked, '-', '+');
+  const entries = await suiteRedis.xrange(keysOf(engine, p).parked, '-', '+');
   return entries.map(([, fields]) => {
     const at = (name: string) => fields[fields.lastIndexOf(name) + 1]!;
     return { src: at('src'), reason: at('reason') };
@@ -150,7 +154,7 @@ describe('parking outbox entries that cannot be written', () => {
       const retried = workers.stats.parkedRetried;
       await waitFor(async () => workers.stats.parkedRetried >= retried + 6, 30_000, 'two more retry passes');
       expect((await parked(engine, p)).map((e) => e.src)).toEqual([unknownType, badMsgpack, noEvent]);
-      expect(await engine.outboxBacklog()).toBe(0);
+      expect(await engine.outbox.backlog()).toBe(0);
     });
   }, 60_000);
 
@@ -177,7 +181,7 @@ describe('parking outbox entries that cannot be written', () => {
       await waitFor(async () => failing.stats.failures >= 4, 30_000, 'failed attempts');
       expect(await parked(engine, p)).toEqual([]);
       expect(failing.stats.parked).toBe(0);
-      expect(await engine.outboxBacklog()).toBe(6); // the product and five orders
+      expect(await engine.outbox.backlog()).toBe(6); // the product and five orders
       await stopFailing();
       workers = startWorkers(engine, inject('redisUrl'), sql, api.runtime.log, quick);
       await waitFor(async () => (await ordersWritten(sql, orders)) === 5, 30_000, 'orders written once PostgreSQL is reachable');

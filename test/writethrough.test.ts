@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from '../store/db.ts';
 import { call, testApi, waitFor, type TestApi } from './support/api.ts';
 import { skusInOnePartition } from './support/engine.ts';
-import { partitionOf } from '../engine/redis/partition.ts';
+import { partitionOf } from '../engine/index.ts';
 
 // Checkout through write-through: real server, Redis, PostgreSQL and BullMQ workers.
 let api: TestApi;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StockadeError } from '../engine/errors.ts';
+import { StockadeError } from '../engine/index.ts';
 import { failureKind, failureReason, failureReasonLengthMax } from './failures.ts';
 
 const coded = (code: string, message = 'boom') => Object.assign(new Error(message), { code });

@@ -1,5 +1,4 @@
-import type { Engine } from '../engine/engine.ts';
-import type { Logger } from '../engine/log.ts';
+import type { Engine, Logger } from '../engine/index.ts';
 import type { Sql } from '../store/db.ts';
 import { workerSettings, type WorkerSettings } from './settings.ts';
 import { WriteThrough } from './writethrough.ts';

@@ -1,4 +1,4 @@
-import { intSetting } from '../engine/config.ts';
+import { intSetting } from '../engine/index.ts';
 
 /** Write-through worker settings (README "Configuration"). */
 export interface WorkerSettings {

@@ -1,9 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
-import type { Engine } from '../engine/engine.ts';
-import type { Logger } from '../engine/log.ts';
-import { requireDecoded, type DecodedEntry } from '../engine/redis/outbox-events.ts';
-import { fulfilsWithin } from '../engine/timing.ts';
+import { type Engine, type Logger, requireDecoded, type DecodedEntry, fulfilsWithin } from '../engine/index.ts';
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';
 import { failureReason, isPermanent } from './failures.ts';
@@ -122,14 +119,14 @@ export class WriteThrough {
 
   /** Outbox entries not yet written through, over every partition. */
   backlog(): Promise<number> {
-    return this.engine.outboxBacklog();
+    return this.engine.outbox.backlog();
   }
 
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      const [lengths, parkedDue] = await Promise.all([this.engine.outboxLengths(), this.parkedRetryDue()]);
+      const [lengths, parkedDue] = await Promise.all([this.engine.outbox.outboxLengths(), this.parkedRetryDue()]);
       const partitions = lengths.flatMap((length, p) => (length > 0 || parkedDue.has(p) ? [p] : []));
       await Promise.all(partitions.map((partition) => this.queue.add('drain', { partition }, {
         jobId: `drain-${partition}`, removeOnComplete: true, removeOnFail: false,
@@ -147,7 +144,7 @@ export class WriteThrough {
   private async parkedRetryDue(): Promise<Set<number>> {
     if (Date.now() - this.lastParkedCheck < this.settings.parkedRetryMs / 4) return new Set();
     this.lastParkedCheck = Date.now();
-    const withParked = (await this.engine.parkedLengths()).flatMap((length, p) => (length > 0 ? [p] : []));
+    const withParked = (await this.engine.outbox.parkedLengths()).flatMap((length, p) => (length > 0 ? [p] : []));
     return new Set(withParked.length > 0 ? await this.engine.outbox.parkedRetryDue(withParked) : []);
   }
 

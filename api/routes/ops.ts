@@ -1,4 +1,4 @@
-import { fulfilsWithin } from '../../engine/timing.ts';
+import { fulfilsWithin } from '../../engine/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { openApiDocument } from '../openapi.ts';
 import type { Route } from '../router.ts';
@@ -20,7 +20,7 @@ export function opsRoutes(d: ApiDeps): Route[] {
       // Past the memory watermark this process cannot hold: not ready (it still confirms).
       const ready = redis && postgres && !memory?.overloaded;
       const [backlog, parked] = redis
-        ? await Promise.all([d.engine.outboxBacklog().catch(() => null), d.engine.outboxParked().catch(() => null)])
+        ? await Promise.all([d.engine.outbox.backlog().catch(() => null), d.engine.outbox.parked().catch(() => null)])
         : [null, null];
       return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog, outbox_parked: parked,
         memory: memory && { used_bytes: memory.usedBytes, max_bytes: memory.maxBytes, high_watermark_pct: memory.highWatermarkPct,
@@ -40,19 +40,20 @@ async function collectGauges(d: ApiDeps): Promise<void> {
   let next: string | null = null;
   let seen = 0;
   do {
-    const page = await d.engine.products.list(next, 100);
+    const page: Awaited<ReturnType<typeof d.engine.listProducts>> = await d.engine.listProducts(next, 100);
     for (const p of page.items) {
       for (const [state, units] of Object.entries(p.stock)) d.metrics.stock.set({ sku: p.sku, state }, units);
     }
     seen += page.items.length;
     next = page.next;
   } while (next && seen < stockGaugeSkusMax);
-  d.metrics.queueDepth.set({ queue: 'reserve_batches' }, d.engine.holdMaker.holdBatches.pending);
-  d.metrics.queueDepth.set({ queue: 'key_claims' }, d.engine.holdMaker.claimBatches.pending);
-  const [backlog, parked] = await Promise.all([d.engine.outboxBacklog(), d.engine.outboxParked()]);
+  const depths = d.engine.queueDepths();
+  d.metrics.queueDepth.set({ queue: 'reserve_batches' }, depths.reserveBatches);
+  d.metrics.queueDepth.set({ queue: 'key_claims' }, depths.keyClaims);
+  const [backlog, parked] = await Promise.all([d.engine.outbox.backlog(), d.engine.outbox.parked()]);
   d.metrics.queueDepth.set({ queue: 'outbox' }, backlog);
   d.metrics.outboxParked.set(parked);
-  for (const size of d.engine.holdMaker.holdBatches.takeBatchSizes()) d.metrics.batchSize.observe(size);
+  for (const size of d.engine.takeBatchSizes()) d.metrics.batchSize.observe(size);
   d.metrics.observeCheckout(d.checkout.stats);
   d.metrics.observeMemory(await d.engine.memory(true));
 }

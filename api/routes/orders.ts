@@ -1,5 +1,5 @@
 import { getOrder, listUserOrders, userOrdersLimitMax } from '../../store/orders.ts';
-import { userIdLengthMax } from '../../engine/validate.ts';
+import { userIdLengthMax } from '../../engine/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { limitParam } from '../http.ts';
 import { problem } from '../problems.ts';

@@ -1,4 +1,4 @@
-import { listLimitMax } from '../../engine/catalog/sku-index.ts';
+import { listLimitMax } from '../../engine/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { limitParam } from '../http.ts';
 import { adjustStockReply, createProductReply } from '../outcomes.ts';
@@ -23,7 +23,7 @@ export function productRoutes(d: ApiDeps): Route[] {
       const limit = limitParam(req.query, productListLimitDefault, listLimitMax);
       if (limit === null) return problem('bad-request', `limit must be an integer in 1..${listLimitMax}`);
       const after = req.query.get('cursor');
-      const page = await d.engine.products.list(after ? cursor.decode(after) : null, limit);
+      const page = await d.engine.listProducts(after ? cursor.decode(after) : null, limit);
       return { status: 200, body: { items: page.items.map(productView), next_cursor: page.next === null ? null : cursor.encode(page.next) } };
     } },
     { method: 'get', pattern: '/v1/products/:sku', access: 'token', body: false, handler: async (req) => {

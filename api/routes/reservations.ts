@@ -1,11 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
 import type { ApiDeps } from '../deps.ts';
 import { idempotencyKeyOf, scopedKey } from '../idempotency.ts';
-import { confirmReply, holdStateReply, replayed, reserveReply } from '../outcomes.ts';
+import { confirmReply, holdStateReply, reserveReply } from '../outcomes.ts';
 import { problem, type Reply } from '../problems.ts';
 import type { Route } from '../router.ts';
 import { reservationView } from '../views.ts';
-import { fingerprintOf } from '../../engine/holds/make.ts';
 
 export function reservationRoutes(d: ApiDeps): Route[] {
   const view = async (id: string): Promise<Reply> => {
@@ -18,10 +16,9 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       if ('reply' in k) return k.reply;
       const v = d.validators.createReservation.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
-      const body = { userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms, idempotencyKey: scopedKey(req, 'reserve', k.key) };
-      const request = { ...body, fingerprint: fingerprintOf(body) }; // computed once: the limiter's check and the claim share it
+      const request = { userId: v.value.user_id, items: v.value.items, ttlMs: v.value.ttl_ms, idempotencyKey: scopedKey(req, 'reserve', k.key) };
       // A replay gets its stored answer, limited or not.
-      if (d.limiter.limitsUsers && !(await d.engine.holdMaker.isReplay(request.idempotencyKey, request.fingerprint))) {
+      if (d.limiter.limitsUsers && !(await d.engine.isReplay(request))) {
         const limited = await d.limiter.user(v.value.user_id);
         if (limited) return limited;
       }
@@ -34,17 +31,8 @@ export function reservationRoutes(d: ApiDeps): Route[] {
       if ('reply' in k) return k.reply;
       const v = d.validators.confirm.check(req.body);
       if (!v.ok) return problem('invalid-request', v.detail);
-      let isReplay = false;
-      // Past the memory watermark a confirm makes no new claim (it is idempotent by its reservation without one).
-      if (k.key && (await d.engine.hasMemoryRoom())) {
-        const fingerprint = createHash('sha256').update(`${id}\n${v.value.payment.token}`).digest('base64url').slice(0, 24);
-        // The claim names this request (ids must be unique per request for a resend to be told apart).
-        const claim = await d.engine.holdMaker.claim(scopedKey(req, 'confirm', k.key), fingerprint, randomUUID());
-        if (claim.kind === 'reused') return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
-        isReplay = claim.kind === 'replay';
-      }
-      const reply = confirmReply(await d.checkout.confirm(id, v.value.payment.token), id);
-      return isReplay ? replayed(reply) : reply;
+      const idempotencyKey = k.key ? scopedKey(req, 'confirm', k.key) : undefined;
+      return confirmReply(await d.checkout.confirm(id, v.value.payment.token, { idempotencyKey }), id);
     } },
     { method: 'post', pattern: '/v1/reservations/:id/release', access: 'token', body: false, handler: async (req) => {
       const id = req.params[0]!;

@@ -1,8 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { SkuIndex, listLimitMax } from './sku-index.ts';
-import { Code } from '../redis/codes.ts';
 import type { EngineContext } from '../redis/context.ts';
 import { partitionOf } from '../redis/partition.ts';
+import { adjustStock } from '../redis/scripts/adjustStock.ts';
+import { createProduct } from '../redis/scripts/createProduct.ts';
 import type { AdjustStockResult, CreateProductOutcome, Product, ProductInput } from '../types.ts';
 import { deltaProblem, productProblem, skuPattern } from '../validate.ts';
 
@@ -27,12 +28,9 @@ export class ProductCatalog {
   async create(input: ProductInput, operationId: string = randomUUID()): Promise<CreateProductOutcome> {
     const problem = productProblem(input);
     if (problem) return { kind: 'invalid', detail: problem };
-    const k = this.keysOf(input.sku);
-    const [code] = (await this.ctx.scripts.createProduct(k.skus, k.holds, k.gc, k.outbox, k.meta,
-      input.sku, input.name, input.priceCents, input.perUserLimit ?? 0, input.stock,
-      operationId, this.ctx.recordRetentionMs)) as number[];
+    const created = await createProduct(this.ctx, this.keysOf(input.sku), input, operationId);
     await this.catalog.add(input.sku);
-    if (code === Code.EXISTS) return { kind: 'exists' };
+    if (created === 'exists') return { kind: 'exists' };
     const product = await this.get(input.sku);
     return { kind: 'created', product: product! };
   }
@@ -41,11 +39,8 @@ export class ProductCatalog {
     if (!skuPattern.test(sku)) return { kind: 'not_found' };
     const problem = deltaProblem(delta);
     if (problem) return { kind: 'invalid', detail: problem };
-    const k = this.keysOf(sku);
-    const reply = (await this.ctx.scripts.adjustStock(k.skus, k.holds, k.gc, k.outbox, k.meta,
-      sku, delta, operationId, this.ctx.recordRetentionMs)) as number[];
-    if (reply[0] === Code.NO_PRODUCT) return { kind: 'not_found' };
-    if (reply[0] === Code.WOULD_GO_NEGATIVE) return { kind: 'would_go_negative', available: reply[1]! };
+    const reply = await adjustStock(this.ctx, this.keysOf(sku), sku, delta, operationId);
+    if (reply.kind !== 'adjusted') return reply;
     return { kind: 'adjusted', product: (await this.get(sku))! };
   }
 
@@ -62,11 +57,6 @@ export class ProductCatalog {
     const v = await this.ctx.redis.hmget(this.keysOf(sku).skus, ...productFields(sku));
     return v[0] === null ? null : productOf(sku, v);
   }
-}
-
-/** What "the same body" means for a stock change under one Idempotency-Key. */
-export function stockFingerprint(sku: string, delta: number): string {
-  return createHash('sha256').update(`${sku}\n${delta}`).digest('base64url').slice(0, 24);
 }
 
 function productOf(sku: string, v: (string | null)[]): Product {

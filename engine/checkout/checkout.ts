@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Engine } from '../engine.ts';
+import { randomUUID } from 'node:crypto';
+import { internalsOf, type Engine } from '../engine.ts';
+import { fingerprints } from '../idempotency/claims.ts';
 import { StockadeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { settledCharge, type ChargeResult, type PaymentProvider, type SettledCharge } from './payments.ts';
@@ -16,15 +18,8 @@ export type ConfirmOutcome =
   | { kind: 'payment_pending'; deadlineMs: number }
   | Exclude<HoldState, { kind: 'confirmed' }>;
 
-export interface RecoveryReport {
-  committed: number;
-  /** Released: declined, voided, or found released. */
-  released: number;
-  /** Captures on released holds refunded. */
-  refunded: number;
-  /** Holds whose step failed this pass (logged; the next pass tries again). */
-  failed: number;
-}
+/** With an Idempotency-Key: the first outcome's answer again for a retry (`duplicate`), or the key used with another body. */
+export type ConfirmReply = ConfirmOutcome | { kind: 'duplicate'; of: ConfirmOutcome } | { kind: 'key_reused' };
 
 export interface CheckoutStats {
   /** Overdue payments voided at the provider before any capture. */
@@ -79,7 +74,26 @@ export class Checkout {
     private readonly log?: Logger,
   ) {}
 
-  async confirm(id: string, token: string): Promise<ConfirmOutcome> {
+  /**
+   * Confirms a hold: begins its payment, charges, and commits (or releases).
+   * With an idempotency key (scoped by the caller), the key is claimed for this
+   * reservation and token first; a retry is answered as a replay (confirm is
+   * idempotent by its reservation either way), another body is refused. Past
+   * the memory watermark no new claim is made: the confirm goes on without one.
+   */
+  async confirm(id: string, token: string, o: { idempotencyKey?: string } = {}): Promise<ConfirmReply> {
+    let replay = false;
+    if (o.idempotencyKey && (await this.engine.hasMemoryRoom())) {
+      // The claim names this request (ids must be unique per request for a resend to be told apart).
+      const claim = await internalsOf(this.engine).claims.claim(o.idempotencyKey, fingerprints.confirm(id, token), randomUUID());
+      if (claim.kind === 'reused') return { kind: 'key_reused' };
+      replay = claim.kind === 'replay';
+    }
+    const out = await this.pay(id, token);
+    return replay ? { kind: 'duplicate', of: out } : out;
+  }
+
+  private async pay(id: string, token: string): Promise<ConfirmOutcome> {
     const begun = await this.engine.beginPayment(id);
     if (begun.kind === 'confirmed') return this.confirmed(id, begun.orderId);
     if (begun.kind === 'released') return this.releasedOutcome(id);
@@ -156,7 +170,7 @@ export class Checkout {
   private async refund(id: string, amountCents: number): Promise<ConfirmOutcome> {
     await this.engine.release(id, 'voided');
     const { record, refundedNow } = await ask('refund', this.provider.refund(id));
-    await this.engine.recordRefund(id, amountCents, `re_${record.reference}`, 'captured after the hold was released');
+    await this.engine.recordRefund(id, { amountCents, reference: `re_${record.reference}`, reason: 'captured after the hold was released' });
     if (refundedNow) {
       this.stats.refunded += 1;
       this.log?.warn({ reservationId: id, amountCents }, 'a capture landed on a released hold (the provider ignored its void); refunded');
@@ -174,7 +188,7 @@ export class Checkout {
    * A paying hold past its payment deadline: void the charge at the provider
    * (a capture that stands is answered instead), then settle by what stands.
    */
-  private async settleOverdue(id: string): Promise<ConfirmOutcome> {
+  async settleOverdue(id: string): Promise<ConfirmOutcome> {
     const standing = await ask('void', this.provider.void(id));
     if (standing.status === 'captured' && standing.refunded) return this.refund(id, standing.amountCents);
     const out = await this.settle(id, settledCharge(standing));
@@ -183,48 +197,15 @@ export class Checkout {
   }
 
   /** A voided hold, looked at again (once): a capture that a provider let through despite the void is refunded. */
-  private async recheckVoid(id: string): Promise<boolean> {
+  async recheckVoid(id: string): Promise<boolean> {
     const out = await this.voidedOutcome(id);
-    await this.engine.voidRechecked(id);
+    await internalsOf(this.engine).holds.voidRechecked(id);
     return out.kind === 'refunded';
-  }
-
-  /**
-   * Finishes payments nobody finished: holds still `paying` past their payment
-   * deadline (a confirm that timed out, crashed, or lost its client), settled
-   * as settleOverdue does. Returns what it did.
-   */
-  async recoverOverdue(countMax = 100): Promise<RecoveryReport> {
-    const done: RecoveryReport = { committed: 0, released: 0, refunded: 0, failed: 0 };
-    for (let p = 0; p < this.engine.settings.partitions; p++) {
-      for (const id of await this.engine.overduePayments(p, countMax)) {
-        await this.attempt(done, id, async () => {
-          const out = await this.settleOverdue(id);
-          if (out.kind === 'confirmed') done.committed += 1;
-          else if (out.kind === 'refunded') done.refunded += 1;
-          else if (out.kind === 'declined' || out.kind === 'voided' || out.kind === 'released') done.released += 1;
-        });
-      }
-      for (const id of await this.engine.voidsToRecheck(p, countMax)) {
-        await this.attempt(done, id, async () => { if (await this.recheckVoid(id)) done.refunded += 1; });
-      }
-    }
-    return done;
-  }
-
-  /** One hold's step of a recovery pass: a failure is counted and logged, and the pass goes on. */
-  private async attempt(done: RecoveryReport, id: string, step: () => Promise<void>): Promise<void> {
-    try {
-      await step();
-    } catch (error) {
-      done.failed += 1;
-      this.log?.warn({ err: error, reservationId: id }, 'settling an overdue payment failed; the next pass tries again');
-    }
   }
 
   /** What a released hold answers a confirm, by why the saga released it (`fallback` when the record says nothing more). */
   private async releasedOutcome(id: string, fallback: ConfirmOutcome = { kind: 'released' }): Promise<ConfirmOutcome> {
-    const found = await this.engine.holds.find(id);
+    const found = await internalsOf(this.engine).holds.find(id);
     switch (found?.record.reason) {
       case 'declined': return { kind: 'declined', reason: 'declined' };
       case 'voided': return this.voidedOutcome(id);

@@ -1,11 +1,16 @@
-import { Code, holdStateOf, rejectionNote, type Rejection } from '../redis/codes.ts';
+import type { Rejection } from '../redis/codes.ts';
 import type { EngineContext } from '../redis/context.ts';
 import { StockadeError } from '../errors.ts';
 import { partitionOfId } from './ids.ts';
-import { decodeRecord, partitionList, type HoldRecord } from '../redis/records.ts';
+import { decodeRecord, type HoldRecord } from '../redis/records.ts';
+import { activateCart } from '../redis/scripts/activateCart.ts';
+import { beginPayment } from '../redis/scripts/beginPayment.ts';
+import { commitHold } from '../redis/scripts/commitHold.ts';
+import { dueIds } from '../redis/scripts/dueIds.ts';
+import { readHold } from '../redis/scripts/readHold.ts';
+import { recordRefund, type RefundNote } from '../redis/scripts/recordRefund.ts';
+import { releaseHold, type ReleaseHoldMode, type ReleaseHoldReply } from '../redis/scripts/releaseHold.ts';
 import type { BeginPaymentOutcome, CommitOutcome, PaymentRecord, ReleaseMode, ReleaseOutcome, Reservation } from '../types.ts';
-
-type Reply = (number | string)[];
 
 /** A hold or pending cart whose deadline has passed is expired, whether or not a sweep has marked it yet. */
 function effectiveStatus(record: HoldRecord, nowMs: number): HoldRecord['status'] {
@@ -14,10 +19,10 @@ function effectiveStatus(record: HoldRecord, nowMs: number): HoldRecord['status'
 }
 
 /**
- * A reservation's life after it is made: look-up, payment start, commit, release,
- * and the cart steps (activate, abort, abandon). A multi-partition cart acts on
- * its home part first (the id names it): the home part decides, and the script
- * replies name the other parts.
+ * A reservation's life after it is made (holds/make.ts makes it): look-up,
+ * payment start, commit, release, and the cart steps (activate, abort,
+ * abandon). A multi-partition cart acts on its home part first (the id names
+ * it): the home part decides, and the script replies name the other parts.
  */
 export class Holds {
   constructor(private readonly ctx: EngineContext) {}
@@ -29,18 +34,16 @@ export class Holds {
    * reads `expired` before any sweep has run.
    */
   async find(id: string): Promise<{ record: HoldRecord; reservation: Reservation | null } | null> {
-    const home = partitionOfId(id, this.ctx.settings.partitions);
+    const home = this.homeOf(id);
     if (home < 0) return null;
-    const k = this.ctx.keys.partition(home);
-    const [nowMs, raw] = (await this.ctx.scripts.readHold(k.holds, k.meta, id)) as [number, string | null];
-    const record = raw ? decodeRecord(raw) : null;
+    const { nowMs, record } = await readHold(this.ctx, home, id);
     if (!record || record.home !== '') return null;
     if (record.status === 'rejected' || record.status === 'aborted') return { record, reservation: null };
     const others = await Promise.all(record.parts.filter((p) => p !== home).map((p) => this.recordAt(p, id)));
     if (others.some((part) => part === null)) return { record, reservation: null };
     const items = [...record.lines, ...others.flatMap((part) => part!.lines)];
     const totalCents = items.reduce((sum, l) => sum + l.qty * l.priceCents, 0);
-    const reservation: Reservation = { id, status: effectiveStatus(record, Number(nowMs)), userId: record.userId, items, totalCents,
+    const reservation: Reservation = { id, status: effectiveStatus(record, nowMs), userId: record.userId, items, totalCents,
       expiresAtMs: record.expiresAtMs, orderId: record.orderId };
     return { record, reservation };
   }
@@ -63,28 +66,22 @@ export class Holds {
    * answer is the home part's real state (released, with why, or confirmed).
    */
   async beginPayment(id: string): Promise<BeginPaymentOutcome> {
-    const home = partitionOfId(id, this.ctx.settings.partitions);
+    const home = this.homeOf(id);
     if (home < 0) return { kind: 'not_found' };
-    const first = await this.beginPart(home, id);
-    if (first[0] !== Code.OK) return holdStateOf(Number(first[0]), first[1]);
-    let totalCents = Number(first[2]);
-    for (const p of partitionList(first[3])) {
+    const first = await beginPayment(this.ctx, home, id);
+    if (first.kind !== 'paying') return first;
+    let totalCents = first.totalCents;
+    for (const p of first.parts) {
       if (p === home) continue;
-      const reply = await this.beginPart(p, id);
-      if (reply[0] === Code.OK) {
-        totalCents += Number(reply[2]);
+      const reply = await beginPayment(this.ctx, p, id);
+      if (reply.kind === 'paying') {
+        totalCents += reply.totalCents;
         continue;
       }
-      if (reply[0] === Code.CONFIRMED || reply[0] === Code.OVERDUE) return holdStateOf(Number(reply[0]), reply[1]);
+      if (reply.kind === 'confirmed' || reply.kind === 'payment_overdue') return reply;
       return this.release(id, 'compensate');
     }
-    return { kind: 'paying', deadlineMs: Number(first[1]), totalCents };
-  }
-
-  private beginPart(partition: number, id: string): Promise<Reply> {
-    const k = this.ctx.keys.partition(partition);
-    return this.ctx.scripts.beginPayment(k.skus, k.holds, k.paying, k.users, k.gc, k.meta,
-      id, this.ctx.settings.paymentWindowMs, this.ctx.recordRetentionMs) as Promise<Reply>;
+    return { kind: 'paying', deadlineMs: first.deadlineMs, totalCents };
   }
 
   /**
@@ -93,47 +90,37 @@ export class Holds {
    * once home is confirmed each of them is paying or confirmed, so each commits.
    */
   async commit(id: string, payment: PaymentRecord): Promise<CommitOutcome> {
-    const home = partitionOfId(id, this.ctx.settings.partitions);
+    const home = this.homeOf(id);
     if (home < 0) return { kind: 'not_found' };
-    const reply = await this.commitPart(home, id, `o${id}`, payment);
-    if (reply[0] !== Code.OK) return holdStateOf(Number(reply[0]), reply[1]);
-    for (const p of partitionList(reply[2])) {
+    const orderId = `o${id}`;
+    const reply = await commitHold(this.ctx, home, id, orderId, payment);
+    if (reply.kind !== 'committed') return reply;
+    for (const p of reply.parts) {
       if (p === home) continue;
-      const part = await this.commitPart(p, id, `o${id}`, payment);
-      if (part[0] !== Code.OK) throw new StockadeError('ASSERTION', `part ${p} of confirmed cart ${id} replied ${part.join(' ')}`);
+      const part = await commitHold(this.ctx, p, id, orderId, payment);
+      if (part.kind !== 'committed') throw new StockadeError('ASSERTION', `part ${p} of confirmed cart ${id} replied ${part.kind}`);
     }
-    return { kind: 'confirmed', orderId: String(reply[1]) };
-  }
-
-  private commitPart(partition: number, id: string, orderId: string, payment: PaymentRecord): Promise<Reply> {
-    const k = this.ctx.keys.partition(partition);
-    return this.ctx.scripts.commitHold(k.skus, k.holds, k.paying, k.gc, k.outbox, k.meta,
-      id, orderId, payment.amountCents, payment.reference, this.ctx.recordRetentionMs) as Promise<Reply>;
+    return { kind: 'confirmed', orderId: reply.orderId };
   }
 
   async release(id: string, mode: ReleaseMode = 'client'): Promise<ReleaseOutcome> {
-    const home = partitionOfId(id, this.ctx.settings.partitions);
+    const home = this.homeOf(id);
     if (home < 0) return { kind: 'not_found' };
-    const reply = await this.releasePart(home, id, mode, null);
-    if (reply[0] !== Code.OK) return holdStateOf(Number(reply[0]), reply[1]);
-    for (const p of partitionList(reply[1])) {
-      if (p !== home) await this.releasePart(p, id, mode, null);
+    const reply = await this.releasePart(home, id, mode);
+    if (reply.kind !== 'given_back') return reply;
+    for (const p of reply.parts) {
+      if (p !== home) await this.releasePart(p, id, mode);
     }
     return { kind: 'released' };
   }
 
-  private releasePart(partition: number, id: string, mode: ReleaseMode | 'abort' | 'abandon' | 'abandon-any', note: Rejection | null): Promise<Reply> {
-    const k = this.ctx.keys.partition(partition);
-    const [code, a, b] = note ? rejectionNote(note) : [0, '', 0];
-    return this.ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta, k.voided,
-      id, mode, code, a, b, this.ctx.recordRetentionMs, this.ctx.settings.voidRecheckMs) as Promise<Reply>;
+  private releasePart(partition: number, id: string, mode: ReleaseHoldMode, note: Rejection | null = null): Promise<ReleaseHoldReply> {
+    return releaseHold(this.ctx, partition, id, mode, note);
   }
 
   /** pending -> held once every part holds its lines; false when the cart expired (or was given back) meanwhile. */
   async activateCart(id: string, home: number): Promise<boolean> {
-    const k = this.ctx.keys.partition(home);
-    const reply = (await this.ctx.scripts.activateCart(k.skus, k.holds, k.users, k.gc, k.meta, id, this.ctx.recordRetentionMs)) as Reply;
-    return reply[0] === Code.OK;
+    return (await activateCart(this.ctx, home, id)).kind === 'held';
   }
 
   /** Gives back every part of a cart that was refused, recording why for replays (home part first: it decides). */
@@ -155,36 +142,37 @@ export class Holds {
    */
   async abandon(id: string, partitions: number[], keyed: boolean): Promise<boolean> {
     const [home, ...others] = partitions;
-    const [code, , refused] = await this.releasePart(home!, id, keyed ? 'abandon' : 'abandon-any', null);
+    const reply = await this.releasePart(home!, id, keyed ? 'abandon' : 'abandon-any');
     // Once the home part holds nothing, no other part may: the home decides.
-    if (code === Code.OK || code === Code.EXPIRED) await Promise.all(others.map((p) => this.releasePart(p, id, 'abandon', null)));
-    return code === Code.OK && refused !== 'refused';
+    if (reply.kind === 'given_back' || reply.kind === 'expired') await Promise.all(others.map((p) => this.releasePart(p, id, 'abandon')));
+    return reply.kind === 'given_back' && !reply.refused;
   }
 
   /** Notes a refund of a capture that landed on this released hold, and appends it to the outbox for PostgreSQL. */
-  async recordRefund(id: string, amountCents: number, reference: string, reason: string): Promise<void> {
-    const home = partitionOfId(id, this.ctx.settings.partitions);
+  async recordRefund(id: string, refund: RefundNote): Promise<void> {
+    const home = this.homeOf(id);
     if (home < 0) throw new StockadeError('ASSERTION', `${id} is no reservation id`);
-    const k = this.ctx.keys.partition(home);
-    const [code] = (await this.ctx.scripts.recordRefund(k.holds, k.outbox, k.meta, id, amountCents, reference, reason)) as Reply;
-    if (code !== Code.OK) throw new StockadeError('ASSERTION', `refund of ${id}, which is not released, answered ${code}`);
+    const reply = await recordRefund(this.ctx, home, id, refund);
+    if (reply.kind !== 'recorded') throw new StockadeError('ASSERTION', `refund of ${id}, which is not released, answered ${reply.kind}`);
   }
 
   /** Holds of a partition still paying past their payment deadline, oldest first (at most countMax). */
-  async overduePayments(partition: number, countMax: number): Promise<string[]> {
-    const k = this.ctx.keys.partition(partition);
-    return (await this.ctx.scripts.dueIds(k.paying, k.meta, countMax)) as string[];
+  overduePayments(partition: number, countMax: number): Promise<string[]> {
+    return dueIds(this.ctx, partition, 'paying', countMax);
   }
 
   /** Holds of a partition released after a void whose look at the provider again is due, oldest first (at most countMax). */
-  async voidsToRecheck(partition: number, countMax: number): Promise<string[]> {
-    const k = this.ctx.keys.partition(partition);
-    return (await this.ctx.scripts.dueIds(k.voided, k.meta, countMax)) as string[];
+  voidsToRecheck(partition: number, countMax: number): Promise<string[]> {
+    return dueIds(this.ctx, partition, 'voided', countMax);
   }
 
   /** Done with a voided hold's look at the provider. */
   async voidRechecked(id: string): Promise<void> {
-    const home = partitionOfId(id, this.ctx.settings.partitions);
+    const home = this.homeOf(id);
     if (home >= 0) await this.ctx.redis.zrem(this.ctx.keys.partition(home).voided, id);
+  }
+
+  private homeOf(id: string): number {
+    return partitionOfId(id, this.ctx.settings.partitions);
   }
 }

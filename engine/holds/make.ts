@@ -1,59 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHash } from 'node:crypto';
-import { GroupCommit } from './batcher.ts';
-import { Code, rejectionOf, type Rejection } from '../redis/codes.ts';
-import type { EngineContext } from '../redis/context.ts';
+import { GroupCommit } from '../batcher.ts';
 import { StockadeError } from '../errors.ts';
-import { IdMaker } from './ids.ts';
-import { partitionOf, shardOf } from '../redis/partition.ts';
+import { fingerprints, type IdempotencyClaims } from '../idempotency/claims.ts';
+import { rejectionOf, type Rejection } from '../redis/codes.ts';
+import type { EngineContext } from '../redis/context.ts';
+import { partitionOf } from '../redis/partition.ts';
 import type { Line } from '../redis/records.ts';
-import type { Holds } from './holds.ts';
+import { reserveHolds, type HeldReply, type HoldReply, type HoldRequest } from '../redis/scripts/reserveHolds.ts';
 import type { Reservation, ReserveItem, ReserveOutcome, ReserveRequest, ReserveResult } from '../types.ts';
 import { reserveProblem } from '../validate.ts';
-
-/** One request's part in a reserveHolds call. */
-interface HoldRequest {
-  id: string;
-  userId: string;
-  ttlMs: number;
-  mode: 'h' | 'p' | 'c';
-  parts: string;
-  keep: boolean;
-  items: ReserveItem[];
-}
-
-/** One request's part of a reserveHolds reply: [1, expiresAtMs, ...prices] | [2, code, a, b] | [code, a, b]. */
-type HoldReply = (number | string)[];
+import type { Holds } from './holds.ts';
+import { IdMaker } from './ids.ts';
 
 /** The fields of a hold request that every part of a cart shares. */
 type HoldBase = Omit<HoldRequest, 'mode' | 'parts' | 'items'> & { replayed: boolean };
 
-/** A reply saying the id holds units already: [2, 1, expiresAtMs, 0]. */
-const isOwnHold = (reply: HoldReply) => reply[0] === Code.DUPLICATE && reply[1] === Code.OK;
-
-/** Splits a flat reply (a count, then that many values, per request) into per-request replies. */
-function splitReplies(flat: (number | string)[], count: number): HoldReply[] {
-  const replies: HoldReply[] = [];
-  for (let at = 0; replies.length < count; ) {
-    const n = Number(flat[at]);
-    replies.push(flat.slice(at + 1, at + 1 + n));
-    at += 1 + n;
-  }
-  return replies;
-}
-
 /** A request given back before it was answered (its key may be used again). */
 type Abandoned = { kind: 'abandoned' };
 
+/** What a part of a request got: held, or what stops the request. */
+type PartReply = Exclude<HoldReply, { kind: 'reclaim_more' } | { kind: 'backlog' }>;
+
 /** How many times a request is sent again while due holds of its SKU remain to expire (each call expires a bounded step). */
 const reclaimRoundsMax = 1_000;
-
-interface Claim {
-  key: string;
-  fingerprint: string;
-  id: string;
-}
-type ClaimReply = [number, string?];
 
 interface CartPart {
   partition: number;
@@ -77,50 +46,30 @@ function splitCart(items: ReserveItem[], partitions: number): CartPart[] {
   return [...byPartition].sort((x, y) => x[0] - y[0]).map(([partition, list]) => ({ partition, items: list }));
 }
 
-export function fingerprintOf(req: ReserveRequest): string {
-  const canonical = JSON.stringify([req.userId, req.items.map((i) => [i.sku, i.qty]), req.ttlMs ?? null]);
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 24);
-}
-
+/** A reply saying the id holds units already (a resend, or a replay). */
+const isOwnHold = (reply: PartReply) => reply.kind === 'exists' && reply.first.kind === 'held';
 
 /**
- * Reservation requests: claim the idempotency key (if any), then reserve each
+ * Making reservations: claim the idempotency key (if any), then reserve each
  * partition of the cart through the group-commit batcher. A cart spanning
  * partitions is reserved part by part in partition order, the home part first
  * (pending until the last part holds); any rejection aborts the parts already
- * held, so the caller sees all or nothing.
+ * held, so the caller sees all or nothing. What happens to a hold afterwards
+ * is Holds' (holds.ts).
  */
 export class HoldMaker {
   private readonly ids = new IdMaker();
-  readonly holdBatches: GroupCommit<HoldRequest, HoldReply>;
-  readonly claimBatches: GroupCommit<Claim, ClaimReply>;
+  readonly batches: GroupCommit<HoldRequest, HoldReply>;
 
-  constructor(private readonly ctx: EngineContext, private readonly holds: Holds) {
+  constructor(private readonly ctx: EngineContext, private readonly holds: Holds, private readonly claims: IdempotencyClaims) {
     const limits = { batchSizeMax: ctx.settings.batchSizeMax, inflightMax: ctx.settings.inflightMax };
-    this.holdBatches = new GroupCommit((p, reqs) => this.sendHolds(p, reqs), limits);
-    this.claimBatches = new GroupCommit((s, claims) => this.sendClaims(s, claims), limits);
+    this.batches = new GroupCommit((p, reqs) => this.sendHolds(p, reqs), limits);
   }
 
-  /**
-   * Claims an idempotency key (already scoped by the caller) for an id: 'new' the
-   * first time, 'replay' (with the id it was claimed for) for the same
-   * fingerprint again, 'reused' for another fingerprint.
-   */
-  async claim(key: string, fingerprint: string, id: string): Promise<{ kind: 'new' | 'replay'; id: string } | { kind: 'reused' }> {
-    const [code, claimedId] = await this.claimBatches.submit(shardOf(key, this.ctx.settings.keyShards), { key, fingerprint, id });
-    if (code === Code.KEY_REUSED) return { kind: 'reused' };
-    return { kind: code === Code.DUPLICATE ? 'replay' : 'new', id: claimedId! };
-  }
-
-  /** Whether a request with this (scoped) key and fingerprint would be a replay. */
-  async isReplay(key: string, fingerprint: string): Promise<boolean> {
-    const claim = await this.ctx.redis.hget(this.ctx.keys.shard(shardOf(key, this.ctx.settings.keyShards)).claims, key);
-    return claim !== null && claim.startsWith(`${fingerprint} `);
-  }
-
-  /** Frees a key whose request was given back, unless a newer request claimed it since (compare and delete, atomic). */
-  private async forgetClaim(key: string, id: string): Promise<void> {
-    await this.ctx.scripts.forgetClaim(this.ctx.keys.shard(shardOf(key, this.ctx.settings.keyShards)).claims, key, id);
+  /** Whether a request with this (scoped) key would be answered from its first request. */
+  isReplay(req: ReserveRequest): Promise<boolean> {
+    if (req.idempotencyKey === undefined) return Promise.resolve(false);
+    return this.claims.isReplay(req.idempotencyKey, fingerprints.reserve(req));
   }
 
   async reserve(req: ReserveRequest, attempt = 1): Promise<ReserveOutcome> {
@@ -129,15 +78,15 @@ export class HoldMaker {
     // Past the memory watermark no new claim and no new hold (503): the headroom is for existing holds.
     // A replay still gets its answer.
     const key = req.idempotencyKey;
-    const fingerprint = key === undefined ? '' : (req.fingerprint ?? fingerprintOf(req));
-    if (!(await this.ctx.memory.hasRoom()) && (key === undefined || !(await this.isReplay(key, fingerprint)))) {
+    const fingerprint = key === undefined ? '' : fingerprints.reserve(req);
+    if (!(await this.ctx.memory.hasRoom()) && (key === undefined || !(await this.claims.isReplay(key, fingerprint)))) {
       throw this.ctx.memory.full();
     }
     const parts = splitCart(req.items, this.ctx.settings.partitions);
     let id = this.ids.next(parts[0]!.partition);
     let replayed = false;
     if (key !== undefined) {
-      const claim = await this.claim(key, fingerprint, id);
+      const claim = await this.claims.claim(key, fingerprint, id);
       if (claim.kind === 'reused') return { kind: 'key_reused' };
       id = claim.id;
       replayed = claim.kind === 'replay';
@@ -151,12 +100,12 @@ export class HoldMaker {
       // Refused before anything was held (backlog, batcher full): the key is free again, unless a first request used it.
       const nothingHeld = parts.length === 1 && (error as StockadeError).code === 'OVERLOADED';
       if (!nothingHeld) await this.giveBack(key, id, parts.map((p) => p.partition));
-      else if (key !== undefined && !replayed) await this.forgetClaim(key, id).catch(() => {});
+      else if (key !== undefined && !replayed) await this.claims.forget(key, id).catch(() => {});
       throw error;
     }
     if (result.kind === 'abandoned') {
       // The first request with this key was given back before anyone was answered: the key is free again.
-      await this.forgetClaim(key!, id);
+      await this.claims.forget(key!, id);
       if (attempt < 2) return this.reserve(req, attempt + 1);
       throw new StockadeError('SERVICE_FAILED', `the first request for ${id} failed before it was answered; retry`);
     }
@@ -172,25 +121,28 @@ export class HoldMaker {
   private async giveBack(key: string | undefined, id: string, partitions: number[]): Promise<void> {
     try {
       if (!(await this.holds.abandon(id, partitions, key !== undefined))) return;
-      if (key !== undefined) await this.forgetClaim(key, id);
+      if (key !== undefined) await this.claims.forget(key, id);
     } catch {
       // Redis is away: nothing more to do now. The key (if any) names the request.
     }
   }
 
   /** A hold request through the batcher; sent again while its SKU has more due holds than one call expires. */
-  private async submitHold(partition: number, req: HoldRequest): Promise<HoldReply> {
+  private async submitHold(partition: number, req: HoldRequest): Promise<PartReply> {
     for (let round = 1; ; round++) {
-      const reply = await this.holdBatches.submit(partition, req);
-      if (reply[0] !== Code.RECLAIM_MORE) return reply;
+      const reply = await this.batches.submit(partition, req);
+      if (reply.kind === 'backlog') {
+        throw new StockadeError('OVERLOADED', `write-through backlog: ${reply.entries} outbox entries in partition ${partition}`);
+      }
+      if (reply.kind !== 'reclaim_more') return reply;
       // Not decided (nothing recorded): the client's retry decides afresh.
-      if (round >= reclaimRoundsMax) throw new StockadeError('OVERLOADED', `more due holds of ${reply[1]} than ${round} calls expire`);
+      if (round >= reclaimRoundsMax) throw new StockadeError('OVERLOADED', `more due holds of ${reply.sku} than ${round} calls expire`);
     }
   }
 
   private async reserveSingle(hold: HoldBase, part: CartPart): Promise<ReserveResult | Abandoned> {
     const reply = await this.submitHold(part.partition, { ...hold, mode: 'h', parts: '', items: part.items });
-    if (reply[0] === Code.OK) return this.heldOf(hold.id, hold.userId, [{ items: part.items, reply }]);
+    if (reply.kind === 'held') return this.heldOf(hold.id, hold.userId, [{ items: part.items, reply }]);
     return this.settledOf(hold.id, reply);
   }
 
@@ -214,9 +166,9 @@ export class HoldMaker {
       if (!mine) return this.originalOf(hold.id);
       first = mine;
     }
-    if (first[0] !== Code.OK) return this.settledOf(hold.id, first);
+    if (first.kind !== 'held') return this.settledOf(hold.id, first);
 
-    const replies = [first];
+    const replies: HeldReply[] = [first];
     for (const part of others) {
       let reply = await this.submitHold(part.partition, { ...hold, keep: false, mode: 'c', parts: String(home.partition), items: part.items });
       if (isOwnHold(reply)) {
@@ -225,11 +177,10 @@ export class HoldMaker {
         if (!mine) return this.originalOf(hold.id);
         reply = mine;
       }
-      if (reply[0] !== Code.OK) {
-        const rejection = rejectionOf(Number(reply[0]), reply[1], reply[2]);
-        if (!rejection) throw new StockadeError('ASSERTION', `cart part replied ${reply.join(' ')}`);
-        await this.holds.abortCart(hold.id, parts.map((p) => p.partition), rejection);
-        return rejection;
+      if (reply.kind !== 'held') {
+        if (reply.kind === 'exists') throw new StockadeError('ASSERTION', `cart part replied ${JSON.stringify(reply)}`);
+        await this.holds.abortCart(hold.id, parts.map((p) => p.partition), reply);
+        return reply;
       }
       replies.push(reply);
     }
@@ -241,35 +192,32 @@ export class HoldMaker {
   }
 
   /** A held reply rebuilt from the record a resent call finds (its first run made it); null when it holds nothing now. */
-  private async replyFromRecord(partition: number, id: string): Promise<HoldReply | null> {
+  private async replyFromRecord(partition: number, id: string): Promise<HeldReply | null> {
     const record = await this.holds.recordAt(partition, id);
     if (!record || (record.status !== 'held' && record.status !== 'pending')) return null;
-    return [Code.OK, record.expiresAtMs, ...record.lines.map((l) => l.priceCents)];
+    return { kind: 'held', expiresAtMs: record.expiresAtMs, pricesCents: record.lines.map((l) => l.priceCents) };
   }
 
   /** The held outcome, from the request's lines and the prices the scripts replied. */
-  private heldOf(id: string, userId: string, parts: { items: ReserveItem[]; reply: HoldReply }[]) {
+  private heldOf(id: string, userId: string, parts: { items: ReserveItem[]; reply: HeldReply }[]) {
     const items: Line[] = [];
     let totalCents = 0;
     for (const { items: partItems, reply } of parts) {
       partItems.forEach((item, i) => {
-        const priceCents = Number(reply[2 + i]);
+        const priceCents = reply.pricesCents[i]!;
         items.push({ sku: item.sku, qty: item.qty, priceCents });
         totalCents += priceCents * item.qty;
       });
     }
-    const expiresAtMs = Number(parts[0]!.reply[1]);
+    const expiresAtMs = parts[0]!.reply.expiresAtMs;
     const reservation: Reservation = { id, status: 'held', userId, items, totalCents, expiresAtMs, orderId: '' };
     return { kind: 'held' as const, reservation };
   }
 
   /** A rejection, or (when the id exists already) the outcome the first request got. */
-  private async settledOf(id: string, reply: HoldReply): Promise<ReserveResult | Abandoned> {
-    let [code, a, b] = reply;
-    if (code === Code.DUPLICATE) [code, a, b] = reply.slice(1);
-    const rejection = rejectionOf(Number(code), a, b);
-    if (rejection) return rejection;
-    if (code !== Code.OK) throw new StockadeError('ASSERTION', `reserveHolds replied ${reply.join(' ')}`);
+  private async settledOf(id: string, reply: Rejection | Extract<PartReply, { kind: 'exists' }>): Promise<ReserveResult | Abandoned> {
+    if (reply.kind !== 'exists') return reply;
+    if (reply.first.kind !== 'held') return reply.first;
     return this.originalOf(id);
   }
 
@@ -296,27 +244,7 @@ export class HoldMaker {
     }
   }
 
-  private async sendHolds(partition: number, reqs: HoldRequest[]): Promise<HoldReply[]> {
-    const k = this.ctx.keys.partition(partition);
-    const { reclaimWorkMax, reclaimSkuWorkMax, outboxLengthMax } = this.ctx.settings;
-    const args: (string | number)[] = [k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
-      reclaimWorkMax, reclaimSkuWorkMax, this.ctx.recordRetentionMs, reqs.length, outboxLengthMax];
-    for (const r of reqs) {
-      args.push(r.id, r.userId, r.ttlMs, r.mode + (r.keep ? '1' : '0'), r.parts, r.items.length);
-      for (const item of r.items) args.push(item.sku, item.qty);
-    }
-    const flat = (await this.ctx.scripts.reserveHolds(...args)) as (number | string)[];
-    if (flat[1] === Code.BACKLOG) {
-      throw new StockadeError('OVERLOADED', `write-through backlog: ${flat[2]} outbox entries in partition ${partition}`);
-    }
-    return splitReplies(flat, reqs.length);
-  }
-
-  private async sendClaims(shard: number, claims: Claim[]): Promise<ClaimReply[]> {
-    const k = this.ctx.keys.shard(shard);
-    const args: (string | number)[] = [k.claims, k.gc, k.meta, this.ctx.settings.idempotencyRetentionMs, claims.length];
-    for (const c of claims) args.push(c.key, c.fingerprint, c.id);
-    const flat = (await this.ctx.scripts.claimKeys(...args)) as (number | string)[];
-    return claims.map((_, i) => [Number(flat[2 * i]), String(flat[2 * i + 1])] as ClaimReply);
+  private sendHolds(partition: number, reqs: HoldRequest[]): Promise<HoldReply[]> {
+    return reserveHolds(this.ctx, partition, reqs);
   }
 }

@@ -1,4 +1,6 @@
 import type { EngineContext } from '../redis/context.ts';
+import { expireHolds, type ExpireStep } from '../redis/scripts/expireHolds.ts';
+import { purgeRecords } from '../redis/scripts/purgeRecords.ts';
 
 export interface SweepReport {
   expired: number;
@@ -14,21 +16,16 @@ export class Sweeper {
   constructor(private readonly ctx: EngineContext) {}
 
   /** Expires a bounded step of due holds; stillDue counts the SKUs with due holds left for later steps. */
-  async expirePartition(partition: number): Promise<{ expired: number; stillDue: number }> {
-    const k = this.ctx.keys.partition(partition);
-    const [expired, stillDue] = (await this.ctx.scripts.expireHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.legacyDue,
-      this.ctx.settings.expireWorkMax, this.ctx.recordRetentionMs)) as [number, number];
-    return { expired, stillDue };
+  expirePartition(partition: number): Promise<ExpireStep> {
+    return expireHolds(this.ctx, partition);
   }
 
-  async purgePartition(partition: number): Promise<number> {
-    const k = this.ctx.keys.partition(partition);
-    return (await this.ctx.scripts.purgeRecords(k.holds, k.gc, k.meta, this.ctx.settings.purgeGroupsMax)) as number;
+  purgePartition(partition: number): Promise<number> {
+    return purgeRecords(this.ctx, { partition });
   }
 
-  async purgeShard(shard: number): Promise<number> {
-    const k = this.ctx.keys.shard(shard);
-    return (await this.ctx.scripts.purgeRecords(k.claims, k.gc, k.meta, this.ctx.settings.purgeGroupsMax)) as number;
+  purgeShard(shard: number): Promise<number> {
+    return purgeRecords(this.ctx, { shard });
   }
 
   /**
@@ -50,7 +47,7 @@ export class Sweeper {
     };
     for (let p = 0; p < this.ctx.settings.partitions; p++) {
       await attempt(async () => {
-        let step: { expired: number; stillDue: number };
+        let step: ExpireStep;
         do {
           step = await this.expirePartition(p);
           report.expired += step.expired;

@@ -1,3 +1,5 @@
+import { unknownReply, type Flat } from './scripts/reply.ts';
+
 /** Every code the Lua scripts return, in one table (see each script's header). */
 export const Code = {
   OK: 1,
@@ -55,8 +57,28 @@ export type HoldState =
   /** Paying, past its payment deadline: no charge may begin; the overdue recovery settles it. */
   | { kind: 'payment_overdue' };
 
-export function holdStateOf(code: number, a: unknown): HoldState {
+/** The code of each hold state a script may answer instead of doing its step. */
+export const holdStateCodes = {
+  not_found: Code.NOT_FOUND,
+  expired: Code.EXPIRED,
+  released: Code.RELEASED,
+  confirmed: Code.CONFIRMED,
+  in_progress: Code.PENDING,
+  payment_in_progress: Code.PAYING,
+  payment_not_begun: Code.HELD,
+  payment_overdue: Code.OVERDUE,
+} as const satisfies Record<HoldState['kind'], number>;
+
+/** The codes lua/includes/status.lua's statusReply answers (every hold state but overdue). */
+export const statusCodes: readonly number[] = [Code.NOT_FOUND, Code.EXPIRED, Code.RELEASED, Code.CONFIRMED, Code.PENDING,
+  Code.PAYING, Code.HELD];
+
+/** A hold-state reply [code, a] as its outcome; UNKNOWN_REPLY for a code that is not among the script's `codes`. */
+export function holdStateOf(script: string, reply: Flat, codes: readonly number[]): HoldState {
+  const [code, a] = reply;
+  if (!codes.includes(Number(code))) return unknownReply(script, reply);
   switch (code) {
+    case Code.NOT_FOUND: return { kind: 'not_found' };
     case Code.EXPIRED: return { kind: 'expired' };
     case Code.RELEASED: return { kind: 'released' };
     case Code.CONFIRMED: return { kind: 'confirmed', orderId: String(a) };
@@ -64,6 +86,6 @@ export function holdStateOf(code: number, a: unknown): HoldState {
     case Code.PAYING: return { kind: 'payment_in_progress' };
     case Code.HELD: return { kind: 'payment_not_begun' };
     case Code.OVERDUE: return { kind: 'payment_overdue' };
-    default: return { kind: 'not_found' };
+    default: return unknownReply(script, reply);
   }
 }

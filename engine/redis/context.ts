@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { EngineSettings } from '../config.ts';
 import type { KeySpace } from './keys.ts';
 import type { MemoryGuard } from './memory.ts';
-import type { ScriptCommands } from './scripts.ts';
+import type { ScriptCommands } from './script-loader.ts';
 
 /** What the engine's parts share: one Redis client, its scripts, the key space and the settings. */
 export interface EngineContext {

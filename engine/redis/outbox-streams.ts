@@ -1,5 +1,7 @@
 import type { EngineContext } from './context.ts';
 import { decodeEntries, type DecodedEntry, type RawEntry } from './outbox-events.ts';
+import type { PartitionKeys } from './keys.ts';
+import { parkEntries } from './scripts/parkEntries.ts';
 
 /**
  * A partition's outbox as write-through sees it: read entries in order, trim
@@ -21,9 +23,7 @@ export class OutboxStreams {
 
   /** Moves an outbox entry to the parked stream with the reason; false when it was not in the outbox (parked before). */
   async park(partition: number, entry: DecodedEntry, reason: string): Promise<boolean> {
-    const k = this.keys(partition);
-    const reply = (await this.ctx.scripts.parkEntries(k.outbox, k.parked, entry.streamId, reason)) as [number, string?];
-    return reply[0] === 1;
+    return parkEntries(this.ctx, partition, entry.streamId, reason);
   }
 
   /** Up to countMax parked entries after `afterId` (from the first when null), in the order they were parked. */
@@ -66,4 +66,33 @@ export class OutboxStreams {
   private async range(key: string, start: string, countMax: number): Promise<RawEntry[]> {
     return (await this.ctx.redis.xrangeBuffer(key, start, '+', 'COUNT', countMax)) as unknown as RawEntry[];
   }
+
+  /** Outbox entries not yet written through, per partition (a failed read counts 0). */
+  outboxLengths(): Promise<number[]> {
+    return this.streamLengths((k) => k.outbox);
+  }
+
+  /** Parked outbox entries (failed for good, retried from time to time), per partition (a failed read counts 0). */
+  parkedLengths(): Promise<number[]> {
+    return this.streamLengths((k) => k.parked);
+  }
+
+  /** Outbox entries not yet written through, over every partition. */
+  async backlog(): Promise<number> {
+    return sum(await this.outboxLengths());
+  }
+
+  /** Parked outbox entries, over every partition. */
+  async parked(): Promise<number> {
+    return sum(await this.parkedLengths());
+  }
+
+  private async streamLengths(keyOf: (k: PartitionKeys) => string): Promise<number[]> {
+    const pipeline = this.ctx.redis.pipeline();
+    for (let p = 0; p < this.ctx.settings.partitions; p++) pipeline.xlen(keyOf(this.ctx.keys.partition(p)));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, n]) => (error ? 0 : Number(n)));
+  }
 }
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -6,14 +6,12 @@ import postgres from 'postgres';
 import { inject } from 'vitest';
 import { startApi, type ApiServer } from '../../api/server.ts';
 import { createRuntime, type Runtime } from '../../app/runtime.ts';
-import { createLogger } from '../../engine/log.ts';
-import type { EngineSettings } from '../../engine/config.ts';
+import { createLogger, type EngineSettings, type FaultHooks } from '../../engine/index.ts';
 import type { ApiSettings } from '../../api/config.ts';
 import { startWorkers } from '../../workers/run.ts';
 import type { WorkerSettings } from '../../workers/settings.ts';
 import type { WriteThrough } from '../../workers/writethrough.ts';
 import type { SimulatedProviderOptions } from '../../payments/simulated.ts';
-import type { FaultHooks } from '../../engine/faults.ts';
 
 export const tokens = { admin: 'test-admin-token', client: 'test-client-token' };
 

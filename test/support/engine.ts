@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { Engine } from '../../engine/engine.ts';
-import type { EngineSettings } from '../../engine/config.ts';
-import type { FaultHooks } from '../../engine/faults.ts';
-import { partitionOf } from '../../engine/redis/partition.ts';
-import type { Stock } from '../../engine/types.ts';
+import { Engine, type EngineSettings, type FaultHooks, partitionKeys, partitionOf, shardKeys, type Stock } from '../../engine/index.ts';
 
 /** A fresh engine on the suite's Redis, in a key prefix of its own. */
 export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: FaultHooks): { engine: Engine; redis: Redis; close: () => Promise<void> } {
@@ -14,13 +10,22 @@ export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: Fau
   return { engine, redis, close: async () => void (await redis.quit()) };
 }
 
-/** Moves the scripts' clock forward (every partition and key shard of this engine). */
-export async function advanceClock(engine: Engine, ms: number): Promise<void> {
-  const { keys, settings, redis } = engine.ctx;
-  const pipeline = redis.pipeline();
-  for (let p = 0; p < settings.partitions; p++) pipeline.hincrby(keys.partition(p).meta, 'clock_offset_ms', ms);
-  for (let s = 0; s < settings.keyShards; s++) pipeline.hincrby(keys.shard(s).meta, 'clock_offset_ms', ms);
-  await pipeline.exec();
+/**
+ * Moves the scripts' clock forward (every partition and key shard of this
+ * engine): the `clock_offset_ms` of each meta hash (README "Key layout"), on
+ * the suite's Redis unless the engine runs on another.
+ */
+export async function advanceClock(engine: Engine, ms: number, redisUrl: string = inject('redisUrl')): Promise<void> {
+  const { keyPrefix, partitions, keyShards } = engine.settings;
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  try {
+    const pipeline = redis.pipeline();
+    for (let p = 0; p < partitions; p++) pipeline.hincrby(partitionKeys(keyPrefix, p).meta, 'clock_offset_ms', ms);
+    for (let s = 0; s < keyShards; s++) pipeline.hincrby(shardKeys(keyPrefix, s).meta, 'clock_offset_ms', ms);
+    await pipeline.exec();
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** n SKU names that live in one partition (different from `avoid` when given). */

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '../engine/engine.ts';
-import { lostReply } from '../engine/faults.ts';
-import { partitionOf } from '../engine/redis/partition.ts';
-import { advanceClock, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
+import { type Engine, lostReply, partitionOf } from '../index.ts';
+import { internalsOf } from '../engine.ts';
+import { advanceClock, skusInOnePartition, stockOf, testEngine } from '../../test/support/engine.ts';
 
 // A reply lost after a script ran (the connection dropped mid-reply) must never
 // strand a cart: either its parts are given back, or its Idempotency-Key is kept
@@ -127,7 +126,7 @@ describe('a cart whose script reply is lost', () => {
     }
     skus.sort((a, b) => partitionOf(a, engine.settings.partitions) - partitionOf(b, engine.settings.partitions));
     for (const [i, sku] of skus.entries()) await engine.createProduct({ sku, name: sku, priceCents: 100, stock: i < 2 ? 1 : 0 });
-    const middle = engine.ctx.keys.partition(partitionOf(skus[1]!, engine.settings.partitions)).skus;
+    const middle = internalsOf(engine).ctx.keys.partition(partitionOf(skus[1]!, engine.settings.partitions)).skus;
     refusals.push((name, args) => name === 'releaseHold' && args[0] === middle && args.includes('abort'));
     await expect(engine.reserve(request(skus, `k${n}`))).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(await reservedOf(skus)).toEqual([0, 0, 0]);
@@ -136,11 +135,11 @@ describe('a cart whose script reply is lost', () => {
   });
 
   it('forgetClaim frees a key only while its claim still names the request given back', async () => {
-    const { claims } = engine.ctx.keys.shard(0);
-    await engine.ctx.redis.hset(claims, 'fc-key', 'fp 1.newerrequest0001');
-    expect(await engine.ctx.scripts.forgetClaim(claims, 'fc-key', '1.olderrequest0001')).toBe(0);
-    expect(await engine.ctx.redis.hget(claims, 'fc-key')).toBe('fp 1.newerrequest0001');
-    expect(await engine.ctx.scripts.forgetClaim(claims, 'fc-key', '1.newerrequest0001')).toBe(1);
-    expect(await engine.ctx.redis.hexists(claims, 'fc-key')).toBe(0);
+    const { claims } = internalsOf(engine).ctx.keys.shard(0);
+    await internalsOf(engine).ctx.redis.hset(claims, 'fc-key', 'fp 1.newerrequest0001');
+    expect(await internalsOf(engine).ctx.scripts.forgetClaim(claims, 'fc-key', '1.olderrequest0001')).toBe(0);
+    expect(await internalsOf(engine).ctx.redis.hget(claims, 'fc-key')).toBe('fp 1.newerrequest0001');
+    expect(await internalsOf(engine).ctx.scripts.forgetClaim(claims, 'fc-key', '1.newerrequest0001')).toBe(1);
+    expect(await internalsOf(engine).ctx.redis.hexists(claims, 'fc-key')).toBe(0);
   });
 });

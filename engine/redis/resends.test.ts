@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/redis/partition.ts';
-import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
+import { type Engine, partitionOf } from '../index.ts';
+import { internalsOf } from '../engine.ts';
+import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from '../../test/support/engine.ts';
 
 // DESIGN §3: every script is safe to run twice with the same arguments (a client
 // resends after a dropped connection), and the cart and sweeper edge cases a
@@ -13,7 +13,7 @@ let n = 0;
 beforeAll(() => ({ engine, close } = testEngine()));
 afterAll(() => close());
 
-const keysOf = (sku: string) => engine.ctx.keys.partition(partitionOf(sku, engine.settings.partitions));
+const keysOf = (sku: string) => internalsOf(engine).ctx.keys.partition(partitionOf(sku, engine.settings.partitions));
 
 describe('scripts run twice with the same arguments', () => {
   it('reserveHolds: the repeat answers "this id exists" and holds nothing more', async () => {
@@ -22,30 +22,30 @@ describe('scripts run twice with the same arguments', () => {
     const k = keysOf(sku!);
     const p = partitionOf(sku!, engine.settings.partitions);
     const args = [k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox, 4, 64, 60_000, 1, 1e6, `${p}.resendresend01`, 'u', 60_000, 'h1', '', 1, sku!, 3];
-    const first = (await engine.ctx.scripts.reserveHolds(...args)) as unknown[];
-    const again = (await engine.ctx.scripts.reserveHolds(...args)) as unknown[];
+    const first = (await internalsOf(engine).ctx.scripts.reserveHolds(...args)) as unknown[];
+    const again = (await internalsOf(engine).ctx.scripts.reserveHolds(...args)) as unknown[];
     expect(first.slice(0, 2)).toEqual([3, 1]);
     expect(again).toEqual([4, 2, 1, first[2], 0]);
     expect((await stockOf(engine, sku!)).reserved).toBe(3);
   });
 
   it('claimKeys: the repeat of a call answers as the call did, not as a replay', async () => {
-    const k = engine.ctx.keys.shard(0);
+    const k = internalsOf(engine).ctx.keys.shard(0);
     const args = [k.claims, k.gc, k.meta, 60_000, 2, 'kA', 'fp', '1.idididididida1', 'kB', 'fp', '1.idididididida2'];
-    expect(await engine.ctx.scripts.claimKeys(...args)).toEqual([1, '1.idididididida1', 1, '1.idididididida2']);
-    expect(await engine.ctx.scripts.claimKeys(...args)).toEqual([1, '1.idididididida1', 1, '1.idididididida2']);
+    expect(await internalsOf(engine).ctx.scripts.claimKeys(...args)).toEqual([1, '1.idididididida1', 1, '1.idididididida2']);
+    expect(await internalsOf(engine).ctx.scripts.claimKeys(...args)).toEqual([1, '1.idididididida1', 1, '1.idididididida2']);
     // Another request (another proposed id) with the same body is a replay.
-    expect(await engine.ctx.scripts.claimKeys(k.claims, k.gc, k.meta, 60_000, 1, 'kA', 'fp', '1.idididididida9'))
+    expect(await internalsOf(engine).ctx.scripts.claimKeys(k.claims, k.gc, k.meta, 60_000, 1, 'kA', 'fp', '1.idididididida9'))
       .toEqual([2, '1.idididididida1']);
   });
 
   it('adjustStock and createProduct: an operation id applies once and answers its first reply', async () => {
     const sku = `op${n++}`;
-    expect((await engine.products.create({ sku, name: 'x', priceCents: 1, stock: 5 }, 'op-create-1')).kind).toBe('created');
-    expect((await engine.products.create({ sku, name: 'x', priceCents: 1, stock: 5 }, 'op-create-1')).kind).toBe('created');
-    expect((await engine.products.create({ sku, name: 'x', priceCents: 1, stock: 5 }, 'op-create-2')).kind).toBe('exists');
-    const first = await engine.products.adjustStock(sku, 7, 'op-adj-1');
-    const again = await engine.products.adjustStock(sku, 7, 'op-adj-1');
+    expect((await internalsOf(engine).products.create({ sku, name: 'x', priceCents: 1, stock: 5 }, 'op-create-1')).kind).toBe('created');
+    expect((await internalsOf(engine).products.create({ sku, name: 'x', priceCents: 1, stock: 5 }, 'op-create-1')).kind).toBe('created');
+    expect((await internalsOf(engine).products.create({ sku, name: 'x', priceCents: 1, stock: 5 }, 'op-create-2')).kind).toBe('exists');
+    const first = await internalsOf(engine).products.adjustStock(sku, 7, 'op-adj-1');
+    const again = await internalsOf(engine).products.adjustStock(sku, 7, 'op-adj-1');
     expect(first).toMatchObject({ kind: 'adjusted', product: { stock: { total: 12 } } });
     expect(again).toEqual(first);
     expect((await stockOf(engine, sku)).total).toBe(12);
@@ -88,9 +88,9 @@ describe('carts: the home part decides', () => {
     const k = keysOf(sku!);
     const p = partitionOf(sku!, engine.settings.partitions);
     const id = `${p}.pastduepastdue1`;
-    await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox, 0, 64, 60_000, 1, 1e6, id, 'u', 1_000, 'p0', `${p}`, 1, sku!, 2);
+    await internalsOf(engine).ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox, 0, 64, 60_000, 1, 1e6, id, 'u', 1_000, 'p0', `${p}`, 1, sku!, 2);
     await advanceClock(engine, 1_000);
-    expect(await engine.holds.activateCart(id, p)).toBe(false);
+    expect(await internalsOf(engine).holds.activateCart(id, p)).toBe(false);
     expect(await stockOf(engine, sku!)).toEqual({ total: 5, available: 5, reserved: 0, sold: 0 });
   });
 
@@ -123,10 +123,10 @@ describe('sweeper at scale', () => {
       const stock = await stockOf(big, 'burst');
       expect(stock).toEqual({ total: 100_000, available: 100_000, reserved: 0, sold: 0 });
       expect(conserved(stock)).toBe(true);
-      await advanceClock(big, big.ctx.recordRetentionMs);
+      await advanceClock(big, internalsOf(big).ctx.recordRetentionMs);
       const purge = await big.sweepOnce();
       expect(purge.failed).toBe(0);
-      expect(await big.ctx.redis.hlen(big.ctx.keys.partition(0).holds)).toBe(0);
+      expect(await internalsOf(big).ctx.redis.hlen(internalsOf(big).ctx.keys.partition(0).holds)).toBe(0);
     } finally {
       await closeBig();
     }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/redis/partition.ts';
-import { advanceClock, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
+import { type Engine, partitionOf } from '../index.ts';
+import { internalsOf } from '../engine.ts';
+import { fingerprints } from '../idempotency/claims.ts';
+import { advanceClock, skusInOnePartition, stockOf, testEngine } from '../../test/support/engine.ts';
 
 // Carts whose lines span partitions: reserved part by part, all or nothing.
 let engine: Engine;
@@ -77,8 +78,8 @@ describe('multi-partition carts', () => {
     expect(await engine.commit(id, { amountCents: 600, reference: 'ch' })).toEqual({ kind: 'confirmed', orderId: `o${id}` });
     for (const sku of skus) expect(await stockOf(engine, sku)).toEqual({ total: 5, available: 4, reserved: 0, sold: 1 });
     for (const sku of skus) {
-      const outbox = engine.ctx.keys.partition(partitionOf(sku, engine.settings.partitions)).outbox;
-      const events = await engine.ctx.redis.xrange(outbox, '-', '+');
+      const outbox = internalsOf(engine).ctx.keys.partition(partitionOf(sku, engine.settings.partitions)).outbox;
+      const events = await internalsOf(engine).ctx.redis.xrange(outbox, '-', '+');
       expect(events.length).toBe(2); // the product, then the order part
     }
     expect((await engine.getReservation(id))?.status).toBe('confirmed');
@@ -100,15 +101,16 @@ describe('multi-partition carts', () => {
     const [sku] = skusInOnePartition(engine, `pend${n++}`, 1);
     await engine.createProduct({ sku: sku!, name: 'p', priceCents: 1, stock: 5 });
     const p = partitionOf(sku!, engine.settings.partitions);
-    const k = engine.ctx.keys.partition(p);
+    const k = internalsOf(engine).ctx.keys.partition(p);
     const id = `${p}.stuckstuckstuck`;
     // A home part left pending, as a process that crashed mid-cart leaves it.
-    await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
+    await internalsOf(engine).ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
       0, 64, 60_000, 1, 1e6, id, 'u', 60_000, 'p1', `${p}`, 1, sku!, 1);
-    const claims = engine.ctx.keys.shard(0);
-    await engine.ctx.redis.hset(claims.claims, 'stuck-key', `fp ${id}`);
+    const claims = internalsOf(engine).ctx.keys.shard(0);
+    const request = { userId: 'u', items: [{ sku: sku!, qty: 1 }], idempotencyKey: 'stuck-key' };
+    await internalsOf(engine).ctx.redis.hset(claims.claims, 'stuck-key', `${fingerprints.reserve(request)} ${id}`);
     const started = Date.now();
-    const out = await engine.reserve({ userId: 'u', items: [{ sku: sku!, qty: 1 }], idempotencyKey: 'stuck-key', fingerprint: 'fp' });
+    const out = await engine.reserve(request);
     expect(out).toEqual({ kind: 'duplicate', of: { kind: 'in_progress' } });
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(await engine.getReservation(id)).toBeNull(); // never shown to clients while pending

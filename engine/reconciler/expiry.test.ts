@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/redis/partition.ts';
-import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
+import { type Engine, partitionOf } from '../index.ts';
+import { internalsOf } from '../engine.ts';
+import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from '../../test/support/engine.ts';
 
 // Invariant T: every hold ends confirmed, released or expired, and expired units
 // come back within TTL + sweep interval even when no sweeper runs.
@@ -112,14 +112,14 @@ describe('expiry', () => {
       await Promise.all(Array.from({ length: 100 }, (_, i) => small.reserve({ userId: `u${i}`, items: [{ sku: sku!, qty: 1 }], ttlMs: 1_000 })));
       expect(calls).toBe(1);
       await advanceClock(small, 1_000);
-      const k = small.ctx.keys.partition(partitionOf(sku!, small.settings.partitions));
+      const k = internalsOf(small).ctx.keys.partition(partitionOf(sku!, small.settings.partitions));
       const big = await small.reserve({ userId: 'big', items: [{ sku: sku!, qty: 100 }] });
       expect(big.kind, JSON.stringify(big)).toBe('held');
       // A record read and a line moved per hold: 2 units; 20 per call, so at least 10 calls.
       expect(calls - 1).toBeGreaterThanOrEqual(10);
       expect(await stockOf(small, sku!)).toEqual({ total: 100, available: 0, reserved: 100, sold: 0 });
       // The big hold's own entry is all that is left in the index.
-      expect(await small.ctx.redis.zcard(k.dueHolds)).toBe(1);
+      expect(await internalsOf(small).ctx.redis.zcard(k.dueHolds)).toBe(1);
     } finally {
       await closeSmall();
     }
@@ -131,14 +131,14 @@ describe('expiry', () => {
     const outs = await Promise.all([0, 1, 2].map((i) => engine.reserve({ userId: `u${i}`, items: [{ sku: sku!, qty: 1 }], ttlMs: 1_000 })));
     const ids = outs.map((o) => (o.kind === 'held' ? o.reservation : null)!);
     // As the previous release left them: one comma-joined group in {p:N}:due, scored by the deadline; nothing in the new index.
-    const k = engine.ctx.keys.partition(partitionOf(sku!, engine.settings.partitions));
-    await engine.ctx.redis.zrem(k.due, sku!);
-    await engine.ctx.redis.zremrangebylex(k.dueHolds, `[${sku}\x1f`, `(${sku} `);
-    await engine.ctx.redis.zadd(k.legacyDue, ids[0]!.expiresAtMs, ids.map((r) => r.id).join(','));
+    const k = internalsOf(engine).ctx.keys.partition(partitionOf(sku!, engine.settings.partitions));
+    await internalsOf(engine).ctx.redis.zrem(k.due, sku!);
+    await internalsOf(engine).ctx.redis.zremrangebylex(k.dueHolds, `[${sku}\x1f`, `(${sku} `);
+    await internalsOf(engine).ctx.redis.zadd(k.legacyDue, ids[0]!.expiresAtMs, ids.map((r) => r.id).join(','));
     await advanceClock(engine, 1_000);
     expect((await engine.sweepOnce()).expired).toBe(3);
     expect(await stockOf(engine, sku!)).toEqual({ total: 3, available: 3, reserved: 0, sold: 0 });
-    expect(await engine.ctx.redis.zcard(k.legacyDue)).toBe(0);
+    expect(await internalsOf(engine).ctx.redis.zcard(k.legacyDue)).toBe(0);
   });
 
   it('a hold past its deadline reads expired and cannot be confirmed, before any sweep', async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code } from '../engine/redis/codes.ts';
-import type { Engine } from '../engine/engine.ts';
-import { partitionOf } from '../engine/redis/partition.ts';
-import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from './support/engine.ts';
+import { type Engine, partitionOf } from '../index.ts';
+import { Code } from './codes.ts';
+import { internalsOf } from '../engine.ts';
+import { advanceClock, conserved, skusInOnePartition, stockOf, testEngine } from '../../test/support/engine.ts';
 
 // One test per script outcome code, against the real scripts in a real Redis.
 let engine: Engine;
@@ -116,8 +116,8 @@ describe('reserveHolds', () => {
 
 describe('claimKeys', () => {
   const claim = (key: string, fp: string, id: string) => {
-    const k = engine.ctx.keys.shard(0);
-    return engine.ctx.scripts.claimKeys(k.claims, k.gc, k.meta, 60_000, 1, key, fp, id) as Promise<unknown[]>;
+    const k = internalsOf(engine).ctx.keys.shard(0);
+    return internalsOf(engine).ctx.scripts.claimKeys(k.claims, k.gc, k.meta, 60_000, 1, key, fp, id) as Promise<unknown[]>;
   };
   it('1, 2, -4: claims, finds the same body, refuses another body', async () => {
     expect(await claim('ck', 'fpA', 'id1')).toEqual([1, 'id1']);
@@ -191,9 +191,9 @@ describe('beginPayment', () => {
 /** A home part left pending, as a crashed multi-partition reserve would leave it. */
 async function pendingCartHome(s: string): Promise<string> {
   const p = partitionOf(s, engine.settings.partitions);
-  const k = engine.ctx.keys.partition(p);
+  const k = internalsOf(engine).ctx.keys.partition(p);
   const id = `${p}.pendingpending${n++}`;
-  const reply = await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
+  const reply = await internalsOf(engine).ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
     0, 64, 60_000, 1, 1e6, id, 'u', 60_000, 'p0', `${p},${(p + 1) % engine.settings.partitions}`, 1, s, 1);
   expect((reply as number[]).slice(0, 2)).toEqual([3, 1]); // 3 values follow: held, deadline, price
   return id;
@@ -204,12 +204,12 @@ describe('commitHold', () => {
     const s = await product(5);
     const r = await hold(s, 2);
     await engine.beginPayment(r.id);
-    const outbox = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions)).outbox;
-    const before = await engine.ctx.redis.xlen(outbox);
+    const outbox = internalsOf(engine).ctx.keys.partition(partitionOf(s, engine.settings.partitions)).outbox;
+    const before = await internalsOf(engine).ctx.redis.xlen(outbox);
     const first = await engine.commit(r.id, payment);
     expect(first).toEqual({ kind: 'confirmed', orderId: `o${r.id}` });
     expect(await engine.commit(r.id, payment)).toEqual(first);
-    expect(await engine.ctx.redis.xlen(outbox)).toBe(before + 1);
+    expect(await internalsOf(engine).ctx.redis.xlen(outbox)).toBe(before + 1);
     expect(await stockOf(engine, s)).toEqual({ total: 5, available: 3, reserved: 0, sold: 2 });
     expect((await engine.getReservation(r.id))?.status).toBe('confirmed');
   });
@@ -279,21 +279,21 @@ describe('beginPayment past its deadline', () => {
     await advanceClock(engine, begun.deadlineMs - r.expiresAtMs + 1_000);
     expect(await engine.beginPayment(r.id)).toEqual({ kind: 'payment_overdue' });
     expect(await stockOf(engine, s)).toEqual({ total: 5, available: 3, reserved: 2, sold: 0 });
-    expect(await engine.overduePayments(partitionOf(s, engine.settings.partitions), 10)).toContain(r.id);
+    expect(await internalsOf(engine).holds.overduePayments(partitionOf(s, engine.settings.partitions), 10)).toContain(r.id);
   });
 });
 
 describe('releaseHold: why and when', () => {
   const releaseHold = (s: string, id: string, mode: string) => {
-    const k = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions));
-    return engine.ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta, k.voided, id, mode, 0, '', 0, 60_000, 60_000);
+    const k = internalsOf(engine).ctx.keys.partition(partitionOf(s, engine.settings.partitions));
+    return internalsOf(engine).ctx.scripts.releaseHold(k.skus, k.holds, k.paying, k.users, k.gc, k.meta, k.voided, id, mode, 0, '', 0, 60_000, 60_000);
   };
   it('1 voided: a paying hold is released and notes why (a repeat of confirm answers it)', async () => {
     const s = await product(5);
     const r = await hold(s, 2);
     await engine.beginPayment(r.id);
     expect(await engine.release(r.id, 'voided')).toEqual({ kind: 'released' });
-    expect((await engine.holds.find(r.id))?.record.reason).toBe('voided');
+    expect((await internalsOf(engine).holds.find(r.id))?.record.reason).toBe('voided');
     expect(await stockOf(engine, s)).toEqual({ total: 5, available: 5, reserved: 0, sold: 0 });
   });
   it('-16 abandon: a single hold stays (a retry with its key finds it); abandon-any gives it back', async () => {
@@ -307,10 +307,10 @@ describe('releaseHold: why and when', () => {
   it('1 abandon of an id never reserved: a tombstone, so a late resend of its reserve holds nothing', async () => {
     const s = await product(5);
     const p = partitionOf(s, engine.settings.partitions);
-    const k = engine.ctx.keys.partition(p);
+    const k = internalsOf(engine).ctx.keys.partition(p);
     const id = `${p}.lateresendlate${n}`;
     expect(await releaseHold(s, id, 'abandon')).toEqual([Code.OK, '']);
-    const late = await engine.ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
+    const late = await internalsOf(engine).ctx.scripts.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox,
       0, 64, 60_000, 1, 1e6, id, 'u', 60_000, 'h1', '', 1, s, 2) as unknown[];
     expect(late.slice(0, 3)).toEqual([4, Code.DUPLICATE, 1]);
     expect((await stockOf(engine, s)).reserved).toBe(0);
@@ -319,19 +319,19 @@ describe('releaseHold: why and when', () => {
 
 describe('recordRefund', () => {
   const record = (s: string, id: string) => {
-    const k = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions));
-    return engine.ctx.scripts.recordRefund(k.holds, k.outbox, k.meta, id, 250, 're_1', 'test');
+    const k = internalsOf(engine).ctx.keys.partition(partitionOf(s, engine.settings.partitions));
+    return internalsOf(engine).ctx.scripts.recordRefund(k.holds, k.outbox, k.meta, id, 250, 're_1', 'test');
   };
   it('1: notes the refund on a released hold and appends one refund event; a repeat appends nothing', async () => {
     const s = await product(5);
     const r = await hold(s);
     await engine.release(r.id);
-    const outbox = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions)).outbox;
-    const before = await engine.ctx.redis.xlen(outbox);
+    const outbox = internalsOf(engine).ctx.keys.partition(partitionOf(s, engine.settings.partitions)).outbox;
+    const before = await internalsOf(engine).ctx.redis.xlen(outbox);
     expect(await record(s, r.id)).toEqual([1]);
     expect(await record(s, r.id)).toEqual([1]);
-    expect(await engine.ctx.redis.xlen(outbox)).toBe(before + 1);
-    expect((await engine.holds.find(r.id))?.record.reason).toBe('refunded');
+    expect(await internalsOf(engine).ctx.redis.xlen(outbox)).toBe(before + 1);
+    expect((await internalsOf(engine).holds.find(r.id))?.record.reason).toBe('refunded');
   });
   it('-13, -16: a confirmed hold or a live one is never refunded here', async () => {
     const s = await product(5);
@@ -346,8 +346,8 @@ describe('recordRefund', () => {
 
 describe('activateCart', () => {
   const activate = (id: string, s: string) => {
-    const k = engine.ctx.keys.partition(partitionOf(s, engine.settings.partitions));
-    return engine.ctx.scripts.activateCart(k.skus, k.holds, k.users, k.gc, k.meta, id, 60_000) as Promise<number[]>;
+    const k = internalsOf(engine).ctx.keys.partition(partitionOf(s, engine.settings.partitions));
+    return internalsOf(engine).ctx.scripts.activateCart(k.skus, k.holds, k.users, k.gc, k.meta, id, 60_000) as Promise<number[]>;
   };
   it('1: pending -> held; a repeat answers the same', async () => {
     const s = await product(5);
@@ -371,14 +371,14 @@ describe('parkEntries', () => {
   it('1, 0: moves an outbox entry to the parked stream with its id and reason, once', async () => {
     const s = await product(1);
     const p = partitionOf(s, engine.settings.partitions);
-    const k = engine.ctx.keys.partition(p);
-    const events = await engine.ctx.redis.xrangeBuffer(k.outbox, '-', '+') as unknown as [Buffer, Buffer[]][];
+    const k = internalsOf(engine).ctx.keys.partition(p);
+    const events = await internalsOf(engine).ctx.redis.xrangeBuffer(k.outbox, '-', '+') as unknown as [Buffer, Buffer[]][];
     const [id, fields] = events.at(-1)!; // the product event just appended
     const entry = { streamId: id.toString(), eventId: `${p}:${id}`, event: null, problem: '' };
     expect(await engine.outbox.park(p, entry, '23503 no such product')).toBe(true);
     expect(await engine.outbox.park(p, entry, '23503 no such product')).toBe(false); // a repeat parks nothing more
-    expect(await engine.ctx.redis.xrange(k.outbox, entry.streamId, entry.streamId)).toEqual([]);
-    const parked = await engine.ctx.redis.xrangeBuffer(k.parked, '-', '+') as unknown as [Buffer, Buffer[]][];
+    expect(await internalsOf(engine).ctx.redis.xrange(k.outbox, entry.streamId, entry.streamId)).toEqual([]);
+    const parked = await internalsOf(engine).ctx.redis.xrangeBuffer(k.parked, '-', '+') as unknown as [Buffer, Buffer[]][];
     expect(parked).toHaveLength(1);
     expect(parked[0]![1].map(String)).toEqual(['e', fields[1]!.toString(), 'src', entry.streamId, 'reason', '23503 no such product']);
     expect(parked[0]![1][1]).toEqual(fields[1]); // the event's bytes, unchanged
@@ -398,13 +398,13 @@ describe('expireHolds and purgeRecords', () => {
         if (out.kind === 'held') ids.push(out.reservation.id);
       }
       await advanceClock(small, 1_000);
-      expect(await small.sweeper.expirePartition(0)).toEqual({ expired: 3, stillDue: 1 }); // one SKU still has due holds
-      expect(await small.sweeper.expirePartition(0)).toEqual({ expired: 2, stillDue: 0 });
+      expect(await internalsOf(small).sweeper.expirePartition(0)).toEqual({ expired: 3, stillDue: 1 }); // one SKU still has due holds
+      expect(await internalsOf(small).sweeper.expirePartition(0)).toEqual({ expired: 2, stillDue: 0 });
       expect(await stockOf(small, 'x')).toEqual({ total: 10, available: 10, reserved: 0, sold: 0 });
-      expect(await small.sweeper.purgePartition(0)).toBe(0); // kept for the retention window
-      await advanceClock(small, small.ctx.recordRetentionMs);
-      expect(await small.sweeper.purgePartition(0)).toBe(6); // the 5 holds and createProduct's operation record
-      expect(await small.sweeper.purgeShard(0)).toBe(5);
+      expect(await internalsOf(small).sweeper.purgePartition(0)).toBe(0); // kept for the retention window
+      await advanceClock(small, internalsOf(small).ctx.recordRetentionMs);
+      expect(await internalsOf(small).sweeper.purgePartition(0)).toBe(6); // the 5 holds and createProduct's operation record
+      expect(await internalsOf(small).sweeper.purgeShard(0)).toBe(5);
       expect(await small.getReservation(ids[0]!)).toBeNull();
     } finally {
       await closeSmall();

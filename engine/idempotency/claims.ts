@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { GroupCommit } from '../batcher.ts';
+import type { EngineContext } from '../redis/context.ts';
+import { shardOf } from '../redis/partition.ts';
+import { claimKeys, type ClaimReply, type KeyClaim } from '../redis/scripts/claimKeys.ts';
+import { forgetClaim } from '../redis/scripts/forgetClaim.ts';
+import type { ReserveRequest } from '../types.ts';
+
+/** What "the same body" means under one Idempotency-Key, per kind of request. */
+export const fingerprints = {
+  reserve: (req: Pick<ReserveRequest, 'userId' | 'items' | 'ttlMs'>) =>
+    digest(JSON.stringify([req.userId, req.items.map((i) => [i.sku, i.qty]), req.ttlMs ?? null])),
+  confirm: (reservationId: string, paymentToken: string) => digest(`${reservationId}\n${paymentToken}`),
+  stock: (sku: string, delta: number) => digest(`${sku}\n${delta}`),
+};
+
+function digest(canonical: string): string {
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 24);
+}
+
+/**
+ * Idempotency-Key claims, the one owner of the rule: a key (already scoped by
+ * the caller, e.g. to its token and kind of request) is claimed for the id of
+ * the request that first used it; the same key with the same fingerprint is a
+ * replay of that request, with another fingerprint it is refused. Claims of
+ * one key shard made in the same event-loop turn go to Redis as one call.
+ */
+export class IdempotencyClaims {
+  readonly batches: GroupCommit<KeyClaim, ClaimReply>;
+
+  constructor(private readonly ctx: EngineContext) {
+    const limits = { batchSizeMax: ctx.settings.batchSizeMax, inflightMax: ctx.settings.inflightMax };
+    this.batches = new GroupCommit((shard, claims) => claimKeys(ctx, shard, claims), limits);
+  }
+
+  /** 'new' the first time (for `id`), 'replay' (with the id it was claimed for) for the same fingerprint again, 'reused' for another. */
+  claim(key: string, fingerprint: string, id: string): Promise<ClaimReply> {
+    return this.batches.submit(this.shardOf(key), { key, fingerprint, id });
+  }
+
+  /** Whether a request with this key and fingerprint would be a replay (claims nothing). */
+  async isReplay(key: string, fingerprint: string): Promise<boolean> {
+    const claim = await this.ctx.redis.hget(this.ctx.keys.shard(this.shardOf(key)).claims, key);
+    return claim !== null && claim.startsWith(`${fingerprint} `);
+  }
+
+  /** Frees a key whose request was given back, unless a newer request claimed it since (compare and delete, atomic). */
+  async forget(key: string, id: string): Promise<void> {
+    await forgetClaim(this.ctx, this.shardOf(key), key, id);
+  }
+
+  private shardOf(key: string): number {
+    return shardOf(key, this.ctx.settings.keyShards);
+  }
+}

@@ -1,0 +1,23 @@
+import { Code, holdStateOf, statusCodes, type HoldState } from '../codes.ts';
+import type { EngineContext } from '../context.ts';
+import { partitionList } from '../records.ts';
+import { flat, type ScriptSpec } from './reply.ts';
+
+/** held -> paying: its payment deadline, what it costs, and a cart home's parts; or the state that refuses it. */
+export type BeginPaymentReply = { kind: 'paying'; deadlineMs: number; totalCents: number; parts: number[] } | HoldState;
+
+export const beginPaymentSpec = {
+  name: 'beginPayment',
+  codes: [Code.OK, ...statusCodes, Code.OVERDUE],
+  decode(reply: unknown): BeginPaymentReply {
+    const r = flat('beginPayment', reply);
+    if (r[0] !== Code.OK) return holdStateOf('beginPayment', r, beginPaymentSpec.codes);
+    return { kind: 'paying', deadlineMs: Number(r[1]), totalCents: Number(r[2]), parts: partitionList(r[3]) };
+  },
+} satisfies ScriptSpec;
+
+export async function beginPayment(ctx: EngineContext, partition: number, id: string): Promise<BeginPaymentReply> {
+  const k = ctx.keys.partition(partition);
+  return beginPaymentSpec.decode(await ctx.scripts.beginPayment(k.skus, k.holds, k.paying, k.users, k.gc, k.meta,
+    id, ctx.settings.paymentWindowMs, ctx.recordRetentionMs));
+}
