@@ -3,7 +3,7 @@ import type { Checkout } from '../engine/checkout/checkout.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Sql } from '../store/db.ts';
-import type { ApiSettings } from './config.ts';
+import type { ApiSettings } from '../settings/views.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { RateLimiter } from './ratelimit.ts';
 import type { Validators } from './schemas.ts';

@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { problemTypes, type ProblemSlug } from './problems.ts';
-import type { EngineSettings } from '../engine/config.ts';
+import type { EngineSettings } from '../settings/views.ts';
 import * as S from './schemas.ts';
 
 type Op = {

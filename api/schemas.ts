@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { EngineSettings } from '../engine/config.ts';
+import type { EngineSettings } from '../settings/views.ts';
 import { priceCentsMax, productNameLengthMax, skuPattern, stockUnitsMax, userIdLengthMax } from '../engine/validate.ts';
 import { contractLimits } from './config.ts';
 

@@ -1,10 +1,9 @@
 import type { Redis } from 'ioredis';
-import { apiSettings, type ApiSettings } from '../api/config.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import { ApiMetrics } from '../api/metrics.ts';
 import { RateLimiter } from '../api/ratelimit.ts';
 import { createValidators } from '../api/schemas.ts';
-import type { EngineSettings } from '../engine/config.ts';
+import { apiSettings, paymentSettings, type ApiSettings, type EngineSettings } from '../settings/views.ts';
 import { Checkout } from '../engine/checkout/checkout.ts';
 import { Engine } from '../engine/engine.ts';
 import type { FaultHooks } from '../engine/faults.ts';
@@ -34,7 +33,7 @@ export interface RuntimeOptions {
 }
 
 function providerDir(env: NodeJS.ProcessEnv): string {
-  return env.STOCKADE_PROVIDER_DIR || join(defaultDataDir(env), 'provider');
+  return paymentSettings(env).providerDir ?? join(defaultDataDir(env), 'provider');
 }
 
 export interface Runtime {

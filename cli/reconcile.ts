@@ -1,9 +1,11 @@
 import { Redis } from 'ioredis';
 import { Engine } from '../engine/engine.ts';
 import { resolveServices } from '../services/resolve.ts';
+import { checkSettings, processRoles } from '../settings/views.ts';
 
 /** `stockade reconcile expire`: sweeps until nothing is due. */
 export async function reconcileExpire(opts: { json?: boolean }): Promise<void> {
+  checkSettings(process.env, processRoles.reconcile);
   const services = await resolveServices();
   const redis = new Redis(services.redisUrl);
   try {

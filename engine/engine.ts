@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { engineSettings, type EngineSettings } from './config.ts';
+import { engineSettings, type EngineSettings } from '../settings/views.ts';
 import { recordRetentionMs, type EngineContext } from './redis/context.ts';
 import { randomUUID } from 'node:crypto';
 import { KeySpace, type PartitionKeys } from './redis/keys.ts';

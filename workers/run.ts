@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/engine.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Sql } from '../store/db.ts';
-import { workerSettings, type WorkerSettings } from './settings.ts';
+import { workerSettings, type WorkerSettings } from '../settings/views.ts';
 import { WriteThrough } from './writethrough.ts';
 
 /** Starts write-through in this process (inside `npm start`, or alone with `stockade workers`). */

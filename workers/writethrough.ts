@@ -7,7 +7,7 @@ import { fulfilsWithin } from '../engine/timing.ts';
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';
 import { failureReason, isPermanent } from './failures.ts';
-import { drainAttempts, type WorkerSettings } from './settings.ts';
+import { drainAttempts, type WorkerSettings } from '../settings/views.ts';
 
 export const queueName = 'outbox';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { Engine } from '../../engine/engine.ts';
-import type { EngineSettings } from '../../engine/config.ts';
+import type { EngineSettings } from '../../settings/views.ts';
 import type { FaultHooks } from '../../engine/faults.ts';
 import { partitionOf } from '../../engine/redis/partition.ts';
 import type { Stock } from '../../engine/types.ts';

@@ -1,0 +1,40 @@
+import { StockadeError } from '../engine/errors.ts';
+import { maskPassword } from './kinds.ts';
+import type { Group, Setting, Values } from './registry.ts';
+
+export type Env = Record<string, string | undefined>;
+
+/** A setting's text in the environment; empty counts as unset. */
+function rawOf(env: Env, s: Setting): string | undefined {
+  const raw = env[s.name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+/** Text as it may appear in a message: secrets not at all, a URL's password masked, odd characters quoted. */
+function shownRaw(s: Setting, raw: string): string {
+  if (s.kind.name === 'secret') return `(${raw.length} characters, not shown)`;
+  const text = s.kind.name === 'url' ? maskPassword(raw) : raw;
+  return /^[\x21-\x7e]+$/.test(text) ? text : JSON.stringify(text);
+}
+
+export function invalidSetting(problems: string[]): StockadeError {
+  return new StockadeError('INVALID_SETTING', problems.join('; '));
+}
+
+/**
+ * The values of a group of settings: the environment's where set, else the
+ * defaults. Every bad value stops it, all named in one INVALID_SETTING error
+ * (the variable, its value, what is allowed).
+ */
+export function readGroup<G extends Group>(env: Env, group: G): Values<G> {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, s] of Object.entries(group)) {
+    const raw = rawOf(env, s);
+    const value = raw === undefined ? s.default : s.kind.parse(raw);
+    if (raw !== undefined && value === undefined) problems.push(`${s.name}=${shownRaw(s, raw)} is not ${s.kind.allowed}`);
+    values[key] = value;
+  }
+  if (problems.length > 0) throw invalidSetting(problems);
+  return values as Values<G>;
+}
