@@ -3,6 +3,9 @@ import { Engine } from '../engine/engine.ts';
 import { resolveServices } from '../services/resolve.ts';
 import { checkSettings, processRoles } from '../settings/views.ts';
 
+/** Sweep passes one `reconcile expire` makes at most: a guard against a loop that never ends, not a setting (each pass is sized by the sweep settings). */
+const passesMax = 1_000;
+
 /** `stockade reconcile expire`: sweeps until nothing is due. */
 export async function reconcileExpire(opts: { json?: boolean }): Promise<void> {
   checkSettings(process.env, processRoles.reconcile);
@@ -11,7 +14,7 @@ export async function reconcileExpire(opts: { json?: boolean }): Promise<void> {
   try {
     const engine = Engine.create(redis);
     const total = { expired: 0, purged: 0 };
-    for (let pass = 0; pass < 1000; pass++) {
+    for (let pass = 0; pass < passesMax; pass++) {
       const r = await engine.sweepOnce();
       total.expired += r.expired;
       total.purged += r.purged;

@@ -40,7 +40,7 @@ describe('defaults', () => {
       redisMaxmemoryMb: undefined });
     expect(logSettings({})).toEqual({ level: 'info', pretty: false });
     expect(paymentSettings({}).providerDir).toBeUndefined();
-    expect(engineSettings({})).toMatchObject({ sweepIntervalMs: 1_000 });
+    expect(engineSettings({})).toMatchObject({ sweepIntervalMs: 1_000, sweepBudgetMs: 1_000, recoveryHoldsMax: 100 });
   });
 
   it('an empty variable counts as unset', () => {

@@ -33,6 +33,10 @@ export interface CheckoutStats {
   refunded: number;
 }
 
+/**
+ * Commit attempts after a captured payment (backoff 100..800 ms, 1.5 s in all) before confirm gives up. Not a
+ * setting: the overdue recovery finishes any commit a confirm could not, so more attempts only keep a client waiting.
+ */
 const commitAttempts = 5;
 
 /**
@@ -194,7 +198,7 @@ export class Checkout {
    * deadline (a confirm that timed out, crashed, or lost its client), settled
    * as settleOverdue does. Returns what it did.
    */
-  async recoverOverdue(countMax = 100): Promise<RecoveryReport> {
+  async recoverOverdue(countMax = this.engine.settings.recoveryHoldsMax): Promise<RecoveryReport> {
     const done: RecoveryReport = { committed: 0, released: 0, refunded: 0, failed: 0 };
     for (let p = 0; p < this.engine.settings.partitions; p++) {
       for (const id of await this.engine.overduePayments(p, countMax)) {

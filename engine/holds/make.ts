@@ -45,7 +45,7 @@ function splitReplies(flat: (number | string)[], count: number): HoldReply[] {
 /** A request given back before it was answered (its key may be used again). */
 type Abandoned = { kind: 'abandoned' };
 
-/** How many times a request is sent again while due holds of its SKU remain to expire (each call expires a bounded step). */
+/** How many times a request is sent again while due holds of its SKU remain to expire (each call expires a bounded step). A livelock guard, not a setting: STOCKADE_RECLAIM_SKU_WORK_MAX sizes the work. */
 const reclaimRoundsMax = 1_000;
 
 interface Claim {
