@@ -1,6 +1,6 @@
 import { StockadeError } from '../engine/errors.ts';
 import { maskPassword } from './kinds.ts';
-import type { Group, Setting, Values } from './registry.ts';
+import { registry, type Group, type Role, type Setting, type Values } from './registry.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -37,4 +37,41 @@ export function readGroup<G extends Group>(env: Env, group: G): Values<G> {
   }
   if (problems.length > 0) throw invalidSetting(problems);
   return values as Values<G>;
+}
+
+const formatNumber = (n: number) => (Math.abs(n) >= 10_000 ? n.toLocaleString('en-US') : String(n));
+
+/** A setting's default as the README writes it. */
+export function defaultText(s: Setting): string {
+  if (s.defaultDoc !== undefined) return s.defaultDoc;
+  return typeof s.default === 'number' ? formatNumber(s.default) : `\`${String(s.default)}\``;
+}
+
+/** One setting as `stockade config` shows it. */
+export interface EffectiveSetting {
+  name: string;
+  /** The value in force, secrets and passwords masked; null when unset (the default says what that means). */
+  value: string | null;
+  source: 'environment' | 'default';
+  default: string;
+  allowed: string;
+  roles: Role[];
+  doc: string;
+}
+
+/** The settings the given roles use, with their values in force. Check them first (views.checkSettings): this does not. */
+export function effectiveSettings(env: Env, of: readonly Role[]): EffectiveSetting[] {
+  return registry.filter((s) => s.roles.some((r) => of.includes(r))).map((s) => {
+    const raw = rawOf(env, s);
+    const value = raw === undefined ? s.default : s.kind.parse(raw);
+    return {
+      name: s.name,
+      value: value === undefined ? null : s.kind.show(value),
+      source: raw === undefined ? 'default' : 'environment',
+      default: defaultText(s),
+      allowed: s.kind.allowed,
+      roles: [...s.roles],
+      doc: s.doc,
+    };
+  });
 }

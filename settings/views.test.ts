@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StockadeError } from '../engine/errors.ts';
+import { effectiveSettings } from './load.ts';
 import {
   apiSettings, checkSettings, drainAttempts, engineSettings, logSettings, paymentSettings, processRoles, serviceSettings, workerDefaults,
   workerSettings,
@@ -142,4 +143,16 @@ describe('each role checks only what it uses', () => {
     expect(() => checkSettings({ ...env, STOCKADE_BATCH_SIZE_MAX: '' }, processRoles.reconcile)).not.toThrow();
     expect(() => checkSettings({ ...env, STOCKADE_PARTITIONS: '0' }, processRoles.services)).not.toThrow();
   });
+});
+
+it('the settings in force mask tokens and passwords, and say where each value came from', () => {
+  const env = { STOCKADE_ADMIN_TOKEN: 's3cret', REDIS_URL: 'redis://user:pw@127.0.0.1:6379', PORT: '9000' };
+  const shown = Object.fromEntries(effectiveSettings(env, processRoles.start).map((s) => [s.name, s]));
+  expect(shown.STOCKADE_ADMIN_TOKEN).toMatchObject({ value: '****', source: 'environment' });
+  expect(shown.STOCKADE_CLIENT_TOKEN).toMatchObject({ value: '****', source: 'default', default: expect.stringContaining('dev-client-token') });
+  expect(shown.REDIS_URL).toMatchObject({ value: 'redis://user:****@127.0.0.1:6379', source: 'environment', roles: ['services'] });
+  expect(shown.DATABASE_URL).toMatchObject({ value: null, source: 'default', default: 'unset: start a local PostgreSQL' });
+  expect(shown.PORT).toMatchObject({ value: '9000', source: 'environment', allowed: 'an integer in [0, 65535]' });
+  expect(JSON.stringify(shown)).not.toMatch(/s3cret|:pw@/);
+  expect(Object.keys(Object.fromEntries(effectiveSettings(env, processRoles.services).map((s) => [s.name, s])))).not.toContain('PORT');
 });
