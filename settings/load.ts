@@ -50,8 +50,8 @@ export function defaultText(s: Setting): string {
 /** One setting as `stockade config` shows it. */
 export interface EffectiveSetting {
   name: string;
-  /** The value in force, secrets and passwords masked; null when unset (the default says what that means). */
-  value: string | null;
+  /** The value in force (a number for numeric kinds), secrets and passwords masked; null when unset (the default says what that means). */
+  value: string | number | null;
   source: 'environment' | 'default';
   default: string;
   allowed: string;
@@ -66,7 +66,7 @@ export function effectiveSettings(env: Env, of: readonly Role[]): EffectiveSetti
     const value = raw === undefined ? s.default : s.kind.parse(raw);
     return {
       name: s.name,
-      value: value === undefined ? null : s.kind.show(value),
+      value: value === undefined ? null : typeof value === 'number' ? value : s.kind.show(value),
       source: raw === undefined ? 'default' : 'environment',
       default: defaultText(s),
       allowed: s.kind.allowed,

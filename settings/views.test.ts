@@ -152,7 +152,7 @@ it('the settings in force mask tokens and passwords, and say where each value ca
   expect(shown.STOCKADE_CLIENT_TOKEN).toMatchObject({ value: '****', source: 'default', default: expect.stringContaining('dev-client-token') });
   expect(shown.REDIS_URL).toMatchObject({ value: 'redis://user:****@127.0.0.1:6379', source: 'environment', roles: ['services'] });
   expect(shown.DATABASE_URL).toMatchObject({ value: null, source: 'default', default: 'unset: start a local PostgreSQL' });
-  expect(shown.PORT).toMatchObject({ value: '9000', source: 'environment', allowed: 'an integer in [0, 65535]' });
+  expect(shown.PORT).toMatchObject({ value: 9000, source: 'environment', allowed: 'an integer in [0, 65535]' });
   expect(JSON.stringify(shown)).not.toMatch(/s3cret|:pw@/);
   expect(Object.keys(Object.fromEntries(effectiveSettings(env, processRoles.services).map((s) => [s.name, s])))).not.toContain('PORT');
 });
