@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Checkout, Engine, Logger } from '../engine/index.ts';
 import type { Sql } from '../store/db.ts';
-import type { ApiSettings } from './config.ts';
+import type { ApiSettings } from '../settings/views.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { RateLimiter } from './ratelimit.ts';
 import type { Validators } from './schemas.ts';

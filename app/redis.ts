@@ -1,6 +1,9 @@
 import { Redis } from 'ioredis';
 
-/** A Redis client that fails fast (the API answers 503) instead of queueing while Redis is away. */
+/**
+ * A Redis client that fails fast (the API answers 503) instead of queueing while Redis is away. Its
+ * timeouts are constants, not settings: they say when Redis counts as away, not how big a deployment is.
+ */
 export function connectRedis(url: string, name: string): Redis {
   return new Redis(url, {
     connectionName: name,

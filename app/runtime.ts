@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import { apiSettings, type ApiSettings } from '../api/config.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import { ApiMetrics } from '../api/metrics.ts';
 import { RateLimiter } from '../api/ratelimit.ts';
 import { createValidators } from '../api/schemas.ts';
+import { apiSettings, paymentSettings, type ApiSettings } from '../settings/views.ts';
 import { type EngineSettings, Checkout, Engine, OverdueRecovery, type FaultHooks, createLogger, type Logger } from '../engine/index.ts';
 import { SimulatedProvider, type SimulatedProviderOptions } from '../payments/simulated.ts';
 import { connectDb, type Sql } from '../store/db.ts';
@@ -30,7 +30,7 @@ export interface RuntimeOptions {
 }
 
 function providerDir(env: NodeJS.ProcessEnv): string {
-  return env.STOCKADE_PROVIDER_DIR || join(defaultDataDir(env), 'provider');
+  return paymentSettings(env).providerDir ?? join(defaultDataDir(env), 'provider');
 }
 
 export interface Runtime {

@@ -1,8 +1,8 @@
 import cluster from 'node:cluster';
-import { devTokens } from '../api/config.ts';
 import { startApi, type ApiServer } from '../api/server.ts';
 import { createLogger, type Logger, startSweepLoop } from '../engine/index.ts';
 import { resolveServices, type ServiceUrls } from '../services/resolve.ts';
+import { checkSettings, devTokens, processRoles, serviceSettings } from '../settings/views.ts';
 import { startWorkers } from '../workers/run.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 
@@ -16,6 +16,7 @@ import { createRuntime, type Runtime } from './runtime.ts';
  */
 export async function start(): Promise<void> {
   if (cluster.isWorker) return runApiProcess();
+  checkSettings(process.env, processRoles.start);
   const log = createLogger('stockade');
   const services = await resolveServices();
   log.info({ redis: services.redisUrl, database: services.databaseUrl, embedded: services.embedded }, 'services ready');
@@ -71,6 +72,7 @@ async function stopApiProcesses(graceMs: number): Promise<void> {
 
 /** `stockade workers`: write-through alone (any number of these may run). */
 export async function runWorkersOnly(): Promise<void> {
+  checkSettings(process.env, processRoles.workers);
   const log = createLogger('stockade-workers');
   const services = await resolveServices();
   const runtime = await createRuntime({ redisUrl: services.redisUrl, databaseUrl: services.databaseUrl, log, role: 'workers' });
@@ -86,7 +88,9 @@ export async function runWorkersOnly(): Promise<void> {
 
 async function runApiProcess(): Promise<void> {
   const log = createLogger('stockade-api');
-  const runtime = await createRuntime({ redisUrl: process.env.REDIS_URL!, databaseUrl: process.env.DATABASE_URL!, log });
+  // The primary checked the settings and passes the services' URLs to each API process it forks.
+  const { redisUrl, databaseUrl } = serviceSettings();
+  const runtime = await createRuntime({ redisUrl: redisUrl!, databaseUrl: databaseUrl!, log });
   const server = await startApi(runtime.apiDeps(), runtime.settings.port, runtime.settings.host);
   onShutdown(log, async () => {
     await server.close(runtime.settings.shutdownGraceMs);

@@ -8,11 +8,13 @@ import { startLocalServices, stopLocalServices } from '../services/local.ts';
 import { benchWriteThrough } from '../bench/writethrough.ts';
 import { benchHttp } from '../bench/http-flash-sale.ts';
 import { benchMemory } from '../bench/memory.ts';
+import { serviceSettings } from '../settings/views.ts';
 
 /** `stockade bench engine`: on REDIS_URL, or on a private redis-server started (and stopped) for the run. */
 export async function benchEngineCommand(opts: { seconds: string; concurrency: string; scenario: string; json?: boolean }): Promise<void> {
-  const dir = process.env.REDIS_URL ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
-  const redisUrl = process.env.REDIS_URL ?? (await startRedis({ dir: dir!, port: await freePort() })).url;
+  const given = serviceSettings().redisUrl;
+  const dir = given ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
+  const redisUrl = given ?? (await startRedis({ dir: dir!, port: await freePort() })).url;
   try {
     const scenarios = opts.scenario === 'all' ? ['hold', 'hold-idempotent', 'sold-out'] : [opts.scenario];
     for (const scenario of scenarios) {
@@ -35,8 +37,9 @@ function formatResult(r: Awaited<ReturnType<typeof benchEngine>>): string {
 
 /** `stockade bench memory`: Redis memory per hold, per claim and per recorded refusal, on a private redis-server. */
 export async function benchMemoryCommand(opts: { count: string }): Promise<void> {
-  const dir = process.env.REDIS_URL ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
-  const redisUrl = process.env.REDIS_URL ?? (await startRedis({ dir: dir!, port: await freePort() })).url;
+  const given = serviceSettings().redisUrl;
+  const dir = given ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
+  const redisUrl = given ?? (await startRedis({ dir: dir!, port: await freePort() })).url;
   try {
     console.log(JSON.stringify(await benchMemory({ redisUrl, count: Number(opts.count) }), null, 2));
   } finally {
@@ -46,11 +49,9 @@ export async function benchMemoryCommand(opts: { count: string }): Promise<void>
 
 /** `stockade bench writethrough`: on the given URLs, or on private (fsynced) services started and stopped for the run. */
 export async function benchWriteThroughCommand(opts: { orders: string; rate: string; seconds: string }): Promise<void> {
-  const given = process.env.REDIS_URL && process.env.DATABASE_URL;
-  const dir = given ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
-  const services = given
-    ? { redisUrl: process.env.REDIS_URL!, databaseUrl: process.env.DATABASE_URL! }
-    : await startLocalServices({ dataDir: dir! });
+  const { redisUrl, databaseUrl } = serviceSettings();
+  const dir = redisUrl && databaseUrl ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
+  const services = redisUrl && databaseUrl ? { redisUrl, databaseUrl } : await startLocalServices({ dataDir: dir! });
   try {
     const result = await benchWriteThrough({ redisUrl: services.redisUrl, databaseUrl: services.databaseUrl,
       orders: Number(opts.orders), ratePerSec: Number(opts.rate), seconds: Number(opts.seconds) });

@@ -1,5 +1,7 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { processRoles } from '../settings/views.ts';
 import { benchEngineCommand, benchHttpCommand, benchMemoryCommand, benchWriteThroughCommand } from './bench.ts';
+import { configCommand } from './config.ts';
 import { servicesDown, servicesStatus, servicesUp } from './services.ts';
 import { reconcileExpire } from './reconcile.ts';
 import { startCommand, workersCommand } from './start.ts';
@@ -13,6 +15,10 @@ program.command('start').description('run the engine (with its local Redis and P
 
 program.command('workers').description('run write-through workers alone (outbox -> PostgreSQL); any number may run')
   .action(workersCommand);
+
+program.command('config').description('print the settings in force: name, value, from the environment or the default, roles, doc (secrets masked)')
+  .addOption(new Option('--for <command>', 'the settings this command uses and checks').choices(Object.keys(processRoles)).default('start'))
+  .option('--json', 'print one JSON object').action(configCommand);
 
 const services = program.command('services').description('the embedded local redis-server and PostgreSQL under STOCKADE_DATA_DIR');
 services.command('up').description('start them (kept running until `services down`)').action(servicesUp);

@@ -1,4 +1,4 @@
-import { StockadeError } from './errors.ts';
+import { StockadeError } from '../common/errors.ts';
 
 /** Sends one batch of one group (a partition or key shard) to Redis; one reply per request, in order. */
 export type BatchSink<Req, Res> = (group: number, requests: Req[]) => Promise<Res[]>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { engineSettings, engineSettingRows } from './config.ts';
+import { engineSettings, engineSettingRows } from '../settings/views.ts';
 import { expandIncludes, loadScripts } from './redis/script-loader.ts';
 
 describe('settings', () => {

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
+import { engineSettings, type EngineSettings } from '../settings/views.ts';
 import { randomUUID } from 'node:crypto';
 import { ProductCatalog } from './catalog/products.ts';
-import { engineSettings, type EngineSettings } from './config.ts';
 import type { FaultHooks } from './faults.ts';
 import { Holds } from './holds/holds.ts';
 import { HoldMaker } from './holds/make.ts';

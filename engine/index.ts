@@ -11,8 +11,8 @@ export {
 export { OverdueRecovery, type RecoveryReport } from './reconciler/overdue.ts';
 export { startSweepLoop } from './reconciler/sweep-loop.ts';
 export type { SweepReport } from './reconciler/sweeper.ts';
-export { engineSettings, engineSettingRows, intSetting, type EngineSettings } from './config.ts';
-export { StockadeError, type ErrorCode } from './errors.ts';
+export { engineSettings, engineSettingRows, type EngineSettings } from '../settings/views.ts';
+export { StockadeError, type ErrorCode } from '../common/errors.ts';
 export { lostReply, type FaultHooks } from './faults.ts';
 export { createLogger, type Logger } from './log.ts';
 export { fulfilsWithin } from './timing.ts';

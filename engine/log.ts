@@ -1,11 +1,13 @@
 import { pino, type Logger } from 'pino';
+import { logSettings } from '../settings/views.ts';
 
 /** JSON logs (pretty when NODE_ENV=development); payment tokens never reach them (see `redact`). */
-export function createLogger(name: string, level = process.env.STOCKADE_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(name: string, level?: string): Logger {
+  const settings = logSettings();
   return pino({
     name,
-    level,
-    ...(process.env.NODE_ENV === 'development' ? { transport: { target: 'pino-pretty' } } : {}),
+    level: level ?? settings.level,
+    ...(settings.pretty ? { transport: { target: 'pino-pretty' } } : {}),
     redact: { paths: ['token', '*.token', 'payment.token', '*.payment.token', 'authorization', '*.authorization'], censor: '[redacted]' },
   });
 }

@@ -1,4 +1,4 @@
-import type { EngineSettings } from './config.ts';
+import type { EngineSettings } from '../settings/views.ts';
 import type { ProductInput, ReserveRequest } from './types.ts';
 
 export const skuPattern = /^[A-Za-z0-9._-]{1,64}$/;

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { dataDirSetting } from '../settings/views.ts';
 import { freePort, portIsFree } from './process.ts';
 import { postgresRunning, startPostgres, stopPostgres } from './postgres.ts';
 import { redisRunning, startRedis, stopRedis } from './redis.ts';
@@ -34,8 +35,9 @@ export function defaultRedisMaxmemoryBytes(): number {
 
 const preferredPorts = { redis: 6390, postgres: 5439 };
 
+/** STOCKADE_DATA_DIR, resolved. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.STOCKADE_DATA_DIR || './.data');
+  return resolve(dataDirSetting(env));
 }
 
 function readServicesFile(dataDir: string): ServicesFile | null {

@@ -1,4 +1,4 @@
-import { intSetting } from '../engine/index.ts';
+import { serviceSettings } from '../settings/views.ts';
 import { defaultDataDir, findLocalServices, startLocalServices, stopLocalServices } from './local.ts';
 
 export interface ServiceUrls {
@@ -15,26 +15,19 @@ export interface ServiceUrls {
  * starts them for good; `npm start` stops on exit what it started itself).
  */
 export async function resolveServices(env: NodeJS.ProcessEnv = process.env): Promise<ServiceUrls> {
-  if (env.REDIS_URL && env.DATABASE_URL) {
-    return { redisUrl: env.REDIS_URL, databaseUrl: env.DATABASE_URL, stop: async () => {}, embedded: false };
+  const s = serviceSettings(env);
+  if (s.redisUrl && s.databaseUrl) {
+    return { redisUrl: s.redisUrl, databaseUrl: s.databaseUrl, stop: async () => {}, embedded: false };
   }
   const dataDir = defaultDataDir(env);
   const running = findLocalServices(dataDir);
-  const local = running ?? (await startLocalServices({ dataDir, appendfsync: appendfsyncOf(env), maxmemoryBytes: maxmemoryOf(env) }));
+  // Unset, the embedded Redis's maxmemory is a quarter of the machine's memory (services/local.ts).
+  const maxmemoryBytes = s.redisMaxmemoryMb === undefined ? undefined : s.redisMaxmemoryMb * 1024 * 1024;
+  const local = running ?? (await startLocalServices({ dataDir, appendfsync: s.redisAppendfsync, maxmemoryBytes }));
   return {
-    redisUrl: env.REDIS_URL || local.redisUrl,
-    databaseUrl: env.DATABASE_URL || local.databaseUrl,
+    redisUrl: s.redisUrl ?? local.redisUrl,
+    databaseUrl: s.databaseUrl ?? local.databaseUrl,
     stop: running ? async () => {} : () => stopLocalServices(dataDir),
     embedded: true,
   };
-}
-
-/** STOCKADE_REDIS_MAXMEMORY_MB, in bytes; undefined (the default: a quarter of the machine's memory) when unset. */
-function maxmemoryOf(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.STOCKADE_REDIS_MAXMEMORY_MB;
-  return raw ? intSetting('STOCKADE_REDIS_MAXMEMORY_MB', raw, 16, 1_048_576) * 1024 * 1024 : undefined;
-}
-
-function appendfsyncOf(env: NodeJS.ProcessEnv): 'everysec' | 'always' {
-  return env.STOCKADE_REDIS_APPENDFSYNC === 'always' ? 'always' : 'everysec';
 }

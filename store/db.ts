@@ -2,7 +2,10 @@ import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
 
-/** A postgres.js pool for DATABASE_URL; notices are not logged, errors keep their `code`. */
+/**
+ * A postgres.js pool for DATABASE_URL; notices are not logged, errors keep their `code`. Its timeouts
+ * are constants, not settings: they say when PostgreSQL counts as away (a 503, a worker's retry).
+ */
 export function connectDb(url: string, options: { max?: number } = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,

@@ -6,7 +6,7 @@ import { type Engine, partitionKeys, partitionOf } from '../engine/index.ts';
 import { freePort } from '../services/process.ts';
 import { connectDb, type Sql } from '../store/db.ts';
 import { startWorkers } from '../workers/run.ts';
-import type { WorkerSettings } from '../workers/settings.ts';
+import type { WorkerSettings } from '../settings/views.ts';
 import type { WriteThrough } from '../workers/writethrough.ts';
 import { call, testApi, waitFor, type TestApi } from './support/api.ts';
 import { confirmOrder, skusInOnePartition } from './support/engine.ts';

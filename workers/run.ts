@@ -1,6 +1,6 @@
 import type { Engine, Logger } from '../engine/index.ts';
 import type { Sql } from '../store/db.ts';
-import { workerSettings, type WorkerSettings } from './settings.ts';
+import { workerSettings, type WorkerSettings } from '../settings/views.ts';
 import { WriteThrough } from './writethrough.ts';
 
 /** Starts write-through in this process (inside `npm start`, or alone with `stockade workers`). */

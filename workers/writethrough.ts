@@ -4,7 +4,7 @@ import { type Engine, type Logger, requireDecoded, type DecodedEntry, fulfilsWit
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';
 import { failureReason, isPermanent } from './failures.ts';
-import { drainAttempts, type WorkerSettings } from './settings.ts';
+import { drainAttempts, type WorkerSettings } from '../settings/views.ts';
 
 export const queueName = 'outbox';
 
@@ -22,7 +22,7 @@ export function bullConnection(redisUrl: string): RedisOptions {
     connectionName: 'stockade-writethrough',
   };
 }
-/** Batches one drain job writes before it makes way for other partitions' jobs. */
+/** Batches one drain job writes before it makes way for other partitions' jobs: fairness, not a setting (STOCKADE_OUTBOX_BATCH_MAX sizes a batch). */
 const drainRoundsMax = 20;
 /** How long stop() waits for BullMQ's connections to be up before it closes them. */
 const bullReadyWaitMs = 5_000;

@@ -4,6 +4,8 @@ import { openApiDocument } from '../openapi.ts';
 import type { Route } from '../router.ts';
 
 const stockGaugeSkusMax = 1_000;
+/** How long /readyz waits for each store to answer. Not a setting: a probe's own timeout (its caller's) sits above it. */
+const readyCheckMs = 1_000;
 
 /** Liveness, readiness (Redis and PostgreSQL reachable; outbox backlog and parked entries), metrics and the OpenAPI document. */
 export function opsRoutes(d: ApiDeps): Route[] {
@@ -12,8 +14,8 @@ export function opsRoutes(d: ApiDeps): Route[] {
     { method: 'get', pattern: '/healthz', access: 'public', body: false, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
     { method: 'get', pattern: '/readyz', access: 'public', body: false, handler: async () => {
       const [redis, postgres] = await Promise.all([
-        fulfilsWithin(d.redis.ping(), 1_000),
-        fulfilsWithin(d.sql`select 1`, 1_000),
+        fulfilsWithin(d.redis.ping(), readyCheckMs),
+        fulfilsWithin(d.sql`select 1`, readyCheckMs),
       ]);
       const checks = { redis: redis ? 'ok' : 'down', postgres: postgres ? 'ok' : 'down' };
       const memory = redis ? await d.engine.memory(true).catch(() => null) : null;

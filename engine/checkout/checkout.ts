@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { internalsOf, type Engine } from '../engine.ts';
 import { fingerprints } from '../idempotency/claims.ts';
-import { StockadeError } from '../errors.ts';
+import { StockadeError } from '../../common/errors.ts';
 import type { Logger } from '../log.ts';
 import { settledCharge, type ChargeResult, type PaymentProvider, type SettledCharge } from './payments.ts';
 import type { CommitOutcome, HoldState, Reservation } from '../types.ts';
@@ -28,6 +28,10 @@ export interface CheckoutStats {
   refunded: number;
 }
 
+/**
+ * Commit attempts after a captured payment (backoff 100..800 ms, 1.5 s in all) before confirm gives up. Not a
+ * setting: the overdue recovery finishes any commit a confirm could not, so more attempts only keep a client waiting.
+ */
 const commitAttempts = 5;
 
 /**

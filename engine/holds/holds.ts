@@ -1,6 +1,6 @@
 import type { Rejection } from '../redis/codes.ts';
 import type { EngineContext } from '../redis/context.ts';
-import { StockadeError } from '../errors.ts';
+import { StockadeError } from '../../common/errors.ts';
 import { partitionOfId } from './ids.ts';
 import { decodeRecord, type HoldRecord } from '../redis/records.ts';
 import { activateCart } from '../redis/scripts/activateCart.ts';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GroupCommit } from '../batcher.ts';
-import { StockadeError } from '../errors.ts';
+import { StockadeError } from '../../common/errors.ts';
 import { fingerprints, type IdempotencyClaims } from '../idempotency/claims.ts';
 import { rejectionOf, type Rejection } from '../redis/codes.ts';
 import type { EngineContext } from '../redis/context.ts';
@@ -21,7 +21,7 @@ type Abandoned = { kind: 'abandoned' };
 /** What a part of a request got: held, or what stops the request. */
 type PartReply = Exclude<HoldReply, { kind: 'reclaim_more' } | { kind: 'backlog' }>;
 
-/** How many times a request is sent again while due holds of its SKU remain to expire (each call expires a bounded step). */
+/** How many times a request is sent again while due holds of its SKU remain to expire (each call expires a bounded step). A livelock guard, not a setting: STOCKADE_RECLAIM_SKU_WORK_MAX sizes the work. */
 const reclaimRoundsMax = 1_000;
 
 interface CartPart {

@@ -23,7 +23,7 @@ export class OverdueRecovery {
   constructor(private readonly engine: Engine, private readonly checkout: Checkout, private readonly log?: Logger) {}
 
   /** One pass over every partition, at most countMax holds of each index per partition. Returns what it did. */
-  async recoverOverdue(countMax = 100): Promise<RecoveryReport> {
+  async recoverOverdue(countMax = this.engine.settings.recoveryHoldsMax): Promise<RecoveryReport> {
     const { holds } = internalsOf(this.engine);
     const done: RecoveryReport = { committed: 0, released: 0, refunded: 0, failed: 0 };
     for (let p = 0; p < this.engine.settings.partitions; p++) {

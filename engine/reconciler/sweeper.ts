@@ -34,7 +34,7 @@ export class Sweeper {
    * drains in one pass rather than a bounded step per interval. A failing
    * partition is counted and skipped, never stopping the others.
    */
-  async sweepOnce(budgetMs = 1_000): Promise<SweepReport> {
+  async sweepOnce(budgetMs = this.ctx.settings.sweepBudgetMs): Promise<SweepReport> {
     const deadline = Date.now() + budgetMs;
     const report: SweepReport = { expired: 0, purged: 0, stillDue: 0, failed: 0 };
     const attempt = async (step: () => Promise<void>) => {

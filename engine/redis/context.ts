@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { EngineSettings } from '../config.ts';
+import type { EngineSettings } from '../../settings/views.ts';
 import type { KeySpace } from './keys.ts';
 import type { MemoryGuard } from './memory.ts';
 import type { ScriptCommands } from './script-loader.ts';

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { StockadeError } from '../errors.ts';
+import { StockadeError } from '../../common/errors.ts';
 
 export interface MemoryState {
   usedBytes: number;

@@ -1,5 +1,5 @@
 import { Unpackr } from 'msgpackr';
-import { StockadeError } from '../errors.ts';
+import { StockadeError } from '../../common/errors.ts';
 
 /** Lua's cmsgpack writes times (ms) as 64-bit integers: read them as numbers (all < 2^53). */
 const unpackr = new Unpackr({ int64AsType: 'number', mapsAsObjects: true });

@@ -7,9 +7,9 @@ import { inject } from 'vitest';
 import { startApi, type ApiServer } from '../../api/server.ts';
 import { createRuntime, type Runtime } from '../../app/runtime.ts';
 import { createLogger, type EngineSettings, type FaultHooks } from '../../engine/index.ts';
-import type { ApiSettings } from '../../api/config.ts';
+import type { ApiSettings } from '../../settings/views.ts';
 import { startWorkers } from '../../workers/run.ts';
-import type { WorkerSettings } from '../../workers/settings.ts';
+import type { WorkerSettings } from '../../settings/views.ts';
 import type { WriteThrough } from '../../workers/writethrough.ts';
 import type { SimulatedProviderOptions } from '../../payments/simulated.ts';
 

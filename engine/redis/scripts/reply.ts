@@ -1,4 +1,4 @@
-import { StockadeError } from '../../errors.ts';
+import { StockadeError } from '../../../common/errors.ts';
 import type { EngineContext } from '../context.ts';
 
 /** A script's reply as ioredis returns it: integers and strings, nested arrays for some scripts. */

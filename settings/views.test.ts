@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { StockadeError } from '../common/errors.ts';
+import { effectiveSettings } from './load.ts';
+import {
+  apiSettings, checkSettings, drainAttempts, engineSettings, logSettings, paymentSettings, processRoles, serviceSettings, workerDefaults,
+  workerSettings,
+} from './views.ts';
+
+/** The message of the INVALID_SETTING that `read` stops with. */
+function refusal(read: () => unknown): string {
+  try {
+    read();
+  } catch (error) {
+    expect(error).toBeInstanceOf(StockadeError);
+    expect((error as StockadeError).code).toBe('INVALID_SETTING');
+    return (error as Error).message;
+  }
+  throw new Error('the settings were accepted');
+}
+
+it('parking settings: defaults, the environment, and bounds that name the variable', () => {
+  expect(workerSettings({})).toEqual(workerDefaults);
+  expect(workerDefaults).toMatchObject({ parkAfterAttempts: 3, parkedRetryMs: 60_000 });
+  const s = workerSettings({ STOCKADE_OUTBOX_PARK_AFTER_ATTEMPTS: '1', STOCKADE_PARKED_RETRY_MS: '100' });
+  expect(s).toMatchObject({ parkAfterAttempts: 1, parkedRetryMs: 100 });
+  // A drain job makes drainAttempts attempts before it stays failed: parking must come on one of them.
+  expect(workerSettings({ STOCKADE_OUTBOX_PARK_AFTER_ATTEMPTS: String(drainAttempts) }).parkAfterAttempts).toBe(drainAttempts);
+  expect(() => workerSettings({ STOCKADE_OUTBOX_PARK_AFTER_ATTEMPTS: String(drainAttempts + 1) })).toThrow(/STOCKADE_OUTBOX_PARK_AFTER_ATTEMPTS/);
+  expect(() => workerSettings({ STOCKADE_OUTBOX_PARK_AFTER_ATTEMPTS: '0' })).toThrow(/STOCKADE_OUTBOX_PARK_AFTER_ATTEMPTS/);
+  expect(() => workerSettings({ STOCKADE_PARKED_RETRY_MS: '99' })).toThrow(/STOCKADE_PARKED_RETRY_MS/);
+});
+
+describe('defaults', () => {
+  it('are what they were before the registry', () => {
+    expect(apiSettings({})).toEqual({ port: 8080, host: '0.0.0.0', adminToken: 'dev-admin-token', clientToken: 'dev-client-token',
+      processes: 1, rateLimitUserPerSec: 0, rateLimitTokenPerSec: 0, paymentTimeoutMs: 5_000, paymentLatencyMs: 0, paymentFailureRate: 0,
+      shutdownGraceMs: 10_000, production: false });
+    expect(workerSettings({})).toEqual({ batchMax: 500, concurrency: 4, pollMs: 50, lockMs: 10_000, failedRetryMs: 30_000,
+      parkAfterAttempts: 3, parkedRetryMs: 60_000 });
+    expect(serviceSettings({})).toEqual({ redisUrl: undefined, databaseUrl: undefined, dataDir: './.data', redisAppendfsync: 'everysec',
+      redisMaxmemoryMb: undefined });
+    expect(logSettings({})).toEqual({ level: 'info', pretty: false });
+    expect(paymentSettings({}).providerDir).toBeUndefined();
+    expect(engineSettings({})).toMatchObject({ sweepIntervalMs: 1_000, sweepBudgetMs: 1_000, recoveryHoldsMax: 100 });
+  });
+
+  it('an empty variable counts as unset', () => {
+    expect(engineSettings({ STOCKADE_PARTITIONS: '' }).partitions).toBe(64);
+    expect(serviceSettings({ REDIS_URL: '', STOCKADE_REDIS_APPENDFSYNC: '' })).toMatchObject({ redisUrl: undefined, redisAppendfsync: 'everysec' });
+    expect(apiSettings({ STOCKADE_HOST: '' }).host).toBe('0.0.0.0');
+  });
+});
+
+describe('a bad value of each kind is refused with the variable, its value and what is allowed', () => {
+  it('int', () => {
+    expect(refusal(() => engineSettings({ STOCKADE_PARTITIONS: 'many' }))).toBe('STOCKADE_PARTITIONS=many is not an integer in [1, 4096]');
+    expect(refusal(() => apiSettings({ STOCKADE_SHUTDOWN_GRACE_MS: '-1' }))).toMatch(/^STOCKADE_SHUTDOWN_GRACE_MS=-1 is not an integer >= 0$/);
+    expect(refusal(() => serviceSettings({ STOCKADE_REDIS_MAXMEMORY_MB: '8' }))).toMatch(/STOCKADE_REDIS_MAXMEMORY_MB=8 is not an integer in \[16,/);
+  });
+
+  it('number in a range', () => {
+    expect(apiSettings({ STOCKADE_PAYMENT_FAILURE_RATE: '0.25' }).paymentFailureRate).toBe(0.25);
+    expect(refusal(() => apiSettings({ STOCKADE_PAYMENT_FAILURE_RATE: '1.5' }))).toBe('STOCKADE_PAYMENT_FAILURE_RATE=1.5 is not a number in [0, 1]');
+    expect(refusal(() => apiSettings({ STOCKADE_PAYMENT_FAILURE_RATE: 'half' }))).toMatch(/STOCKADE_PAYMENT_FAILURE_RATE=half/);
+  });
+
+  it('enum', () => {
+    expect(logSettings({ STOCKADE_LOG_LEVEL: 'warn' }).level).toBe('warn');
+    expect(refusal(() => logSettings({ STOCKADE_LOG_LEVEL: 'loud' })))
+      .toBe('STOCKADE_LOG_LEVEL=loud is not one of fatal, error, warn, info, debug, trace, silent');
+    expect(serviceSettings({ STOCKADE_REDIS_APPENDFSYNC: 'always' }).redisAppendfsync).toBe('always');
+    // Redis also knows `no`; services/redis.ts starts the embedded one with everysec or always only.
+    expect(refusal(() => serviceSettings({ STOCKADE_REDIS_APPENDFSYNC: 'no' }))).toBe('STOCKADE_REDIS_APPENDFSYNC=no is not one of everysec, always');
+  });
+
+  it('url, with its password masked in the message', () => {
+    expect(serviceSettings({ REDIS_URL: 'rediss://:pw@10.0.0.1:6380/2' }).redisUrl).toBe('rediss://:pw@10.0.0.1:6380/2');
+    expect(serviceSettings({ DATABASE_URL: 'postgresql://u@db/stockade' }).databaseUrl).toBe('postgresql://u@db/stockade');
+    expect(refusal(() => serviceSettings({ REDIS_URL: 'localhost:6379' }))).toMatch(/^REDIS_URL=localhost:6379 is not a URL \(redis:\/\/ or rediss:\/\//);
+    const message = refusal(() => serviceSettings({ DATABASE_URL: 'mysql://admin:hunter2@db/x' }));
+    expect(message).toMatch(/^DATABASE_URL=mysql:\/\/admin:\*\*\*\*@db\/x is not a URL \(postgres:\/\/ or postgresql:\/\//);
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('host: an IPv4 or IPv6 literal, or localhost', () => {
+    for (const host of ['127.0.0.1', '0.0.0.0', '::1', '::', 'localhost']) expect(apiSettings({ STOCKADE_HOST: host }).host).toBe(host);
+    for (const host of ['example.com', '[::1]', '127.0.0.1:8080', '256.0.0.1']) {
+      expect(refusal(() => apiSettings({ STOCKADE_HOST: host }))).toBe(`STOCKADE_HOST=${host} is not an IPv4 or IPv6 address, or localhost`);
+    }
+  });
+
+  it('secret, whose value is never shown', () => {
+    expect(apiSettings({ STOCKADE_ADMIN_TOKEN: 'a-b_c.d~e+f/g=' }).adminToken).toBe('a-b_c.d~e+f/g=');
+    for (const token of [' padded', 'has space', 'x'.repeat(256), 'tab\t']) {
+      const message = refusal(() => apiSettings({ STOCKADE_ADMIN_TOKEN: token }));
+      expect(message).toBe(`STOCKADE_ADMIN_TOKEN=(${token.length} characters, not shown) is not 1..255 visible ASCII characters`);
+    }
+  });
+
+  it('string and path take any text', () => {
+    expect(engineSettings({ STOCKADE_KEY_PREFIX: 'shop a:' }).keyPrefix).toBe('shop a:');
+    expect(serviceSettings({ STOCKADE_DATA_DIR: '/var/lib/stockade data' }).dataDir).toBe('/var/lib/stockade data');
+  });
+
+  it('every bad value at once', () => {
+    const message = refusal(() => checkSettings({ PORT: 'x', STOCKADE_LOG_LEVEL: 'loud', STOCKADE_PARTITIONS: '0' }, processRoles.start));
+    for (const name of ['PORT=x', 'STOCKADE_LOG_LEVEL=loud', 'STOCKADE_PARTITIONS=0']) expect(message).toContain(name);
+  });
+});
+
+describe('rules across settings', () => {
+  it('hold TTLs: min <= default <= max, with the variables named', () => {
+    expect(refusal(() => engineSettings({ STOCKADE_HOLD_TTL_MS_DEFAULT: '500' }))).toMatch(/min <= default <= max.*STOCKADE_HOLD_TTL_MS_DEFAULT=500/);
+  });
+
+  it('the two tokens differ', () => {
+    expect(refusal(() => apiSettings({ STOCKADE_ADMIN_TOKEN: 'same', STOCKADE_CLIENT_TOKEN: 'same' }))).toMatch(/must differ/);
+  });
+});
+
+describe('each role checks only what it uses', () => {
+  const production = { NODE_ENV: 'production' };
+
+  it('a process that serves HTTP needs both tokens in production', () => {
+    expect(refusal(() => apiSettings(production))).toMatch(/NODE_ENV=production needs STOCKADE_ADMIN_TOKEN and STOCKADE_CLIENT_TOKEN/);
+    expect(refusal(() => apiSettings({ ...production, STOCKADE_ADMIN_TOKEN: 'a' }))).toMatch(/needs STOCKADE_CLIENT_TOKEN \(/);
+    expect(apiSettings({ ...production, STOCKADE_ADMIN_TOKEN: 'a', STOCKADE_CLIENT_TOKEN: 'c' })).toMatchObject({ production: true, adminToken: 'a' });
+  });
+
+  it('one that serves none reads neither the tokens nor the other HTTP settings', () => {
+    const env = { ...production, PORT: 'x', STOCKADE_HOST: 'example.com' };
+    expect(apiSettings(env, { servesHttp: false })).toMatchObject({ port: 8080, host: '0.0.0.0', production: true });
+    expect(refusal(() => apiSettings({ ...env, STOCKADE_PAYMENT_TIMEOUT_MS: '1' }, { servesHttp: false }))).toMatch(/^STOCKADE_PAYMENT_TIMEOUT_MS=1 /);
+  });
+
+  it('by command', () => {
+    const env = { ...production, PORT: 'x', STOCKADE_OUTBOX_BATCH_MAX: '0', STOCKADE_BATCH_SIZE_MAX: 'big' };
+    expect(refusal(() => checkSettings(env, processRoles.workers))).toBe('STOCKADE_BATCH_SIZE_MAX=big is not an integer in [1, 1024]; '
+      + 'STOCKADE_OUTBOX_BATCH_MAX=0 is not an integer in [1, 800]');
+    const start = refusal(() => checkSettings(env, processRoles.start));
+    expect(start).toMatch(/needs STOCKADE_ADMIN_TOKEN/);
+    expect(start).toMatch(/STOCKADE_OUTBOX_BATCH_MAX=0/);
+    expect(() => checkSettings({ ...env, STOCKADE_BATCH_SIZE_MAX: '' }, processRoles.reconcile)).not.toThrow();
+    expect(() => checkSettings({ ...env, STOCKADE_PARTITIONS: '0' }, processRoles.services)).not.toThrow();
+  });
+});
+
+it('the settings in force mask tokens and passwords, and say where each value came from', () => {
+  const env = { STOCKADE_ADMIN_TOKEN: 's3cret', REDIS_URL: 'redis://user:pw@127.0.0.1:6379', PORT: '9000' };
+  const shown = Object.fromEntries(effectiveSettings(env, processRoles.start).map((s) => [s.name, s]));
+  expect(shown.STOCKADE_ADMIN_TOKEN).toMatchObject({ value: '****', source: 'environment' });
+  expect(shown.STOCKADE_CLIENT_TOKEN).toMatchObject({ value: '****', source: 'default', default: expect.stringContaining('dev-client-token') });
+  expect(shown.REDIS_URL).toMatchObject({ value: 'redis://user:****@127.0.0.1:6379', source: 'environment', roles: ['services'] });
+  expect(shown.DATABASE_URL).toMatchObject({ value: null, source: 'default', default: 'unset: start a local PostgreSQL' });
+  expect(shown.PORT).toMatchObject({ value: 9000, source: 'environment', allowed: 'an integer in [0, 65535]' });
+  expect(JSON.stringify(shown)).not.toMatch(/s3cret|:pw@/);
+  expect(Object.keys(Object.fromEntries(effectiveSettings(env, processRoles.services).map((s) => [s.name, s])))).not.toContain('PORT');
+});

@@ -1,0 +1,151 @@
+import { StockadeError } from '../common/errors.ts';
+import { invalidSetting, readGroup, type Env } from './load.ts';
+import { apiRows, engineRows, logRows, paymentRows, serviceRows, workerRows, type Role, type Values } from './registry.ts';
+
+export { devTokens, drainAttempts } from './registry.ts';
+
+/*
+ * Each part's typed view of the registry. A view reads only its own settings,
+ * so a process checks only what it uses; cross-field rules live here.
+ */
+
+export type EngineSettings = Values<typeof engineRows>;
+/** The engine's settings as declared (README "Configuration"). */
+export const engineSettingRows = engineRows;
+
+/** The engine's settings: the environment over the defaults, then `overrides` (tests, benchmarks). */
+export function engineSettings(env: Env = process.env, overrides: Partial<EngineSettings> = {}): EngineSettings {
+  const settings = { ...readGroup(env, engineRows), ...overrides };
+  if (!(settings.holdTtlMsMin <= settings.holdTtlMsDefault && settings.holdTtlMsDefault <= settings.holdTtlMsMax)) {
+    throw invalidSetting([`hold TTLs must satisfy min <= default <= max (${engineRows.holdTtlMsMin.name}=${settings.holdTtlMsMin}, `
+      + `${engineRows.holdTtlMsDefault.name}=${settings.holdTtlMsDefault}, ${engineRows.holdTtlMsMax.name}=${settings.holdTtlMsMax})`]);
+  }
+  return settings;
+}
+
+/** API settings, with the payment settings the runtime's checkout saga and provider use. */
+export interface ApiSettings {
+  port: number;
+  host: string;
+  adminToken: string;
+  clientToken: string;
+  /** API processes sharing the port (SO_REUSEPORT). */
+  processes: number;
+  rateLimitUserPerSec: number;
+  rateLimitTokenPerSec: number;
+  paymentTimeoutMs: number;
+  paymentLatencyMs: number;
+  paymentFailureRate: number;
+  shutdownGraceMs: number;
+  production: boolean;
+}
+
+/**
+ * `servesHttp` false (a workers-only process): the HTTP settings are neither
+ * read nor checked (they keep their defaults, which nothing uses), so a
+ * production start does not ask for the bearer tokens.
+ */
+export function apiSettings(env: Env = process.env, o: { servesHttp?: boolean } = {}): ApiSettings {
+  const servesHttp = o.servesHttp ?? true;
+  const production = readGroup(env, { nodeEnv: logRows.nodeEnv }).nodeEnv === 'production';
+  const missing = [apiRows.adminToken.name, apiRows.clientToken.name].filter((name) => !env[name]);
+  if (production && servesHttp && missing.length > 0) {
+    throw invalidSetting([`NODE_ENV=production needs ${missing.join(' and ')} (bearer tokens for the API)`]);
+  }
+  const read = servesHttp ? readGroup(env, { ...apiRows, ...paymentRows }) : { ...readGroup({}, apiRows), ...readGroup(env, paymentRows) };
+  const { providerDir: _providerDir, ...fields } = read;
+  const settings: ApiSettings = { ...fields, production };
+  if (settings.adminToken === settings.clientToken) {
+    throw invalidSetting([`${apiRows.adminToken.name} and ${apiRows.clientToken.name} must differ`]);
+  }
+  return settings;
+}
+
+export type PaymentSettings = Values<typeof paymentRows>;
+
+export function paymentSettings(env: Env = process.env): PaymentSettings {
+  return readGroup(env, paymentRows);
+}
+
+/** Write-through worker settings. */
+export interface WorkerSettings {
+  /** Outbox entries written per transaction (whatever rows they make: inserts are cut by bind parameters). */
+  batchMax: number;
+  /** Drain jobs one process runs at once (each its own partition). */
+  concurrency: number;
+  /** How often each process looks for outboxes with entries. */
+  pollMs: number;
+  /** How long a drain job's lock lasts: a killed worker's job is taken over after it. */
+  lockMs: number;
+  /** How long a drain job that used up its attempts stays failed (visible) before it is retried. */
+  failedRetryMs: number;
+  /**
+   * The attempt of a drain job on which a batch that fails for good (a reason no retry fixes)
+   * is split until the entries that fail are parked, and the rest of the partition drains on.
+   */
+  parkAfterAttempts: number;
+  /** How often parked entries are tried again (in order, one per transaction). */
+  parkedRetryMs: number;
+}
+
+export const workerDefaults: WorkerSettings = readGroup({}, workerRows);
+
+export function workerSettings(env: Env = process.env, overrides: Partial<WorkerSettings> = {}): WorkerSettings {
+  return { ...readGroup(env, workerRows), ...overrides };
+}
+
+/** Where Redis and PostgreSQL are, or how to start the embedded ones. */
+export type ServiceSettings = Values<typeof serviceRows>;
+
+export function serviceSettings(env: Env = process.env): ServiceSettings {
+  return readGroup(env, serviceRows);
+}
+
+/** STOCKADE_DATA_DIR alone (as given: relative to the working directory). */
+export function dataDirSetting(env: Env = process.env): string {
+  return readGroup(env, { dataDir: serviceRows.dataDir }).dataDir;
+}
+
+export interface LogSettings {
+  level: Values<typeof logRows>['level'];
+  /** NODE_ENV=development: pino-pretty. */
+  pretty: boolean;
+}
+
+export function logSettings(env: Env = process.env): LogSettings {
+  const { level, nodeEnv } = readGroup(env, logRows);
+  return { level, pretty: nodeEnv === 'development' };
+}
+
+/** The roles each command plays: what it checks before it starts anything. */
+export const processRoles = {
+  start: ['log', 'services', 'engine', 'reconciler', 'api', 'payments', 'workers'],
+  workers: ['log', 'services', 'engine', 'payments', 'workers'],
+  reconcile: ['log', 'services', 'engine', 'reconciler'],
+  services: ['log', 'services'],
+} as const satisfies Record<string, readonly Role[]>;
+
+/**
+ * Checks every setting the given roles use, with the cross-field rules, and
+ * stops with one INVALID_SETTING that names every bad value.
+ */
+export function checkSettings(env: Env, of: readonly Role[]): void {
+  const uses = (...rs: Role[]) => rs.some((r) => of.includes(r));
+  const views: [boolean, () => unknown][] = [
+    [uses('log'), () => logSettings(env)],
+    [uses('services'), () => serviceSettings(env)],
+    [uses('engine', 'reconciler'), () => engineSettings(env)],
+    [uses('api', 'payments'), () => apiSettings(env, { servesHttp: uses('api') })],
+    [uses('workers'), () => workerSettings(env)],
+  ];
+  const problems: string[] = [];
+  for (const [used, view] of views) {
+    try {
+      if (used) view();
+    } catch (error) {
+      if (!(error instanceof StockadeError && error.code === 'INVALID_SETTING')) throw error;
+      problems.push(error.message);
+    }
+  }
+  if (problems.length > 0) throw invalidSetting(problems);
+}
