@@ -50,6 +50,13 @@ local function totalCents(rec)
   return total
 end
 
+-- The partitions of a multi-partition cart (on its home part) as numbers; else empty.
+local function recordParts(rec)
+  local parts = {}
+  for p in string.gmatch(rec.parts, '[^,]+') do parts[#parts + 1] = tonumber(p) end
+  return parts
+end
+
 local function loadRecord(holdsKey, id)
   local raw = redis.call('HGET', holdsKey, id)
   if not raw then return nil end

@@ -1,0 +1,76 @@
+import { Unpackr } from 'msgpackr';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../engine/engine.ts';
+import { partitionOfId } from '../engine/holds/ids.ts';
+import type { OutboxEvent } from '../engine/redis/outbox-events.ts';
+import { partitionOf } from '../engine/redis/partition.ts';
+import { skusInDistinctPartitions, testEngine } from './support/engine.ts';
+
+// What the scripts write, read back: outbox events the Lua code appends decode
+// in TypeScript to what was asked of the scripts.
+let engine: Engine;
+let close: () => Promise<void>;
+let n = 0;
+
+beforeAll(() => ({ engine, close } = testEngine()));
+afterAll(() => close());
+
+const partitionOfSku = (sku: string) => partitionOf(sku, engine.settings.partitions);
+
+/** A partition's outbox: each entry's `v` as stored, and its decoded event. */
+async function outbox(partition: number): Promise<{ v: unknown; event: OutboxEvent }[]> {
+  const raw = (await engine.ctx.redis.xrangeBuffer(engine.ctx.keys.partition(partition).outbox, '-', '+')) as unknown as [Buffer, Buffer[]][];
+  const decoded = await engine.outbox.read(partition, 1_000);
+  expect(decoded.map((d) => d.event === null ? d.problem : '')).toEqual(decoded.map(() => ''));
+  const unpackr = new Unpackr({ int64AsType: 'number', mapsAsObjects: true });
+  return decoded.map((d, i) => ({ v: (unpackr.unpack(raw[i]![1][1]!) as { v?: unknown }).v, event: d.event! }));
+}
+
+describe('outbox events the scripts append', () => {
+  it('product, stock, a cart\'s order over three partitions and a refund decode to what was asked, as version 2', async () => {
+    const [a, b, c] = skusInDistinctPartitions(engine, `rt${++n}`, 3) as [string, string, string];
+    const user = 'u\x1f,é ☕';
+    await engine.createProduct({ sku: a, name: 'Café ☕ mug', priceCents: 150, stock: 10, perUserLimit: 3 });
+    await engine.createProduct({ sku: b, name: b, priceCents: 200, stock: 5 });
+    await engine.createProduct({ sku: c, name: c, priceCents: 300, stock: 5 });
+    await engine.adjustStock(a, -2);
+    const held = await engine.reserve({ userId: user, items: [{ sku: a, qty: 2 }, { sku: b, qty: 1 }, { sku: c, qty: 3 }] });
+    if (held.kind !== 'held') throw new Error(held.kind);
+    const id = held.reservation.id;
+    expect(await engine.beginPayment(id)).toMatchObject({ kind: 'paying', totalCents: 1_400 });
+    expect(await engine.commit(id, { amountCents: 1_400, reference: 'ch_rt' })).toEqual({ kind: 'confirmed', orderId: `o${id}` });
+    const late = await engine.reserve({ userId: 'u2', items: [{ sku: a, qty: 1 }] });
+    if (late.kind !== 'held') throw new Error(late.kind);
+    await engine.release(late.reservation.id);
+    await engine.holds.recordRefund(late.reservation.id, 150, 're_rt', 'late capture');
+
+    const home = partitionOfId(id, engine.settings.partitions);
+    const at = expect.any(Number);
+    const order = { t: 'order', id, order: `o${id}`, user, amount: 1_400, payment: 'ch_rt', at };
+    const orderPart = (sku: string, qty: number, priceCents: number) => {
+      const p = partitionOfSku(sku);
+      const parts = p === home ? [a, b, c].map(partitionOfSku).sort((x, y) => x - y) : [];
+      return { ...order, home: p === home ? '' : String(home), parts, lines: [{ sku, qty, priceCents }], total: qty * priceCents };
+    };
+    const sorted = (e: OutboxEvent) => (e.t === 'order' ? { ...e, parts: [...e.parts].sort((x, y) => x - y) } : e);
+
+    const inA = await outbox(partitionOfSku(a));
+    expect(inA.map((e) => sorted(e.event))).toEqual([
+      { t: 'product', sku: a, name: 'Café ☕ mug', price: 150, limit: 3, stock: 10, at },
+      { t: 'stock', sku: a, delta: -2, total: 8, at },
+      orderPart(a, 2, 150),
+      { t: 'refund', id: late.reservation.id, user: 'u2', amount: 150, payment: 're_rt', reason: 'late capture', at },
+    ]);
+    const inB = await outbox(partitionOfSku(b));
+    expect(inB.map((e) => sorted(e.event))).toEqual([
+      { t: 'product', sku: b, name: b, price: 200, limit: 0, stock: 5, at },
+      orderPart(b, 1, 200),
+    ]);
+    const inC = await outbox(partitionOfSku(c));
+    expect(inC.map((e) => sorted(e.event))).toEqual([
+      { t: 'product', sku: c, name: c, price: 300, limit: 0, stock: 5, at },
+      orderPart(c, 3, 300),
+    ]);
+    expect([...inA, ...inB, ...inC].map((e) => e.v)).toEqual(Array(8).fill(2));
+  });
+});
