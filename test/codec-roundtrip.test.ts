@@ -1,13 +1,15 @@
 import { Unpackr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../engine/engine.ts';
+import { Code } from '../engine/redis/codes.ts';
 import { partitionOfId } from '../engine/holds/ids.ts';
 import type { OutboxEvent } from '../engine/redis/outbox-events.ts';
+import { decodeRecord, type HoldRecord } from '../engine/redis/records.ts';
 import { partitionOf } from '../engine/redis/partition.ts';
 import { skusInDistinctPartitions, testEngine } from './support/engine.ts';
 
-// What the scripts write, read back: outbox events the Lua code appends decode
-// in TypeScript to what was asked of the scripts.
+// What the scripts write, read back: hold records and outbox events the Lua
+// code writes decode in TypeScript to what was asked of the scripts.
 let engine: Engine;
 let close: () => Promise<void>;
 let n = 0;
@@ -72,5 +74,59 @@ describe('outbox events the scripts append', () => {
       orderPart(c, 3, 300),
     ]);
     expect([...inA, ...inB, ...inC].map((e) => e.v)).toEqual(Array(8).fill(2));
+  });
+});
+
+/** The records of a partition's holds hash (not the operation replies kept beside them), decoded, by id. */
+async function records(partition: number): Promise<Map<string, HoldRecord>> {
+  const all = await engine.ctx.redis.hgetall(engine.ctx.keys.partition(partition).holds);
+  const raw = Object.entries(all).filter(([id]) => !id.startsWith('op:'));
+  for (const [, r] of raw) expect(r.startsWith('2\x1f')).toBe(true);
+  return new Map(raw.map(([id, r]) => [id, decodeRecord(r)]));
+}
+
+describe('hold records the scripts write', () => {
+  it('a cart over three partitions: the home part and the other parts', async () => {
+    const [a, b, c] = skusInDistinctPartitions(engine, `rr${++n}`, 3) as [string, string, string];
+    for (const [i, sku] of [a, b, c].entries()) await engine.createProduct({ sku, name: sku, priceCents: 100 * (i + 1), stock: 5, perUserLimit: i });
+    const user = '\x1fu\x1f,1 é ☕\x1f';
+    const held = await engine.reserve({ userId: user, items: [{ sku: a, qty: 1 }, { sku: b, qty: 1 }, { sku: c, qty: 2 }], ttlMs: 60_000 });
+    if (held.kind !== 'held') throw new Error(held.kind);
+    const { id } = held.reservation;
+    const home = partitionOfId(id, engine.settings.partitions);
+    const cartParts = [a, b, c].map(partitionOfSku).sort((x, y) => x - y);
+    for (const [sku, qty, priceCents] of [[a, 1, 100], [b, 1, 200], [c, 2, 300]] as const) {
+      const p = partitionOfSku(sku);
+      const record = (await records(p)).get(id)!;
+      expect({ ...record, parts: [...record.parts].sort((x, y) => x - y) }).toEqual({
+        status: 'held', userId: user, createdAtMs: expect.any(Number), expiresAtMs: expect.any(Number), home: p === home ? '' : String(home),
+        parts: p === home ? cartParts : [], lines: [{ sku, qty, priceCents }], endedAtMs: 0, note: null, reason: '',
+        unfinished: false, orderId: '' });
+      expect(record.expiresAtMs - record.createdAtMs).toBe(60_000); // each part holds from its own step
+    }
+  });
+
+  it('a recorded rejection, a release with a reason, a confirmed order', async () => {
+    const [sku] = skusInDistinctPartitions(engine, `rr${++n}`, 1) as [string];
+    const p = partitionOfSku(sku);
+    await engine.createProduct({ sku, name: sku, priceCents: 150, stock: 3 });
+    const refused = await engine.reserve({ userId: 'ü', items: [{ sku, qty: 4 }], idempotencyKey: `rr-${n}` });
+    expect(refused).toEqual({ kind: 'out_of_stock', sku, available: 3 });
+    const declined = await engine.reserve({ userId: 'd', items: [{ sku, qty: 1 }] });
+    const bought = await engine.reserve({ userId: 'b', items: [{ sku, qty: 2 }] });
+    if (declined.kind !== 'held' || bought.kind !== 'held') throw new Error('expected holds');
+    await engine.release(declined.reservation.id, 'declined');
+    await engine.beginPayment(bought.reservation.id);
+    await engine.commit(bought.reservation.id, { amountCents: 300, reference: 'ch_rr' });
+
+    const byId = await records(p);
+    const rejected = [...byId.values()].find((r) => r.status === 'rejected');
+    expect(rejected).toMatchObject({ userId: 'ü', expiresAtMs: 0, note: [Code.OUT_OF_STOCK, sku, 3], reason: '',
+      lines: [{ sku, qty: 4, priceCents: 0 }] });
+    expect(rejected!.endedAtMs).toBe(rejected!.createdAtMs);
+    expect(byId.get(declined.reservation.id)).toMatchObject({ status: 'released', note: null, reason: 'declined', userId: 'd',
+      endedAtMs: expect.any(Number), lines: [{ sku, qty: 1, priceCents: 150 }] });
+    expect(byId.get(bought.reservation.id)).toMatchObject({ status: 'confirmed', orderId: `o${bought.reservation.id}`, note: null,
+      reason: '', lines: [{ sku, qty: 2, priceCents: 150 }] });
   });
 });
