@@ -198,7 +198,7 @@ local function reject(s, lineCount, code, a, b)
   firstOf[id] = outcome
   if string.sub(flags, 2, 2) == '1' then
     newRecords[#newRecords + 1] = id
-    newRecords[#newRecords + 1] = recordText('rejected', nowText, '0', '', '', nowText, '', outcome, lineCount,
+    newRecords[#newRecords + 1] = recordText('rejected', nowText, '0', '', '', nowText, '', outcome, ARGV[s + 5],
       linesText(s, lineCount, false), user)
     tombstones[#tombstones + 1] = id
   end
@@ -224,7 +224,7 @@ local function hold(s, lineCount)
   local mode, status, home = string.sub(flags, 1, 1), 'held', ''
   if mode == 'p' then status = 'pending' elseif mode == 'c' then home = parts; parts = '' end
   newRecords[#newRecords + 1] = id
-  newRecords[#newRecords + 1] = recordText(status, nowText, expiresAt, home, parts, '0', '', '', lineCount,
+  newRecords[#newRecords + 1] = recordText(status, nowText, num(expiresAt), home, parts, '0', '', '', ARGV[s + 5],
     linesText(s, lineCount, true), user)
   for l = s + REQ_HEADER, s + REQ_HEADER + 2 * lineCount - 1, 2 do
     local groupKey = ARGV[l] .. SEP .. expiresAt

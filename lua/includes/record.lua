@@ -42,14 +42,13 @@ local function recordLine(sku, qty, priceCents, counted)
   return sku .. SEP .. qty .. SEP .. priceCents .. SEP .. counted .. SEP
 end
 
--- A record (version 2) from its fields, texts or integers; `lines` is its
--- lineCount recordLine texts, concatenated.
+-- A record (version 2) from its fields as texts (the note a word or an
+-- outcome table); `lines` is its lineCount recordLine texts, concatenated.
 local function recordText(status, created, expires, home, parts, ended, order, note, lineCount, lines, user)
   local word, code, a, b = note, '', '', ''
   if type(note) == 'table' then word, code, a, b = OUTCOME, num(note[1]), note[2], num(note[3]) end
-  return RECORD_VERSION .. SEP .. status .. SEP .. num(created) .. SEP .. num(expires) .. SEP .. home .. SEP .. parts ..
-    SEP .. num(ended) .. SEP .. order .. SEP .. word .. SEP .. code .. SEP .. a .. SEP .. b .. SEP .. num(lineCount) ..
-    SEP .. lines .. user
+  return RECORD_VERSION .. SEP .. status .. SEP .. created .. SEP .. expires .. SEP .. home .. SEP .. parts .. SEP ..
+    ended .. SEP .. order .. SEP .. word .. SEP .. code .. SEP .. a .. SEP .. b .. SEP .. lineCount .. SEP .. lines .. user
 end
 
 local function encodeRecord(r)
@@ -57,7 +56,7 @@ local function encodeRecord(r)
   for i = 1, #lines, LINE_STRIDE do
     text[#text + 1] = recordLine(lines[i], num(lines[i + 1]), num(lines[i + 2]), num(lines[i + 3]))
   end
-  return recordText(r.status, r.created, r.expires, r.home, r.parts, r.ended, r.order, r.note, #text,
+  return recordText(r.status, num(r.created), num(r.expires), r.home, r.parts, num(r.ended), r.order, r.note, num(#text),
     table.concat(text), r.user)
 end
 
