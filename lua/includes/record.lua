@@ -65,6 +65,7 @@ local function outcomeNote(code, a, b)
   return { tonumber(code), a, tonumber(b) }
 end
 
+-- Whether two notes are the same word or the same outcome.
 local function sameNote(x, y)
   if type(x) ~= 'table' or type(y) ~= 'table' then return x == y end
   return x[1] == y[1] and x[2] == y[2] and x[3] == y[3]
@@ -80,8 +81,8 @@ local function readFields(raw, pos, f, count)
   return pos
 end
 
--- The fields from header (status first) on, after the note: line_count at
--- header[at], then the lines from pos, then the user.
+-- A decoded record from its header fields f (status first, line_count at
+-- f[at]), its note, and the lines and user that follow at pos.
 local function decodedRecord(raw, pos, f, note, at)
   local lines = {}
   for i = 1, tonumber(f[at]) * LINE_STRIDE do
