@@ -23,7 +23,6 @@ export type { OutboxStreams } from './redis/outbox-streams.ts';
 export {
   requireDecoded, type DecodedEntry, type OutboxEntry, type OutboxEvent, type UndecodableEntry,
 } from './redis/outbox-events.ts';
-export { LINE_STRIDE, partitionList } from './redis/records.ts';
 export type { RateLimitHit } from './redis/scripts/hitRateLimit.ts';
 export type { RefundNote } from './redis/scripts/recordRefund.ts';
 export { listLimitMax } from './catalog/sku-index.ts';

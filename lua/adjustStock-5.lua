@@ -17,6 +17,7 @@
 --- @include "clock"
 --- @include "record"
 --- @include "ops"
+--- @include "outbox"
 local skusKey, holdsKey, gcKey, outboxKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local sku, delta, opId, retentionMs = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 
@@ -33,6 +34,5 @@ if available + delta < 0 then
 end
 local total = redis.call('HINCRBY', skusKey, sku .. ':t', delta)
 available = redis.call('HINCRBY', skusKey, sku .. ':a', delta)
-local event = { t = 'stock', sku = sku, delta = delta, total = total, at = now }
-redis.call('XADD', outboxKey, '*', 'e', cmsgpack.pack(event))
+appendStock(outboxKey, sku, delta, total, now)
 return recordOp(holdsKey, gcKey, opId, { 1, total, available }, now + retentionMs)

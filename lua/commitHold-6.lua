@@ -21,6 +21,7 @@
 --- @include "record"
 --- @include "units"
 --- @include "status"
+--- @include "outbox"
 local skusKey, holdsKey, payingKey, gcKey, outboxKey, metaKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, orderId, amountCents, paymentRef = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -37,8 +38,5 @@ moveReserved(skusKey, nil, rec, 's')
 rec.order = orderId
 endRecord(holdsKey, gcKey, id, rec, 'confirmed', now, retentionMs)
 redis.call('ZREM', payingKey, id)
-local event = { t = 'order', id = id, order = orderId, user = rec.user, home = rec.home,
-  parts = rec.parts, lines = rec.lines, total = totalCents(rec), amount = amountCents,
-  payment = paymentRef, at = now }
-redis.call('XADD', outboxKey, '*', 'e', cmsgpack.pack(event))
+appendOrder(outboxKey, id, rec, amountCents, paymentRef, now)
 return { 1, orderId, rec.parts }

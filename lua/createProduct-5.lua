@@ -19,6 +19,7 @@
 --- @include "clock"
 --- @include "record"
 --- @include "ops"
+--- @include "outbox"
 local skusKey, holdsKey, gcKey, outboxKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local sku, name = ARGV[1], ARGV[2]
 local price, limit, stock = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -32,7 +33,5 @@ if redis.call('HEXISTS', skusKey, sku .. ':t') == 1 then
 end
 redis.call('HSET', skusKey, sku .. ':t', stock, sku .. ':a', stock, sku .. ':r', 0,
   sku .. ':s', 0, sku .. ':p', price, sku .. ':l', limit, sku .. ':n', name)
-local event = { t = 'product', sku = sku, name = name, price = price, limit = limit,
-  stock = stock, at = now }
-redis.call('XADD', outboxKey, '*', 'e', cmsgpack.pack(event))
+appendProduct(outboxKey, sku, name, price, limit, stock, now)
 return recordOp(holdsKey, gcKey, opId, { 1 }, now + retentionMs)

@@ -18,6 +18,7 @@
 --- @include "clock"
 --- @include "record"
 --- @include "status"
+--- @include "outbox"
 local holdsKey, outboxKey, metaKey = KEYS[1], KEYS[2], KEYS[3]
 local id, amountCents, reference, reason = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 
@@ -30,7 +31,5 @@ if rec then
   saveRecord(holdsKey, id, rec)
   user = rec.user
 end
-local event = { t = 'refund', id = id, user = user, amount = amountCents, payment = reference,
-  reason = reason, at = nowMs(metaKey) }
-redis.call('XADD', outboxKey, '*', 'e', cmsgpack.pack(event))
+appendRefund(outboxKey, id, user, amountCents, reference, reason, nowMs(metaKey))
 return { 1 }

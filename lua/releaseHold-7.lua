@@ -49,7 +49,7 @@ local skusKey, holdsKey, payingKey, usersKey, gcKey, metaKey, voidedKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local id, mode, retentionMs = ARGV[1], ARGV[2], tonumber(ARGV[6])
 local now = nowMs(metaKey)
-local note = ARGV[3] .. ',' .. ARGV[4] .. ',' .. ARGV[5]
+local note = outcomeNote(ARGV[3], ARGV[4], ARGV[5])
 local ABANDONING = { abandon = true, ['abandon-any'] = true }
 local REASONS = { declined = 'declined', voided = 'voided', compensate = 'compensated' }
 
@@ -68,7 +68,7 @@ local function abandon()
   local s = rec.status
   if s == 'aborted' then
     -- A refused cart: given back, but its replay answers the refusal (the key stays).
-    if rec.note ~= note then return { 1, rec.parts, 'refused' } end
+    if not sameNote(rec.note, note) then return { 1, rec.parts, 'refused' } end
     return { 1, rec.parts }
   end
   if s == 'expired' then

@@ -182,23 +182,24 @@ local function check(s, user, lineCount)
   return nil
 end
 
-local function lineText(s, lineCount, withPrice)
+-- The request's lines as a record's (recordLine); priced and counted for a hold.
+local function linesText(s, lineCount, held)
   local text = {}
   for l = s + REQ_HEADER, s + REQ_HEADER + 2 * lineCount - 1, 2 do
     local st = stock[ARGV[l]]
-    text[#text + 1] = ARGV[l] .. SEP .. ARGV[l + 1] .. SEP .. (withPrice and st[2] or '0') .. SEP ..
-      ((withPrice and st[3] > 0) and '1' or '0')
+    text[#text + 1] = recordLine(ARGV[l], ARGV[l + 1], held and st[2] or '0', (held and st[3] > 0) and '1' or '0')
   end
-  return table.concat(text, SEP)
+  return table.concat(text)
 end
 
 local function reject(s, lineCount, code, a, b)
   local id, user, flags = ARGV[s], ARGV[s + 1], ARGV[s + 3]
-  firstOf[id] = { code, a, b }
+  local outcome = { code, a, b }
+  firstOf[id] = outcome
   if string.sub(flags, 2, 2) == '1' then
     newRecords[#newRecords + 1] = id
-    newRecords[#newRecords + 1] = table.concat({ 'rejected', nowText, '0', '', '', nowText, '',
-      code .. ',' .. a .. ',' .. b, lineCount, lineText(s, lineCount, false), user }, SEP)
+    newRecords[#newRecords + 1] = recordText('rejected', nowText, '0', '', '', nowText, '', outcome, ARGV[s + 5],
+      linesText(s, lineCount, false), user)
     tombstones[#tombstones + 1] = id
   end
   reply(code, a, b)
@@ -223,8 +224,8 @@ local function hold(s, lineCount)
   local mode, status, home = string.sub(flags, 1, 1), 'held', ''
   if mode == 'p' then status = 'pending' elseif mode == 'c' then home = parts; parts = '' end
   newRecords[#newRecords + 1] = id
-  newRecords[#newRecords + 1] = status .. SEP .. nowText .. SEP .. num(expiresAt) .. SEP .. home .. SEP .. parts ..
-    SEP .. '0' .. SEP .. SEP .. SEP .. lineCount .. SEP .. lineText(s, lineCount, true) .. SEP .. user
+  newRecords[#newRecords + 1] = recordText(status, nowText, num(expiresAt), home, parts, '0', '', '', ARGV[s + 5],
+    linesText(s, lineCount, true), user)
   for l = s + REQ_HEADER, s + REQ_HEADER + 2 * lineCount - 1, 2 do
     local groupKey = ARGV[l] .. SEP .. expiresAt
     local group = dueGroupOf[groupKey]
@@ -246,8 +247,8 @@ for r = 1, requestCount do
   if existing[r] then
     local rec = decodeRecord(existing[r])
     if rec.status == 'rejected' then
-      local code, a, b = string.match(rec.note, '^(-?%d+),([^,]*),(-?%d+)$')
-      reply(2, tonumber(code), a, tonumber(b))
+      local outcome = rec.note
+      reply(2, outcome[1], outcome[2], outcome[3])
     else
       reply(2, 1, rec.expires, 0)
     end

@@ -1,4 +1,4 @@
-import { type OutboxEntry, LINE_STRIDE, partitionList } from '../engine/index.ts';
+import type { OutboxEntry } from '../engine/index.ts';
 import type postgres from 'postgres';
 import type { Sql } from './db.ts';
 
@@ -31,14 +31,12 @@ export function rowsOf(partition: number, entries: OutboxEntry[]) {
         refunded_at: at, event_id: eventId });
     } else if (e.t === 'order') {
       if (e.home === '') {
-        const partCount = Math.max(1, partitionList(e.parts).length);
+        const partCount = Math.max(1, e.parts.length);
         rows.orders.push({ id: e.order, reservation_id: e.id, user_id: e.user, total_cents: e.amount, part_count: partCount, created_at: at });
         rows.payments.push({ order_id: e.order, amount_cents: e.amount, status: 'captured', reference: e.payment, captured_at: at });
       }
       rows.parts.push({ order_id: e.order, part: partition, event_id: eventId });
-      for (let i = 0; i < e.lines.length; i += LINE_STRIDE) {
-        rows.items.push({ order_id: e.order, sku: e.lines[i], qty: Number(e.lines[i + 1]), price_cents: Number(e.lines[i + 2]) });
-      }
+      for (const line of e.lines) rows.items.push({ order_id: e.order, sku: line.sku, qty: line.qty, price_cents: line.priceCents });
     }
   }
   return rows;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Engine, partitionOf } from '../index.ts';
 import { internalsOf } from '../engine.ts';
 import { fingerprints } from '../idempotency/claims.ts';
-import { advanceClock, skusInOnePartition, stockOf, testEngine } from '../../test/support/engine.ts';
+import { advanceClock, skusInDistinctPartitions, skusInOnePartition, stockOf, testEngine } from '../../test/support/engine.ts';
 
 // Carts whose lines span partitions: reserved part by part, all or nothing.
 let engine: Engine;
@@ -14,15 +14,7 @@ afterAll(() => close());
 
 /** Three SKUs in three different partitions, with the given stock. */
 async function spread(stocks: [number, number, number]): Promise<string[]> {
-  const skus: string[] = [];
-  const used = new Set<number>();
-  for (let i = 0; skus.length < 3; i++) {
-    const sku = `cart${++n}x${i}`;
-    const p = partitionOf(sku, engine.settings.partitions);
-    if (used.has(p)) continue;
-    used.add(p);
-    skus.push(sku);
-  }
+  const skus = skusInDistinctPartitions(engine, `cart${++n}`, 3);
   for (const [i, sku] of skus.entries()) {
     await engine.createProduct({ sku, name: sku, priceCents: 100 * (i + 1), stock: stocks[i]! });
   }

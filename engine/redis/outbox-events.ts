@@ -1,27 +1,63 @@
 import { Unpackr } from 'msgpackr';
 import { StockadeError } from '../../common/errors.ts';
+import { partitionList, type Line } from './records.ts';
 
 /** Lua's cmsgpack writes times (ms) as 64-bit integers: read them as numbers (all < 2^53). */
 const unpackr = new Unpackr({ int64AsType: 'number', mapsAsObjects: true });
 
-/** Outbox events as the scripts append them (cmsgpack maps; see lua/*.lua). */
+/**
+ * Outbox events, decoded: the one reader in TypeScript of the msgpack maps
+ * that lua/includes/outbox.lua writes (and describes); both are checked against
+ * test/fixtures/outbox-events.json. Version 2 events carry `v: 2`; version 1
+ * (no `v`, written before versions) still decodes. An order's lines and parts
+ * come out typed, whatever layout its version had.
+ */
 export type OutboxEvent =
   | { t: 'product'; sku: string; name: string; price: number; limit: number; stock: number; at: number }
   | { t: 'stock'; sku: string; delta: number; total: number; at: number }
-  | { t: 'order'; id: string; order: string; user: string; home: string; parts: string; lines: (string | number)[];
+  | { t: 'order'; id: string; order: string; user: string; home: string; parts: number[]; lines: Line[];
       total: number; amount: number; payment: string; at: number }
   | { t: 'refund'; id: string; user: string; amount: number; payment: string; reason: string; at: number };
 
-type FieldType = 'string' | 'number' | 'array';
+type FieldType = 'string' | 'number';
 
-/** The fields each event type needs, as the writer reads them (store/writes.ts). */
+/** The scalar fields of each event type (an order's lines and parts are read by its version's layout). */
 const eventShapes: Record<OutboxEvent['t'], Record<string, FieldType>> = {
   product: { sku: 'string', name: 'string', price: 'number', limit: 'number', stock: 'number', at: 'number' },
   stock: { sku: 'string', delta: 'number', total: 'number', at: 'number' },
-  order: { id: 'string', order: 'string', user: 'string', home: 'string', parts: 'string', lines: 'array',
-    amount: 'number', payment: 'string', at: 'number' },
+  order: { id: 'string', order: 'string', user: 'string', home: 'string', total: 'number', amount: 'number',
+    payment: 'string', at: 'number' },
   refund: { id: 'string', user: 'string', amount: 'number', payment: 'string', reason: 'string', at: 'number' },
 };
+
+/** An order's lines and parts as each version laid them out; null when they are not. */
+const orderLayouts: Record<1 | 2, { lines: (v: unknown) => Line[] | null; parts: (v: unknown) => number[] | null }> = {
+  // The hold record's own line list, flat (sku, qty, price_cents, counted per line), and parts as comma-separated text.
+  1: {
+    lines: (v) => {
+      if (!Array.isArray(v) || v.length % 4 !== 0) return null;
+      const lines: unknown[][] = [];
+      for (let i = 0; i < v.length; i += 4) lines.push(v.slice(i, i + 3));
+      return typedLines(lines);
+    },
+    parts: (v) => (typeof v === 'string' ? partitionNumbers(partitionList(v)) : null),
+  },
+  // One [sku, qty, price_cents] array per line, and parts as an array of partition numbers.
+  2: {
+    lines: (v) => (Array.isArray(v) && v.every((l) => Array.isArray(l) && l.length === 3) ? typedLines(v) : null),
+    parts: partitionNumbers,
+  },
+};
+
+function typedLines(lines: unknown[][]): Line[] | null {
+  const typed = lines.map(([sku, qty, priceCents]) => ({ sku, qty, priceCents }));
+  const valid = typed.every((l) => typeof l.sku === 'string' && Number.isInteger(l.qty) && Number.isInteger(l.priceCents));
+  return valid ? (typed as Line[]) : null;
+}
+
+function partitionNumbers(v: unknown): number[] | null {
+  return Array.isArray(v) && v.every((p) => Number.isInteger(p) && p >= 0) ? v : null;
+}
 
 export interface OutboxEntry {
   /** '<partition>:<stream id>' (the outbox stream id, also once parked): unique across the install, the rows' idempotency key. */
@@ -83,20 +119,27 @@ function decodeEvent(packed: Buffer | undefined): OutboxEvent | string {
   } catch (error) {
     return `is not msgpack (${(error as Error).message.slice(0, 100)})`;
   }
-  return eventProblem(event) ?? (event as OutboxEvent);
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return 'is not a msgpack map';
+  return typedEvent(event as Record<string, unknown>);
 }
 
-function eventProblem(event: unknown): string | null {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) return 'is not a msgpack map';
-  const type = (event as { t?: unknown }).t;
+function typedEvent(event: Record<string, unknown>): OutboxEvent | string {
+  const version = event.v === undefined ? 1 : event.v;
+  if (version !== 1 && version !== 2) return `has an unknown event version ${JSON.stringify(version)?.slice(0, 40)}`;
+  const type = event.t;
   const shape = typeof type === 'string' && Object.hasOwn(eventShapes, type) ? eventShapes[type as OutboxEvent['t']] : null;
   if (!shape) return `has an unknown event type ${JSON.stringify(type)?.slice(0, 40) ?? 'undefined'}`;
+  const typed: Record<string, unknown> = { t: type };
   for (const [name, fieldType] of Object.entries(shape)) {
-    if (!hasType((event as Record<string, unknown>)[name], fieldType)) return `has a ${type} event without a valid ${name}`;
+    if (typeof event[name] !== fieldType) return `has a ${type} event without a valid ${name}`;
+    typed[name] = event[name];
   }
-  return null;
-}
-
-function hasType(value: unknown, type: FieldType): boolean {
-  return type === 'array' ? Array.isArray(value) : typeof value === type;
+  if (type === 'order') {
+    const layout = orderLayouts[version];
+    for (const name of ['lines', 'parts'] as const) {
+      typed[name] = layout[name](event[name]);
+      if (typed[name] === null) return `has an order event without valid ${name}`;
+    }
+  }
+  return typed as OutboxEvent;
 }

@@ -1,10 +1,18 @@
-/** Decodes hold records: the format is written in lua/includes/record.lua; keep the two in step. */
-const SEP = '\x1f';
-const HEADER_FIELDS = 9;
-/** Values per line in a record's (and an order event's) flat line list: sku, qty, price_cents, counted. */
-export const LINE_STRIDE = 4;
+import { StockadeError } from '../../common/errors.ts';
 
-/** A comma-separated partition list (a cart's parts) as numbers. */
+/**
+ * Decodes hold records: the one reader in TypeScript of the format that
+ * lua/includes/record.lua writes (and describes); both are checked against
+ * test/fixtures/records.json. Version 2 starts with its version field; version
+ * 1 (written before versions, still read) starts with its status word.
+ */
+const SEP = '\x1f';
+/** Values per line in a record: sku, qty, price_cents, counted. */
+const LINE_FIELDS = 4;
+/** The note word of a record whose note is a recorded outcome (in the three fields after it). */
+const OUTCOME = 'outcome';
+
+/** A comma-separated partition list (a cart's parts, as records and script replies carry it) as numbers. */
 export const partitionList = (text: unknown): number[] => (text ? String(text).split(',').map(Number) : []);
 
 export type HoldStatus = 'pending' | 'held' | 'paying' | 'confirmed' | 'released' | 'expired' | 'aborted' | 'rejected';
@@ -39,23 +47,28 @@ export interface HoldRecord {
   orderId: string;
 }
 
+/** The record's note slot: a word, or a recorded outcome. */
+type Note = string | [number, string, number];
+
 export function decodeRecord(raw: string): HoldRecord {
-  const fields: string[] = [];
   let pos = 0;
   const next = () => {
     const end = raw.indexOf(SEP, pos);
+    if (end < 0) throw new StockadeError('ASSERTION', `hold record cut short: ${JSON.stringify(raw.slice(0, 40))}`);
     const value = raw.slice(pos, end);
     pos = end + 1;
     return value;
   };
-  for (let i = 0; i < HEADER_FIELDS; i++) fields.push(next());
-  const [status, created, expires, home, parts, ended, orderId, note, lineCount] = fields as [string, ...string[]];
+  const version = versionOf(raw);
+  if (version === 2) next();
+  const [status, created, expires, home, parts, ended, orderId] = Array.from({ length: 7 }, next) as [string, ...string[]];
+  const note = version === 2 ? v2Note(next(), next(), next(), next()) : v1Note(next());
+  const lineCount = Number(next());
   const lines: Line[] = [];
-  for (let i = 0; i < Number(lineCount); i++) {
-    const line = Array.from({ length: LINE_STRIDE }, next);
+  for (let i = 0; i < lineCount; i++) {
+    const line = Array.from({ length: LINE_FIELDS }, next);
     lines.push({ sku: line[0]!, qty: Number(line[1]), priceCents: Number(line[2]) });
   }
-  const noteParts = note && /^-?\d+,/.test(note) ? note.split(',') : null;
   return {
     status: status as HoldStatus,
     userId: raw.slice(pos),
@@ -65,9 +78,27 @@ export function decodeRecord(raw: string): HoldRecord {
     parts: partitionList(parts),
     lines,
     endedAtMs: Number(ended),
-    note: noteParts ? [Number(noteParts[0]), noteParts[1]!, Number(noteParts[2])] : null,
-    reason: releaseReasons.has(note!) ? (note as ReleaseReason) : '',
+    note: typeof note === 'string' ? null : note,
+    reason: releaseReasons.has(note as string) ? (note as ReleaseReason) : '',
     unfinished: note === 'unfinished',
     orderId: orderId!,
   };
+}
+
+/** 2 for a record that starts with the version field '2'; 1 for one that starts with its status word (a letter). */
+function versionOf(raw: string): 1 | 2 {
+  if (raw.startsWith(`2${SEP}`)) return 2;
+  const first = raw.charCodeAt(0);
+  if (first >= 0x61 && first <= 0x7a) return 1;
+  throw new StockadeError('ASSERTION', `hold record of unknown version: ${JSON.stringify(raw.slice(0, 8))}`);
+}
+
+function v2Note(word: string, code: string, a: string, b: string): Note {
+  return word === OUTCOME ? [Number(code), a, Number(b)] : word;
+}
+
+/** Version 1 kept the note as one text: a word, or the outcome "code,a,b" (a is a sku: no comma; words have none). */
+function v1Note(text: string): Note {
+  const fields = text.split(',');
+  return fields.length === 3 ? [Number(fields[0]), fields[1]!, Number(fields[2])] : text;
 }

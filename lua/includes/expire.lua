@@ -1,3 +1,5 @@
+--- @include "record"
+--- @include "units"
 -- The due index, two keys per partition, so that expiry can be targeted at the
 -- SKUs a request asks for:
 --   dueHolds  zset, every score 0, ordered by member:

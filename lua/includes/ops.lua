@@ -1,3 +1,4 @@
+--- @include "record"
 -- Operation ids make admin steps safe to run twice (a client resend): the first
 -- reply is kept under 'op:<id>' in the partition's records hash (purged with
 -- the other records after retention) and answered again for a repeat.

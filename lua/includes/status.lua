@@ -1,3 +1,5 @@
+--- @include "record"
+--- @include "units"
 -- The code a script returns when a hold is not in a state the step accepts.
 local NOT_FOUND, EXPIRED, RELEASED, CONFIRMED, PENDING, PAYING, HELD, OVERDUE = -10, -11, -12, -13, -14, -15, -16, -17
 local STATUS_CODES = { expired = EXPIRED, released = RELEASED, confirmed = CONFIRMED,

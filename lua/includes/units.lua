@@ -1,3 +1,4 @@
+--- @include "record"
 -- Moves a hold's units out of `reserved`: to `available` (release, expiry) or to
 -- `sold` (commit). Releasing also gives back the user's per-user allowance.
 local function moveReserved(skusKey, usersKey, rec, to)

@@ -42,6 +42,20 @@ export function skusInOnePartition(engine: Engine, prefix: string, n: number, av
   }
 }
 
+/** n SKU names, each in a partition of its own. */
+export function skusInDistinctPartitions(engine: Engine, prefix: string, n: number): string[] {
+  const skus: string[] = [];
+  const used = new Set<number>();
+  for (let i = 0; skus.length < n; i++) {
+    const sku = `${prefix}x${i}`;
+    const p = partitionOf(sku, engine.settings.partitions);
+    if (used.has(p)) continue;
+    used.add(p);
+    skus.push(sku);
+  }
+  return skus;
+}
+
 /** Invariant C: available + reserved + sold == total, all >= 0. */
 export function conserved(stock: Stock): boolean {
   const { total, available, reserved, sold } = stock;
