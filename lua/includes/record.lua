@@ -25,8 +25,9 @@
 -- Decoded, a record is a table: status, created, expires, home, parts (text),
 -- ended, order, note (a word, or { code, a, b }), lines (flat, LINE_STRIDE
 -- values per line: sku, qty, price_cents, counted), user.
--- Built by concatenation: measured ~8x cheaper than cmsgpack.pack here, and
--- the reserve path builds one per hold (with recordLine and recordText).
+-- Built by concatenation, measured cheaper than cmsgpack.pack (README, "Key
+-- layout", has the figures): the reserve path builds one per hold (with
+-- recordLine and recordText).
 local SEP = '\31'
 local LINE_STRIDE = 4
 local RECORD_VERSION = '2'
