@@ -111,13 +111,16 @@ describe('sweeper at scale', () => {
     const { engine: big, close: closeBig } = testEngine({ partitions: 1, keyShards: 1, batchSizeMax: 1024, expireWorkMax: 5_000, inflightMax: 100_000 });
     try {
       await big.createProduct({ sku: 'burst', name: 'b', priceCents: 1, stock: 100_000 });
+      // A TTL long enough that no hold falls due while a loaded machine is still making them
+      // (each reserve call expires due holds it meets); the clock is then moved past it.
+      const ttlMs = 600_000;
       for (let call = 0; call < 10; call++) {
         await Promise.all(Array.from({ length: 1024 }, (_, i) =>
-          big.reserve({ userId: `u${call}-${i}`, items: [{ sku: 'burst', qty: 1 }], ttlMs: 1_000 })));
+          big.reserve({ userId: `u${call}-${i}`, items: [{ sku: 'burst', qty: 1 }], ttlMs })));
       }
-      for (let call = 0; call < 20; call++) await big.reserve({ userId: 'tail', items: [{ sku: 'burst', qty: 1 }], ttlMs: 1_000 });
+      for (let call = 0; call < 20; call++) await big.reserve({ userId: 'tail', items: [{ sku: 'burst', qty: 1 }], ttlMs });
       expect((await stockOf(big, 'burst')).reserved).toBe(10_260);
-      await advanceClock(big, 1_000);
+      await advanceClock(big, ttlMs);
       const report = await big.sweepOnce();
       expect(report).toMatchObject({ expired: 10_260, stillDue: 0, failed: 0 });
       const stock = await stockOf(big, 'burst');
