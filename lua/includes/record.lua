@@ -25,8 +25,8 @@
 -- Decoded, a record is a table: status, created, expires, home, parts (text),
 -- ended, order, note (a word, or { code, a, b }), lines (flat, LINE_STRIDE
 -- values per line: sku, qty, price_cents, counted), user.
--- Built by concatenation, measured cheaper than cmsgpack.pack (README, "Key
--- layout", has the figures): the reserve path builds one per hold (with
+-- Built by concatenation, measured cheaper than cmsgpack.pack (docs/design.md,
+-- "Key layout", has the figures): the reserve path builds one per hold (with
 -- recordLine and recordText).
 local SEP = '\31'
 local LINE_STRIDE = 4

@@ -12,7 +12,7 @@ export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: Fau
 
 /**
  * Moves the scripts' clock forward (every partition and key shard of this
- * engine): the `clock_offset_ms` of each meta hash (README "Key layout"), on
+ * engine): the `clock_offset_ms` of each meta hash (docs/design.md, "Key layout"), on
  * the suite's Redis unless the engine runs on another.
  */
 export async function advanceClock(engine: Engine, ms: number, redisUrl: string = inject('redisUrl')): Promise<void> {
