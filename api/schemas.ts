@@ -3,6 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { type EngineSettings, priceCentsMax, productNameLengthMax, skuPattern, stockUnitsMax, userIdLengthMax } from '../engine/index.ts';
 import { contractLimits } from './config.ts';
 import { FieldError } from './problems.ts';
+import { readinessReasons } from './readiness.ts';
 
 /**
  * Request and response schemas. The same TypeBox schemas are compiled into the
@@ -71,7 +72,8 @@ export const PaymentPending = Type.Object({
 export const Health = Type.Object({ status: Type.Literal('ok') });
 export const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('not_ready')]),
-  reasons: Type.Optional(Type.Array(Type.String(), { description: 'admin token only: why not ready or degraded' })),
+  reasons: Type.Optional(Type.Array(Type.Union(Object.keys(readinessReasons).map((r) => Type.Literal(r))),
+    { description: 'why not ready or degraded (api/readiness.ts readinessReasons)' })),
   checks: Type.Optional(Type.Object({ redis: Type.Union([Type.Literal('ok'), Type.Literal('down')]),
     postgres: Type.Union([Type.Literal('ok'), Type.Literal('down')]), fenced: Type.Boolean() })),
   outbox_backlog: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
