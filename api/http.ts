@@ -5,19 +5,17 @@ import { contractLimits } from './config.ts';
 import { problem, type Reply } from './problems.ts';
 
 /** What a route handler sees: everything uWS gave, read before the first await. */
-export interface ApiRequest {
+export interface ApiRequest<T = unknown> {
   route: string;
   params: string[];
   query: URLSearchParams;
   role: Role;
-  /** The Idempotency-Key header, '' when absent. */
+  /** The Idempotency-Key header, '' when absent (checked by the router for routes that take one). */
   idempotencyKey: string;
   requestId: string;
-  /** The parsed JSON body, for routes that take one. */
-  body: unknown;
+  /** The JSON body, for routes that take one: parsed, and accepted by the route's schema once the handler sees it. */
+  body: T;
 }
-
-export type Handler = (req: ApiRequest) => Promise<Reply>;
 
 const statusLines = new Map<number, string>();
 export function statusLine(status: number): string {

@@ -1,109 +1,162 @@
 import type { TSchema } from '@sinclair/typebox';
-import { problemTypes, type ProblemSlug } from './problems.ts';
-import type { EngineSettings } from '../engine/index.ts';
-import * as S from './schemas.ts';
+import { contractLimits } from './config.ts';
+import { problemSchema, problemTypes, problemUri, type ProblemHeader, type ProblemSlug, type ProblemType } from './problems.ts';
+import { problemsOf, type Route, type RouteResponse } from './router.ts';
+import { namedSchemas } from './schemas.ts';
 
-type Op = {
-  summary: string;
-  auth: 'public' | 'token' | 'admin';
-  body?: string;
-  ok: [number, string | null];
-  /** Also answers 202 Accepted. */
-  accepted?: boolean;
-  problems?: ProblemSlug[];
-  idempotencyKey?: 'required' | 'optional';
-  params?: string[];
-  query?: string[];
-};
-
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-
-/** Every route, in the order of DESIGN.md §4, with the problems it may answer. */
-const operations: Record<string, Record<string, Op>> = {
-  '/v1/products': {
-    post: { summary: 'Create a product', auth: 'admin', body: 'CreateProduct', ok: [201, 'Product'], problems: ['product-exists', 'invalid-request'] },
-    get: { summary: 'List products in SKU order', auth: 'token', ok: [200, 'ProductPage'], query: ['cursor', 'limit'], problems: ['bad-request'] },
-  },
-  '/v1/products/{sku}': {
-    get: { summary: 'A product with its stock', auth: 'token', ok: [200, 'Product'], params: ['sku'], problems: ['not-found'] },
-  },
-  '/v1/products/{sku}/stock': {
-    post: { summary: 'Restock (delta > 0) or shrink (delta < 0)', auth: 'admin', body: 'AdjustStock', ok: [200, 'Product'], params: ['sku'],
-      idempotencyKey: 'optional', problems: ['not-found', 'stock-would-go-negative', 'invalid-request', 'idempotency-key-reused'] },
-  },
-  '/v1/reservations': {
-    post: { summary: 'Reserve (hold) units', auth: 'token', body: 'CreateReservation', ok: [201, 'Reservation'], idempotencyKey: 'required',
-      problems: ['idempotency-key-required', 'bad-request', 'out-of-stock', 'per-user-limit', 'unknown-sku', 'invalid-request', 'idempotency-key-reused', 'request-in-progress', 'rate-limited'] },
-  },
-  '/v1/reservations/{id}': {
-    get: { summary: 'A reservation', auth: 'token', ok: [200, 'Reservation'], params: ['id'], problems: ['not-found'] },
-  },
-  '/v1/reservations/{id}/confirm': {
-    post: { summary: 'Pay and confirm (the checkout saga); 202 {reservation_id, status: "paying"} when the provider has not answered in time',
-      auth: 'token', body: 'Confirm', ok: [200, 'Confirmation'], accepted: true, params: ['id'], idempotencyKey: 'optional',
-      problems: ['payment-declined', 'payment-voided', 'payment-refunded', 'reservation-expired', 'reservation-released', 'not-found', 'invalid-request', 'idempotency-key-reused', 'request-in-progress', 'bad-request'] },
-  },
-  '/v1/reservations/{id}/release': {
-    post: { summary: 'Release a hold: its units return at once', auth: 'token', ok: [200, 'Reservation'], params: ['id'],
-      problems: ['reservation-confirmed', 'payment-in-progress', 'reservation-expired', 'not-found'] },
-  },
-  '/v1/orders/{id}': {
-    get: { summary: 'An order with items and payment, from PostgreSQL', auth: 'token', ok: [200, 'Order'], params: ['id'], problems: ['not-found'] },
-  },
-  '/v1/users/{user_id}/orders': {
-    get: { summary: "A user's orders, newest first", auth: 'token', ok: [200, 'OrderPage'], params: ['user_id'], query: ['cursor', 'limit'], problems: ['bad-request'] },
-  },
-  '/healthz': { get: { summary: 'The process is up', auth: 'public', ok: [200, null] } },
-  '/readyz': { get: { summary: 'Redis and PostgreSQL are reachable (503 otherwise)', auth: 'public', ok: [200, null], problems: [] } },
-  '/metrics': { get: { summary: 'Prometheus metrics', auth: 'admin', ok: [200, null] } },
-  '/openapi.json': { get: { summary: 'This document', auth: 'public', ok: [200, null] } },
-};
-
-const commonProblems: ProblemSlug[] = ['unauthorized', 'forbidden', 'malformed-json', 'body-too-large', 'unsupported-media-type', 'rate-limited', 'overloaded', 'unavailable', 'internal'];
-
-export function openApiDocument(limits: EngineSettings) {
-  const schemas: Record<string, TSchema> = {
-    CreateProduct: S.CreateProduct, AdjustStock: S.AdjustStock, CreateReservation: S.createReservationSchema(limits), Confirm: S.Confirm,
-    Product: S.Product, ProductPage: S.ProductPage, Reservation: S.Reservation, Confirmation: S.Confirmation,
-    Order: S.Order, OrderPage: S.OrderPage, Problem: S.Problem,
-  };
+/**
+ * /openapi.json, printed from the route table (api/router.ts Route: path,
+ * access, body validator, Idempotency-Key, responses, problems) and the TypeBox
+ * schemas the routes validate with: what is served and what is documented come
+ * from the same values, so they cannot drift. test/api-openapi.test.ts checks
+ * every real response against it.
+ */
+export function openApiDocument(routes: Route[]) {
+  const components = new Components();
+  for (const [name, schema] of Object.entries(namedSchemas)) components.name(name, schema);
+  for (const route of routes) if (route.body) components.name(route.body.name, route.body.schema);
+  for (const slug of Object.keys(problemTypes) as ProblemSlug[]) components.name(problemSchemaName(slug), problemSchema(slug));
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const [path, methods] of Object.entries(operations)) {
-    paths[path] = {};
-    for (const [method, op] of Object.entries(methods)) paths[path]![method] = operation(op);
-  }
+  for (const route of routes) (paths[openApiPath(route.pattern)] ??= {})[route.method] = operation(route, components);
   return {
     openapi: '3.1.0',
-    info: { title: 'Stockade', version: '1', description: 'A reservation engine for flash sales. Errors are RFC 9457 problem+json; `type` is /problems/<slug>.' },
+    info: {
+      title: 'Stockade', version: '1',
+      description: 'A reservation engine for flash sales. Errors are RFC 9457 application/problem+json; each `type` (/problems/<slug>) resolves '
+        + 'to its documentation (GET /problems/<slug>) and has a schema here (components.schemas.<Name>Problem). Bearer tokens: the admin '
+        + 'token for catalog, stock and /metrics (and everything else); the client token for reservations and orders.',
+    },
+    servers: [{ url: '/', description: 'the server that served this document' }],
+    security: tokenSecurity,
+    tags: [
+      { name: 'products', description: 'the catalog and its stock' },
+      { name: 'reservations', description: 'holds, and the checkout that confirms or releases them' },
+      { name: 'orders', description: 'orders as written through to PostgreSQL' },
+      { name: 'operations', description: 'probes, metrics and this document' },
+      { name: 'problems', description: 'what each problem type means' },
+    ],
     paths,
     components: {
-      schemas: JSON.parse(JSON.stringify(schemas)),
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'admin token (catalog, stock, ops) or client token (reservations, orders)' } },
+      schemas: components.schemas(),
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'STOCKADE_ADMIN_TOKEN: every route' },
+        clientToken: { type: 'http', scheme: 'bearer', description: 'STOCKADE_CLIENT_TOKEN: reservations, orders, reading products' },
+      },
+      headers: {
+        'X-Request-Id': { description: 'this request, as the logs name it', required: true, schema: { type: 'string' } },
+      },
     },
   };
 }
 
-function operation(op: Op) {
-  const responses: Record<string, unknown> = {
-    [op.ok[0]]: { description: 'success', ...(op.ok[1] ? { content: { 'application/json': { schema: ref(op.ok[1]) } } } : {}) },
-    ...(op.accepted ? { 202: { description: 'the payment provider has not answered yet; the outcome follows', content: { 'application/json': { schema: { type: 'object' } } } } } : {}),
-  };
-  const slugs = [...(op.problems ?? []), ...(op.auth === 'public' ? [] : commonProblems)];
-  for (const slug of slugs) {
-    const status = String(problemTypes[slug][0]);
-    const entry = (responses[status] ??= { description: '', content: { 'application/problem+json': { schema: ref('Problem') } } }) as { description: string };
-    entry.description = [entry.description, `/problems/${slug}`].filter(Boolean).join(', ');
-  }
+const tokenSecurity = [{ clientToken: [] }, { adminToken: [] }];
+const securityOf = { public: [], token: tokenSecurity, admin: [{ adminToken: [] }] } as const;
+
+/** /v1/products/:sku → /v1/products/{sku} */
+const openApiPath = (pattern: string) => pattern.replace(/:(\w+)/g, '{$1}');
+const paramNames = (pattern: string) => [...pattern.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+const problemSchemaName = (slug: ProblemSlug) => `${slug.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase())}Problem`;
+
+const headerDocs: Record<ProblemHeader | 'Location' | 'Idempotent-Replayed', { description: string; schema: object }> = {
+  'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } },
+  'WWW-Authenticate': { description: 'RFC 6750: `Bearer` (no token), `Bearer error="invalid_token"`, `Bearer error="insufficient_scope"`', schema: { type: 'string' } },
+  Allow: { description: 'the methods the path takes', schema: { type: 'string' } },
+  Location: { description: 'the URI of what was created', schema: { type: 'string' } },
+  'Idempotent-Replayed': { description: 'the stored answer of an earlier request with the same Idempotency-Key', schema: { type: 'string', const: 'true' } },
+};
+
+function operation(route: Route, components: Components) {
   const parameters = [
-    ...(op.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
-    ...(op.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: name === 'limit' ? 'integer' : 'string' } })),
-    ...(op.idempotencyKey ? [{ name: 'Idempotency-Key', in: 'header', required: op.idempotencyKey === 'required', schema: { type: 'string', maxLength: 255 } }] : []),
+    ...paramNames(route.pattern).map((name) => ({ name, in: 'path', required: true, schema: components.use(route.params?.[name] ?? { type: 'string' }) })),
+    ...Object.entries(route.query ?? {}).map(([name, schema]) => ({ name, in: 'query', required: false, schema: components.use(schema) })),
+    ...(route.idempotencyKey ? [{ name: 'Idempotency-Key', in: 'header', required: route.idempotencyKey === 'required',
+      description: 'the same key with the same body answers the stored response (Idempotent-Replayed: true); with another body, 422',
+      schema: { type: 'string', minLength: 1, maxLength: contractLimits.idempotencyKeyLengthMax } }] : []),
   ];
   return {
-    summary: op.summary,
-    ...(op.auth === 'public' ? {} : { security: [{ bearer: [] }] }),
+    operationId: route.operationId,
+    summary: route.summary,
+    tags: [route.tag],
+    security: securityOf[route.access],
     ...(parameters.length ? { parameters } : {}),
-    ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(op.body) } } } } : {}),
-    responses,
+    ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: components.use(route.body.schema) } } } } : {}),
+    responses: responses(route, components),
   };
+}
+
+interface ResponseDoc {
+  description: string;
+  headers: Record<string, unknown>;
+  content: Record<string, { schema: unknown }>;
+}
+
+/** The handler's responses, then every problem the route may answer, grouped by status (a oneOf on `type` where several share one). */
+function responses(route: Route, components: Components): Record<string, ResponseDoc> {
+  const docs: Record<string, ResponseDoc> = {};
+  const replays = route.idempotencyKey !== undefined;
+  const header = (name: keyof typeof headerDocs, required: boolean) => ({ [name]: { ...headerDocs[name], required } });
+  const base = () => ({ 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' }, ...(replays ? header('Idempotent-Replayed', false) : {}) });
+  for (const [status, r] of Object.entries(route.responses) as [string, RouteResponse][]) {
+    const content = r.schema ? { 'application/json': { schema: components.use(r.schema) } } : { [r.contentType!]: { schema: { type: 'string' } } };
+    const headers = Object.assign(base(), ...(r.headers ?? []).map((h) => header(h, true)));
+    docs[status] = { description: r.description, headers, content };
+  }
+  const byStatus = new Map<number, ProblemSlug[]>();
+  for (const slug of problemsOf(route)) byStatus.set(problemTypes[slug].status, [...(byStatus.get(problemTypes[slug].status) ?? []), slug]);
+  for (const [status, slugs] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const refs = slugs.map((slug) => ({ $ref: `#/components/schemas/${problemSchemaName(slug)}` }));
+    const schema = refs.length === 1 ? refs[0] : {
+      oneOf: refs, discriminator: { propertyName: 'type', mapping: Object.fromEntries(slugs.map((slug, i) => [problemUri(slug), refs[i]!.$ref])) },
+    };
+    const doc = (docs[status] ??= { description: '', headers: base(), content: {} });
+    doc.description = [doc.description, ...slugs.map((slug) => `${problemTypes[slug].title} (${problemUri(slug)})`)].filter(Boolean).join('; ');
+    doc.content['application/problem+json'] = { schema };
+    const carried = slugs.map((slug) => (problemTypes[slug] as ProblemType).headers ?? []);
+    for (const name of new Set(carried.flat())) {
+      // Required when every answer with this status carries it.
+      const always = carried.every((hs) => hs.includes(name)) && (!route.responses[status] || name in doc.headers);
+      Object.assign(doc.headers, header(name, always));
+    }
+  }
+  return docs;
+}
+
+/**
+ * The named schemas of components.schemas; anywhere else a schema equal to a
+ * named one is printed as a $ref to it (TypeBox composes by value, so a
+ * Reservation inside a Confirmation is found by its JSON).
+ */
+class Components {
+  private readonly named = new Map<string, { name: string; json: string }>();
+  private readonly byJson = new Map<string, string>();
+
+  name(name: string, schema: TSchema): void {
+    const json = JSON.stringify(schema);
+    this.named.set(name, { name, json });
+    this.byJson.set(json, name);
+  }
+
+  /** A schema as printed in the document: a $ref when it is named, else with its named parts as $refs. */
+  use(schema: TSchema | object): unknown {
+    return this.refs(JSON.parse(JSON.stringify(schema)));
+  }
+
+  schemas(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, { json }] of [...this.named].sort(([a], [b]) => a.localeCompare(b))) out[name] = this.refs(JSON.parse(json), true);
+    return out;
+  }
+
+  private refs(node: unknown, isRoot = false): unknown {
+    if (node === null || typeof node !== 'object') return node;
+    const name = isRoot ? undefined : this.byJson.get(JSON.stringify(node));
+    if (name) return { $ref: `#/components/schemas/${name}` };
+    if (Array.isArray(node)) return node.map((n) => this.refs(n));
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === 'properties' ? this.refsOf(v) : this.refs(v)]));
+  }
+
+  /** A properties map: its values are schemas, the map itself is not one. */
+  private refsOf(properties: object): unknown {
+    return Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, this.refs(v)]));
+  }
 }

@@ -1,5 +1,5 @@
 import type { ConfirmOutcome, ConfirmReply, AdjustStockOutcome, CreateProductOutcome, HoldState, ReserveOutcome, ReserveResult } from '../engine/index.ts';
-import { problem, type Reply } from './problems.ts';
+import { invalidRequest, problem, type Reply } from './problems.ts';
 import { productView, reservationView } from './views.ts';
 
 /**
@@ -14,7 +14,7 @@ export function holdStateReply(state: HoldState, id: string): Reply {
     case 'confirmed': return problem('reservation-confirmed', `reservation ${id} is already confirmed`, { reservation_id: id, order_id: state.orderId });
     case 'in_progress': return problem('request-in-progress', 'the request that made this reservation is still running; retry shortly', {}, { 'retry-after': '1' });
     case 'payment_in_progress': return problem('payment-in-progress', `the payment of reservation ${id} is in progress`, { reservation_id: id });
-    case 'payment_not_begun': return problem('invalid-request', `reservation ${id} has no payment begun`);
+    case 'payment_not_begun': return invalidRequest(`reservation ${id} has no payment begun`);
     case 'payment_overdue': return problem('payment-in-progress', `the payment of reservation ${id} is being settled`, { reservation_id: id });
   }
 }
@@ -41,7 +41,7 @@ export function reserveReply(out: ReserveOutcome): Reply {
   switch (out.kind) {
     case 'duplicate': return replayed(reserveResultReply(out.of));
     case 'key_reused': return problem('idempotency-key-reused', 'this Idempotency-Key was used with another body');
-    case 'invalid': return problem('invalid-request', out.detail);
+    case 'invalid': return invalidRequest(out.detail);
     default: return reserveResultReply(out);
   }
 }
@@ -49,7 +49,7 @@ export function reserveReply(out: ReserveOutcome): Reply {
 export function createProductReply(out: CreateProductOutcome, sku: string): Reply {
   if (out.kind === 'created') return { status: 201, body: productView(out.product), headers: { location: `/v1/products/${sku}` } };
   if (out.kind === 'exists') return problem('product-exists', `product ${sku} exists`, { sku });
-  return problem('invalid-request', out.detail);
+  return invalidRequest(out.detail);
 }
 
 export function adjustStockReply(out: AdjustStockOutcome, sku: string): Reply {
@@ -60,7 +60,7 @@ export function adjustStockReply(out: AdjustStockOutcome, sku: string): Reply {
     case 'not_found': return problem('not-found', `no product ${sku}`);
     case 'would_go_negative':
       return problem('stock-would-go-negative', `only ${out.available} of ${sku} available to take away`, { sku, available: out.available });
-    case 'invalid': return problem('invalid-request', out.detail);
+    case 'invalid': return invalidRequest(out.detail);
   }
 }
 

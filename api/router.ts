@@ -1,22 +1,73 @@
 import { randomBytes } from 'node:crypto';
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { StockadeError, type Logger } from '../engine/index.ts';
-import type { Auth, Role } from './auth.ts';
+import type { Auth, Credentials } from './auth.ts';
 import { contractLimits } from './config.ts';
-import { decodeParam, parseJson, readBody, send, type ApiRequest, type Handler } from './http.ts';
+import { decodeParam, parseJson, readBody, send, type ApiRequest } from './http.ts';
+import { idempotencyKeyProblem } from './idempotency.ts';
 import type { ApiMetrics } from './metrics.ts';
-import { problem, type Reply } from './problems.ts';
+import { invalidRequest, problem, type ProblemSlug, type Reply } from './problems.ts';
 import type { RateLimiter } from './ratelimit.ts';
+import type { Validator } from './schemas.ts';
 
-export interface Route {
+/** Response headers a route declares (the document lists them; the router adds those of problems itself). */
+export type ResponseHeader = 'Location' | 'Retry-After';
+
+/** A response a handler gives other than a problem. */
+export interface RouteResponse {
+  description: string;
+  /** The JSON body's schema (a schema of schemas.ts); absent: the body is not JSON (see contentType). */
+  schema?: TSchema;
+  /** The content type when the body is not JSON (Prometheus text). */
+  contentType?: string;
+  headers?: ResponseHeader[];
+}
+
+/**
+ * One operation: how it is served and, from the same table, how /openapi.json
+ * describes it (api/openapi.ts), so the two cannot drift.
+ */
+export interface Route<T = unknown> {
   method: 'get' | 'post';
   /** uWS pattern, e.g. /v1/reservations/:id/confirm */
   pattern: string;
+  operationId: string;
+  summary: string;
+  /** The document's group of operations. */
+  tag: 'products' | 'reservations' | 'orders' | 'operations' | 'problems';
   /** Who may call: anyone, either token, or the admin token only. */
   access: 'public' | 'token' | 'admin';
-  /** Whether the route takes a JSON body. */
-  body: boolean;
-  handler: Handler;
+  /** The JSON body it takes: validated here (422 invalid-request listing every field at fault) before the handler runs. */
+  body?: Validator<TSchema>;
+  /** The Idempotency-Key header: checked here (400 when required and absent, or too long). */
+  idempotencyKey?: 'required' | 'optional';
+  /** Schemas of path parameters (by name) and query parameters, for the document (the handler checks the query). */
+  params?: Record<string, TSchema>;
+  query?: Record<string, TSchema>;
+  /** Every response of the handler that is not a problem, by status. */
+  responses: Record<number, RouteResponse>;
+  /** The problems the handler itself answers (problemsOf adds the router's). */
+  problems?: ProblemSlug[];
+  handler: (req: ApiRequest<T>) => Promise<Reply>;
+}
+
+/** A route whose handler sees the body its validator accepted, typed. */
+export function withBody<S extends TSchema>(body: Validator<S>, route: Omit<Route<Static<S>>, 'body'>): Route {
+  return { ...route, body } as Route;
+}
+
+/** Every problem a route may answer: its handler's and what the router checks for it, in the order of status. */
+export function problemsOf(route: Route): ProblemSlug[] {
+  const slugs = new Set<ProblemSlug>(route.problems);
+  if (route.access !== 'public') slugs.add('unauthorized').add('rate-limited').add('overloaded');
+  if (route.access === 'admin') slugs.add('forbidden');
+  if (route.pattern.includes('/:')) slugs.add('bad-request'); // a path parameter that is not valid percent-encoding
+  if (route.idempotencyKey) slugs.add('bad-request'); // a key over 255 characters
+  if (route.idempotencyKey === 'required') slugs.add('idempotency-key-required');
+  if (route.body) slugs.add('unsupported-media-type').add('body-too-large').add('malformed-json').add('invalid-request');
+  slugs.add('internal').add('unavailable'); // any exception; a dependency away, or the server shutting down
+  return [...slugs];
 }
 
 export interface RouterDeps {
@@ -100,8 +151,8 @@ function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDe
     finish(null);
   });
 
-  const role = deps.auth.roleOf(req.getHeader('authorization'));
-  const denied = accessProblem(route.access, role);
+  const credentials = deps.auth.credentialsOf(req.getHeader('authorization'));
+  const denied = accessProblem(route.access, credentials);
   if (denied) return finish(denied);
   const params: string[] = [];
   for (let i = 0; i < paramCount(route.pattern); i++) {
@@ -109,19 +160,22 @@ function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDe
     if (value === null) return finish(problem('bad-request', 'a path parameter is not valid percent-encoding'));
     params.push(value);
   }
+  const idempotencyKey = req.getHeader('idempotency-key');
+  const keyRefused = route.idempotencyKey ? idempotencyKeyProblem(idempotencyKey, route.idempotencyKey === 'required') : null;
+  if (keyRefused) return finish(keyRefused);
   const partial: Omit<ApiRequest, 'body'> = {
     route: route.pattern,
     params,
     query: new URLSearchParams(req.getQuery() ?? ''),
-    role: role ?? 'client',
-    idempotencyKey: req.getHeader('idempotency-key'),
+    role: credentials === 'admin' ? 'admin' : 'client',
+    idempotencyKey,
     requestId,
   };
   const run = async (body: unknown) => {
     handlerRunning = true;
     try {
       const limited = route.access === 'public' ? null : await deps.limiter.token(partial.role);
-      finish(limited ?? (await route.handler({ ...partial, body })));
+      finish(limited ?? (await handle(route, { ...partial, body })));
     } catch (error) {
       finish(errorReply(error, requestId, deps.log));
     } finally {
@@ -161,10 +215,23 @@ function paramCount(pattern: string): number {
   return n;
 }
 
-function accessProblem(access: Route['access'], role: Role | null): Reply | null {
+/** The body checked against the route's schema (every field at fault at once), then the handler. */
+function handle(route: Route, req: ApiRequest): Promise<Reply> {
+  if (!route.body) return route.handler(req);
+  const v = route.body.check(req.body);
+  return v.ok ? route.handler({ ...req, body: v.value }) : Promise.resolve(invalidRequest(v.detail, v.errors));
+}
+
+/** RFC 6750 §3: no token, a token that is not valid, a valid one without the scope: each says so in WWW-Authenticate, and no more. */
+function accessProblem(access: Route['access'], credentials: Credentials): Reply | null {
   if (access === 'public') return null;
-  if (role === null) return problem('unauthorized', 'send Authorization: Bearer <token>', {}, { 'www-authenticate': 'Bearer' });
-  if (access === 'admin' && role !== 'admin') return problem('forbidden', 'this route needs the admin token');
+  if (credentials === 'none') return problem('unauthorized', 'send Authorization: Bearer <token>', {}, { 'www-authenticate': 'Bearer' });
+  if (credentials === 'invalid') {
+    return problem('unauthorized', 'the bearer token is not valid', {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
+  }
+  if (access === 'admin' && credentials !== 'admin') {
+    return problem('forbidden', 'this route needs the admin token', {}, { 'www-authenticate': 'Bearer error="insufficient_scope"' });
+  }
   return null;
 }
 

@@ -3,9 +3,11 @@ import type { us_listen_socket } from 'uWebSockets.js';
 import { StockadeError } from '../engine/index.ts';
 import { Auth } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
-import { Inflight, registerRoutes } from './router.ts';
+import { openApiDocument } from './openapi.ts';
+import { Inflight, registerRoutes, type Route } from './router.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { problemRoutes } from './routes/problems.ts';
 import { productRoutes } from './routes/products.ts';
 import { reservationRoutes } from './routes/reservations.ts';
 import { loadUws } from './uws.ts';
@@ -16,14 +18,21 @@ export interface ApiServer {
   close(graceMs: number): Promise<void>;
 }
 
+/** Every route of the API; /openapi.json is printed from this same table (once, when first asked). */
+export function apiRoutes(deps: ApiDeps): Route[] {
+  const routes: Route[] = [];
+  let document: unknown;
+  routes.push(...productRoutes(deps), ...reservationRoutes(deps), ...orderRoutes(deps),
+    ...opsRoutes(deps, () => (document ??= openApiDocument(routes))), ...problemRoutes());
+  return routes;
+}
 
 /** The v1 HTTP API on uWebSockets.js: thin routes over the engine. */
 export function startApi(deps: ApiDeps, port: number, host = '0.0.0.0'): Promise<ApiServer> {
   const uws = loadUws();
   const app = uws.App();
   const inflight = new Inflight();
-  const routes = [...productRoutes(deps), ...reservationRoutes(deps), ...orderRoutes(deps), ...opsRoutes(deps)];
-  registerRoutes(app, routes, { auth: new Auth(deps.settings.adminToken, deps.settings.clientToken), metrics: deps.metrics, limiter: deps.limiter, log: deps.log }, inflight);
+  registerRoutes(app, apiRoutes(deps), { auth: new Auth(deps.settings.adminToken, deps.settings.clientToken), metrics: deps.metrics, limiter: deps.limiter, log: deps.log }, inflight);
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket: us_listen_socket | false) => {
       if (!socket) return reject(new StockadeError('SERVICE_FAILED', `cannot listen on ${host}:${port}`));

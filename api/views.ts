@@ -22,8 +22,13 @@ export function reservationView(r: Reservation) {
   };
 }
 
-/** Opaque page cursors: base64url of the last key served. */
+const encodeCursor = (key: string) => Buffer.from(key, 'utf8').toString('base64url');
+
+/** Opaque page cursors: base64url of the last key served. decode gives null for text that encode cannot have made. */
 export const cursor = {
-  encode: (key: string) => Buffer.from(key, 'utf8').toString('base64url'),
-  decode: (text: string) => Buffer.from(text, 'base64url').toString('utf8'),
+  encode: encodeCursor,
+  decode: (text: string): string | null => {
+    const key = Buffer.from(text, 'base64url').toString('utf8');
+    return text !== '' && encodeCursor(key) === text ? key : null;
+  },
 };

@@ -1,16 +1,20 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { call, testApi, tokens, type TestApi } from './support/api.ts';
+import { call, testApi, tokens, type Answer, type TestApi } from './support/api.ts';
+import { Conformance } from './support/openapi.ts';
 
 // Arbitrary methods, paths, headers and bodies: at least 10,000 requests, no 5xx,
-// no crash, and the server still serves afterwards.
+// no crash, every answer of a documented operation as /openapi.json says, and the
+// server still serves afterwards.
 let api: TestApi;
+let conformance: Conformance;
 
 beforeAll(async () => {
   api = await testApi();
   for (const sku of ['F-1', 'F-2']) {
     await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 10, stock: 1_000_000 } });
   }
+  conformance = new Conformance((await call(api.url, 'GET', '/openapi.json', { token: null })).body);
 });
 afterAll(() => api.close());
 
@@ -73,39 +77,54 @@ const nearlyValid: fc.Arbitrary<FuzzRequest> = fc.oneof(
 
 const headerSafe = (v: string) => v.replace(/[^\x20-\x7e]/g, '');
 
-async function send(r: FuzzRequest): Promise<number> {
+async function send(r: FuzzRequest): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (r.token !== null) headers.authorization = `Bearer ${r.token}`;
   if (r.idempotencyKey !== undefined) headers['idempotency-key'] = headerSafe(r.idempotencyKey);
   if (r.contentType !== undefined) headers['content-type'] = r.contentType;
   const hasBody = r.body !== undefined && r.method !== 'GET';
   const res = await fetch(api.url + r.path, { method: r.method, headers, body: hasBody ? r.body : undefined });
-  await res.arrayBuffer();
-  return res.status;
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch { /* Prometheus text */ }
+  return { status: res.status, headers: res.headers, body };
 }
 
-it('10,000 arbitrary requests: never a 5xx, never a crash', async () => {
+it('10,000 arbitrary requests: never a 5xx, never a crash, never an answer /openapi.json does not declare', async () => {
   const requests = fc.sample(fc.oneof({ weight: 9, arbitrary: request }, { weight: 1, arbitrary: nearlyValid }), { numRuns: 10_000, seed: 20261122 });
   const statuses = new Map<number, number>();
   const failures: string[] = [];
+  const undocumented: string[] = [];
+  let checked = 0;
   const concurrency = 32;
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < requests.length) {
       const r = requests[next++]!;
-      let status: number;
+      let answer: Answer;
       try {
-        status = await send(r);
+        answer = await send(r);
       } catch (error) {
         // A request fetch itself refuses to send (e.g. an invalid URL) is not the server's.
         if (error instanceof TypeError && !/fetch failed/.test(error.message)) continue;
         throw error;
       }
+      const status = answer.status;
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
       if (status >= 500) failures.push(`${status} ${r.method} ${r.path} ${String(r.body).slice(0, 120)}`);
+      // Unknown paths (404) and methods (405) are no operation's; every other answer is checked.
+      const errors = conformance.check(r.method, api.url + r.path, answer);
+      if (!errors[0]?.endsWith('no such operation')) {
+        checked += 1;
+        undocumented.push(...errors);
+      }
     }
   }));
   expect(failures).toEqual([]);
+  expect(undocumented.slice(0, 20)).toEqual([]);
+  expect(checked).toBeGreaterThan(2_000); // a quarter reach an operation (the rest: unknown paths and methods)
   const total = [...statuses.values()].reduce((a, b) => a + b, 0);
   expect(total).toBeGreaterThanOrEqual(9_900);
   expect(statuses.get(201) ?? 0).toBeGreaterThan(0); // some requests were valid enough to reserve

@@ -65,11 +65,21 @@ describe('products', () => {
     expect(noLimit.body.per_user_limit).toBeNull();
   });
 
-  it('admin routes: 401 without or with a wrong token, 403 with the client token', async () => {
+  it('admin routes: 401 without or with a wrong token, 403 with the client token, each saying which in WWW-Authenticate (RFC 6750)', async () => {
     const body = { sku: 'P-9', name: 'x', price_cents: 1, stock: 1 };
-    expectProblem(await req('POST', '/v1/products', { token: null, body }), 401, 'unauthorized');
-    expectProblem(await req('POST', '/v1/products', { token: 'nope', body }), 401, 'unauthorized');
-    expectProblem(await req('POST', '/v1/products', { token: 'client', body }), 403, 'forbidden');
+    const none = await req('POST', '/v1/products', { token: null, body });
+    expectProblem(none, 401, 'unauthorized');
+    expect(none.headers.get('www-authenticate')).toBe('Bearer');
+    const wrong = await req('POST', '/v1/products', { token: 'nope', body });
+    expectProblem(wrong, 401, 'unauthorized');
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    const basic = await req('POST', '/v1/products', { token: null, body, headers: { authorization: 'Basic dTpw' } });
+    expect(basic.headers.get('www-authenticate')).toBe('Bearer');
+    const client = await req('POST', '/v1/products', { token: 'client', body });
+    expectProblem(client, 403, 'forbidden');
+    expect(client.headers.get('www-authenticate')).toBe('Bearer error="insufficient_scope"');
+    // No more than that: neither answer names a token or a role.
+    for (const a of [none, wrong, client]) expect(JSON.stringify(a.body)).not.toMatch(/test-(admin|client)-token|client token/);
     expectProblem(await req('POST', '/v1/products/P-1/stock', { token: 'client', body: { delta: 1 } }), 403, 'forbidden');
     expectProblem(await req('GET', '/v1/products', { token: null }), 401, 'unauthorized');
     expectProblem(await req('GET', '/v1/reservations/1.abc', { token: 'wrong' }), 401, 'unauthorized');
@@ -89,6 +99,10 @@ describe('products', () => {
     expect(seen).toEqual(expect.arrayContaining(['P-1', 'P-3']));
     expectProblem(await req('GET', '/v1/products?limit=0'), 400, 'bad-request');
     expectProblem(await req('GET', '/v1/products?limit=abc'), 400, 'bad-request');
+    // A cursor this API did not give (not base64url, not canonical, empty, or not a SKU) is 400, as the README promises.
+    for (const bad of ['%24%24%24', 'zzz', 'YWJj%3D', '', Buffer.from('a b').toString('base64url'), Buffer.from('x'.repeat(65)).toString('base64url')]) {
+      expectProblem(await req('GET', `/v1/products?cursor=${bad}`), 400, 'bad-request');
+    }
   });
 
   it('GET /v1/products/{sku}: 200, 404', async () => {
@@ -188,8 +202,32 @@ describe('reservations', () => {
       { user_id: 'u', items: [line], ttl_ms: 999 }, { user_id: 'u', items: [line], ttl_ms: 3_600_001 },
       { user_id: 'u', items: [line], extra: true }, { user_id: 'u', items: [{ ...line, note: 'x' }] },
       { user_id: 'u', items: [line, line] }, [line], 'text', null,
-    ]) expectProblem(await reserve(body), 422, 'invalid-request');
+    ]) {
+      const a = await reserve(body);
+      expectProblem(a, 422, 'invalid-request');
+      expect(a.body.errors.length).toBeGreaterThan(0);
+    }
     expect((await req('GET', `/v1/products/${sku}`)).body.stock.reserved).toBe(0);
+  });
+
+  it('POST: a 422 lists every field at fault (a JSON pointer and a message each) and says them in detail', async () => {
+    const sku = await product(10);
+    const a = await reserve({ user_id: '', items: [{ sku, qty: 0 }, { sku: 'bad sku', qty: 1 }, { sku, qty: 2, note: 'x' }], ttl_ms: 1, extra: true });
+    expectProblem(a, 422, 'invalid-request');
+    expect(a.body.errors).toEqual([
+      { pointer: '/extra', message: 'Unexpected property' },
+      { pointer: '/user_id', message: expect.stringMatching(/length/) },
+      { pointer: '/items/0/qty', message: expect.stringMatching(/greater or equal to 1/) },
+      { pointer: '/items/1/sku', message: expect.stringMatching(/to match/) },
+      { pointer: '/items/2/note', message: 'Unexpected property' },
+      { pointer: '/ttl_ms', message: expect.stringMatching(/greater or equal to 1000/) },
+    ]);
+    expect(a.body.detail).toMatch(/^6 fields are invalid: \/extra: Unexpected property; \/user_id: /);
+    const whole = await reserve('text');
+    expect(whole.body).toMatchObject({ detail: '/: Expected object', errors: [{ pointer: '', message: 'Expected object' }] });
+    // However many fields are wrong, at most 20 are listed.
+    const many = await reserve({ user_id: 'u', items: Array.from({ length: 20 }, () => ({ sku: 'a b', qty: 0 })) });
+    expect(many.body.errors).toHaveLength(20);
   });
 
   it('GET /v1/reservations/{id}: 200, 404', async () => {
@@ -305,13 +343,16 @@ describe('orders', () => {
 describe('operations', () => {
   it('/healthz, /readyz, /openapi.json are public; /metrics needs the admin token', async () => {
     expect((await req('GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
-    expect((await req('GET', '/readyz', { token: null })).body).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' },
-      outbox_backlog: expect.any(Number), outbox_parked: 0,
+    // The detail of readiness is for the admin token only: anyone else (a client token, a wrong one, none) sees the status.
+    for (const token of [null, 'client', 'wrong']) expect((await req('GET', '/readyz', { token })).body).toEqual({ status: 'ready' });
+    expect((await req('GET', '/readyz', { token: 'admin' })).body).toEqual({ status: 'ready', reasons: [],
+      checks: { redis: 'ok', postgres: 'ok', fenced: false }, outbox_backlog: expect.any(Number), outbox_parked: 0,
       memory: { used_bytes: expect.any(Number), max_bytes: expect.any(Number), high_watermark_pct: 85, overloaded: false } });
     const doc = await req('GET', '/openapi.json', { token: null });
     expect(doc.body.openapi).toBe('3.1.0');
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/products', '/v1/reservations/{id}/confirm', '/v1/users/{user_id}/orders']));
-    expect(doc.body.paths['/v1/reservations'].post.responses['409'].description).toContain('/problems/out-of-stock');
+    expect(doc.body.paths['/v1/reservations'].post.responses['409'].content['application/problem+json'].schema.discriminator.mapping['/problems/out-of-stock'])
+      .toBe('#/components/schemas/OutOfStockProblem');
     expectProblem(await req('GET', '/metrics', { token: 'client' }), 403, 'forbidden');
     const metrics = await req('GET', '/metrics', { token: 'admin' });
     expect(metrics.status).toBe(200);
@@ -332,15 +373,19 @@ describe('operations', () => {
     expectProblem(await req('PUT', '/v1/reservations/1.x/confirm'), 405, 'method-not-allowed');
   });
 
-  it('/readyz answers 503 when Redis or PostgreSQL is down', async () => {
+  it('/readyz: PostgreSQL down is degraded (200), Redis down is not ready (503 with Retry-After)', async () => {
     const down = await testApi();
     try {
       await down.runtime.sql.end();
-      const a = await call(down.url, 'GET', '/readyz', { token: null });
-      expect(a.status).toBe(503);
-      expect(a.body.checks).toEqual({ redis: 'ok', postgres: 'down' });
+      const a = await call(down.url, 'GET', '/readyz', { token: 'admin' });
+      expect(a.status).toBe(200);
+      expect(a.body).toMatchObject({ status: 'degraded', reasons: ['postgres_unreachable'], checks: { redis: 'ok', postgres: 'down', fenced: false } });
       down.runtime.redis.disconnect();
-      expect((await call(down.url, 'GET', '/readyz', { token: null })).body.checks).toEqual({ redis: 'down', postgres: 'down' });
+      const b = await call(down.url, 'GET', '/readyz', { token: 'admin' });
+      expect(b.status).toBe(503);
+      expect(b.headers.get('retry-after')).toBe('1');
+      expect(b.body).toMatchObject({ status: 'not_ready', reasons: ['redis_unreachable', 'postgres_unreachable'], checks: { redis: 'down', postgres: 'down' } });
+      expect((await call(down.url, 'GET', '/readyz', { token: null })).body).toEqual({ status: 'not_ready' });
     } finally {
       await down.close();
     }

@@ -1,38 +1,35 @@
-import { fulfilsWithin } from '../../engine/index.ts';
+import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.ts';
-import { openApiDocument } from '../openapi.ts';
+import { readiness, readinessView } from '../readiness.ts';
 import type { Route } from '../router.ts';
+import { Health, Readiness } from '../schemas.ts';
 
 const stockGaugeSkusMax = 1_000;
-/** How long /readyz waits for each store to answer. Not a setting: a probe's own timeout (its caller's) sits above it. */
-const readyCheckMs = 1_000;
 
-/** Liveness, readiness (Redis and PostgreSQL reachable; outbox backlog and parked entries), metrics and the OpenAPI document. */
-export function opsRoutes(d: ApiDeps): Route[] {
-  const document = openApiDocument(d.engine.settings);
+/** Liveness, readiness (can this process hold and confirm; what is degraded), metrics and the OpenAPI document (built from every route). */
+export function opsRoutes(d: ApiDeps, openApiDocument: () => unknown): Route[] {
   return [
-    { method: 'get', pattern: '/healthz', access: 'public', body: false, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
-    { method: 'get', pattern: '/readyz', access: 'public', body: false, handler: async () => {
-      const [redis, postgres] = await Promise.all([
-        fulfilsWithin(d.redis.ping(), readyCheckMs),
-        fulfilsWithin(d.sql`select 1`, readyCheckMs),
-      ]);
-      const checks = { redis: redis ? 'ok' : 'down', postgres: postgres ? 'ok' : 'down' };
-      const memory = redis ? await d.engine.memory(true).catch(() => null) : null;
-      // Past the memory watermark this process cannot hold: not ready (it still confirms).
-      const ready = redis && postgres && !memory?.overloaded;
-      const [backlog, parked] = redis
-        ? await Promise.all([d.engine.outbox.backlog().catch(() => null), d.engine.outbox.parked().catch(() => null)])
-        : [null, null];
-      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks, outbox_backlog: backlog, outbox_parked: parked,
-        memory: memory && { used_bytes: memory.usedBytes, max_bytes: memory.maxBytes, high_watermark_pct: memory.highWatermarkPct,
-          overloaded: memory.overloaded } } };
-    } },
-    { method: 'get', pattern: '/metrics', access: 'admin', body: false, handler: async () => {
+    { method: 'get', pattern: '/healthz', operationId: 'getHealth', summary: 'Liveness: the process is up and serving', tag: 'operations',
+      access: 'public', responses: { 200: { description: 'up', schema: Health } }, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
+    { method: 'get', pattern: '/readyz', operationId: 'getReadiness', tag: 'operations', access: 'public',
+      summary: 'Readiness: 200 while this process can hold and confirm (status ready or degraded), 503 when it cannot; the detail for the admin token only',
+      responses: {
+        200: { description: 'ready, or degraded (PostgreSQL down, write-through behind, parked entries): holds and confirms work', schema: Readiness },
+        503: { description: 'not ready: Redis unreachable, fenced, or Redis memory past its watermark', schema: Readiness, headers: ['Retry-After'] },
+      },
+      handler: async (req) => {
+        const r = await readiness(d);
+        const body = readinessView(r, req.role === 'admin');
+        return r.status === 'not_ready' ? { status: 503, body, headers: { 'retry-after': '1' } } : { status: 200, body };
+      } },
+    { method: 'get', pattern: '/metrics', operationId: 'getMetrics', summary: 'Prometheus metrics', tag: 'operations', access: 'admin',
+      responses: { 200: { description: 'Prometheus text', contentType: d.metrics.registry.contentType } }, handler: async () => {
       await collectGauges(d);
       return { status: 200, body: await d.metrics.registry.metrics(), raw: true, contentType: d.metrics.registry.contentType };
     } },
-    { method: 'get', pattern: '/openapi.json', access: 'public', body: false, handler: async () => ({ status: 200, body: document }) },
+    { method: 'get', pattern: '/openapi.json', operationId: 'getOpenApi', summary: 'This document', tag: 'operations', access: 'public',
+      responses: { 200: { description: 'the OpenAPI 3.1 document', schema: Type.Object({}, { additionalProperties: true }) } },
+      handler: async () => ({ status: 200, body: openApiDocument() }) },
   ];
 }
 
