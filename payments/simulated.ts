@@ -12,6 +12,11 @@ export interface SimulatedProviderOptions {
   failureRate?: number;
   /** A provider that ignores voids (tests: the path where a capture lands on a released hold). */
   ignoreVoids?: boolean;
+  /**
+   * Tests only: awaited after the latency, before a charge's record is written,
+   * so a test can hold a charge at the provider until another step (a void) has run.
+   */
+  beforeRecord?: (reservationId: string) => Promise<void>;
 }
 
 /** What a record file holds: the first outcome of a reservation's charge (or its void). */
@@ -51,6 +56,7 @@ export class SimulatedProvider implements PaymentProvider {
     const previous = await this.lookup(request.reservationId);
     if (previous) return settledCharge(previous);
     if (this.options.latencyMs) await sleep(this.options.latencyMs);
+    await this.options.beforeRecord?.(request.reservationId);
     const recorded = await this.recordFirst({
       reservationId: request.reservationId,
       status: this.decide(request.token),

@@ -11,9 +11,12 @@ import { call, testApi, waitFor, type Answer, type TestApi } from './support/api
 let api: TestApi;
 let n = 0;
 const windowMs = 1_000;
+/** Charges wait at the provider for this before they are recorded (open but in overtakenConfirm). */
+let chargeGate: Promise<void> = Promise.resolve();
+const gated = { beforeRecord: () => chargeGate };
 
 beforeAll(async () => {
-  api = await testApi({ engine: { paymentWindowMs: windowMs }, api: { paymentLatencyMs: 300, paymentTimeoutMs: 10_000 }, workers: {} });
+  api = await testApi({ engine: { paymentWindowMs: windowMs }, api: { paymentLatencyMs: 300, paymentTimeoutMs: 10_000 }, provider: gated, workers: {} });
 });
 afterAll(() => api.close());
 
@@ -54,11 +57,20 @@ async function expectNoMoneyWithoutOrder(a: TestApi, id: string, answer: Answer)
 async function overtakenConfirm(a: TestApi): Promise<{ id: string; sku: string; got: Answer }> {
   const ttlMs = 600_000;
   const { id, sku } = await payingHold(a, ttlMs);
-  const answer = confirm(a, id);
-  await waitFor(async () => a.runtime.provider.chargesInFlight > 0, 10_000, 'the charge at the provider');
-  await advanceClock(a.runtime.engine, pastDeadline(ttlMs));
-  expect(await a.runtime.recovery.recoverOverdue()).toMatchObject({ released: 1 });
-  return { id, sku, got: await answer };
+  // The charge is held at the provider until the recovery has run, however slow the machine.
+  let land!: () => void;
+  chargeGate = new Promise((resolve) => { land = resolve; });
+  try {
+    const answer = confirm(a, id);
+    await waitFor(async () => a.runtime.provider.chargesInFlight > 0, 10_000, 'the charge at the provider');
+    await advanceClock(a.runtime.engine, pastDeadline(ttlMs));
+    expect(await a.runtime.recovery.recoverOverdue()).toMatchObject({ released: 1 });
+    land();
+    return { id, sku, got: await answer };
+  } finally {
+    land();
+    chargeGate = Promise.resolve();
+  }
 }
 
 describe('a confirm overtaken by the overdue recovery', () => {
@@ -116,7 +128,7 @@ describe('a confirm overtaken by the overdue recovery', () => {
 describe('a provider that ignores the void', () => {
   it('a capture landing on a released hold is refunded, recorded, counted, and the client gets 402 payment-refunded', async () => {
     const careless = await testApi({ engine: { paymentWindowMs: windowMs }, api: { paymentLatencyMs: 300, paymentTimeoutMs: 10_000 },
-      provider: { ignoreVoids: true }, workers: {} });
+      provider: { ignoreVoids: true, ...gated }, workers: {} });
     try {
       const { id, sku, got } = await overtakenConfirm(careless);
       expect([got.status, got.body.type], JSON.stringify(got.body)).toEqual([402, '/problems/payment-refunded']);
@@ -138,7 +150,7 @@ describe('a provider that ignores the void', () => {
 
   it('a refund that fails at first: the retried confirm refunds and says 402 payment-refunded, never "nothing taken"', async () => {
     const careless = await testApi({ engine: { paymentWindowMs: windowMs }, api: { paymentLatencyMs: 300, paymentTimeoutMs: 10_000 },
-      provider: { ignoreVoids: true } });
+      provider: { ignoreVoids: true, ...gated } });
     try {
       // Fault injection: the provider's refund endpoint is down for one call.
       const provider = careless.runtime.provider;
@@ -187,7 +199,7 @@ describe('a provider that ignores the void', () => {
     let partSkus = '';
     let failures = 0;
     const careless = await testApi({ engine: { paymentWindowMs: windowMs }, api: { paymentLatencyMs: 300, paymentTimeoutMs: 10_000 },
-      provider: { ignoreVoids: true }, faults: { beforeScript: (name, args) => {
+      provider: { ignoreVoids: true, ...gated }, faults: { beforeScript: (name, args) => {
         if (name === 'releaseHold' && args[0] === partSkus && failures > 0) {
           failures -= 1;
           throw Object.assign(new Error('Connection is closed (fault)'), { code: 'ECONNRESET' });
@@ -209,11 +221,18 @@ describe('a provider that ignores the void', () => {
       const part = skus.map((s) => partitionOf(s, engine.settings.partitions)).find((p) => p !== home)!;
       partSkus = partitionKeys(engine.settings.keyPrefix, part).skus;
       expect((await engine.beginPayment(id)).kind).toBe('paying');
+      let land!: () => void;
+      chargeGate = new Promise((resolve) => { land = resolve; }); // the charge lands after the recovery's first pass
       const answer = confirm(careless, id);
-      await waitFor(async () => careless.runtime.provider.chargesInFlight > 0, 10_000, 'the charge at the provider');
-      await advanceClock(engine, pastDeadline(600_000));
-      failures = 1;
-      expect(await careless.runtime.recovery.recoverOverdue()).toMatchObject({ failed: 1 }); // the part's release failed
+      try {
+        await waitFor(async () => careless.runtime.provider.chargesInFlight > 0, 10_000, 'the charge at the provider');
+        await advanceClock(engine, pastDeadline(600_000));
+        failures = 1;
+        expect(await careless.runtime.recovery.recoverOverdue()).toMatchObject({ failed: 1 }); // the part's release failed
+      } finally {
+        land();
+        chargeGate = Promise.resolve();
+      }
       expect((await answer).status).toBe(402);
       for (let pass = 0; pass < 2; pass++) await careless.runtime.recovery.recoverOverdue();
       for (const sku of skus) expect(await stockOf(careless, sku)).toEqual({ total: 1, available: 1, reserved: 0, sold: 0 });
