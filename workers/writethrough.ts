@@ -4,6 +4,7 @@ import { type Engine, type Logger, requireDecoded, type DecodedEntry, fulfilsWit
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';
 import { failureReason, isPermanent } from './failures.ts';
+import { WriteThroughMetrics } from './metrics.ts';
 import { drainAttempts, type WorkerSettings } from '../settings/views.ts';
 
 export const queueName = 'outbox';
@@ -71,6 +72,8 @@ export interface WriteThroughStats {
  */
 export class WriteThrough {
   readonly stats: WriteThroughStats = { written: 0, batches: 0, failures: 0, parked: 0, parkedRetried: 0, unparked: 0 };
+  /** Lag (commit in Redis to rows in PostgreSQL) and outcome counters, for GET /metrics. */
+  readonly metrics = new WriteThroughMetrics(this.stats);
   private readonly queue: Queue<DrainJob>;
   private readonly worker: Worker<DrainJob>;
   private pumpTimer: NodeJS.Timeout | null = null;
@@ -176,7 +179,7 @@ export class WriteThrough {
       if (!parkOnFailure || !isPermanent(error)) throw error;
       return this.split(partition, entries, error);
     }
-    await this.engine.outbox.trim(partition, entries);
+    await Promise.all([this.engine.outbox.trim(partition, entries), this.observeWritten(partition, entries)]);
     this.stats.written += entries.length;
     this.stats.batches += 1;
   }
@@ -240,11 +243,15 @@ export class WriteThrough {
         reason ??= failureReason(error);
         continue;
       }
-      await this.engine.outbox.unpark(partition, entry);
+      await Promise.all([this.engine.outbox.unpark(partition, entry), this.observeWritten(partition, [entry])]);
       this.stats.unparked += 1;
       written += 1;
     }
     return { written, reason };
+  }
+
+  private observeWritten(partition: number, entries: DecodedEntry[]): Promise<void> {
+    return this.metrics.observeWritten(entries, () => this.engine.outbox.clockMs(partition));
   }
 
   /** At warn at most every parkedWarnIntervalMs (the entries were logged when parked), else at debug. */
