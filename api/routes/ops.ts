@@ -1,9 +1,9 @@
 import { fulfilsWithin } from '../../engine/index.ts';
 import type { ApiDeps } from '../deps.ts';
+import { metricsContentType, scrapeMetrics } from '../metrics.ts';
 import { openApiDocument } from '../openapi.ts';
 import type { Route } from '../router.ts';
 
-const stockGaugeSkusMax = 1_000;
 /** How long /readyz waits for each store to answer. Not a setting: a probe's own timeout (its caller's) sits above it. */
 const readyCheckMs = 1_000;
 
@@ -29,33 +29,8 @@ export function opsRoutes(d: ApiDeps): Route[] {
           overloaded: memory.overloaded } } };
     } },
     { method: 'get', pattern: '/metrics', access: 'admin', body: false, handler: async () => {
-      await collectGauges(d);
-      return { status: 200, body: await d.metrics.registry.metrics(), raw: true, contentType: d.metrics.registry.contentType };
+      return { status: 200, body: await scrapeMetrics(d), raw: true, contentType: metricsContentType };
     } },
     { method: 'get', pattern: '/openapi.json', access: 'public', body: false, handler: async () => ({ status: 200, body: document }) },
   ];
-}
-
-/** Stock per SKU (the first 1,000 of the catalog), queue depths and parked outbox entries, read when scraped. */
-async function collectGauges(d: ApiDeps): Promise<void> {
-  d.metrics.stock.reset();
-  let next: string | null = null;
-  let seen = 0;
-  do {
-    const page: Awaited<ReturnType<typeof d.engine.listProducts>> = await d.engine.listProducts(next, 100);
-    for (const p of page.items) {
-      for (const [state, units] of Object.entries(p.stock)) d.metrics.stock.set({ sku: p.sku, state }, units);
-    }
-    seen += page.items.length;
-    next = page.next;
-  } while (next && seen < stockGaugeSkusMax);
-  const depths = d.engine.queueDepths();
-  d.metrics.queueDepth.set({ queue: 'reserve_batches' }, depths.reserveBatches);
-  d.metrics.queueDepth.set({ queue: 'key_claims' }, depths.keyClaims);
-  const [backlog, parked] = await Promise.all([d.engine.outbox.backlog(), d.engine.outbox.parked()]);
-  d.metrics.queueDepth.set({ queue: 'outbox' }, backlog);
-  d.metrics.outboxParked.set(parked);
-  for (const size of d.engine.takeBatchSizes()) d.metrics.batchSize.observe(size);
-  d.metrics.observeCheckout(d.checkout.stats);
-  d.metrics.observeMemory(await d.engine.memory(true));
 }
