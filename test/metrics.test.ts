@@ -3,10 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createLogger } from '../engine/index.ts';
+import { createLogger, partitionOf } from '../engine/index.ts';
 import { wireMetrics } from '../app/metrics-aggregate.ts';
 import { freePort, waitForHttp } from '../services/process.ts';
 import { call, freshDatabase, testApi, tokens, waitFor, type Answer } from './support/api.ts';
+import { skusInDistinctPartitions } from './support/engine.ts';
 
 /** The value of each sample of a Prometheus text, by name and labels: `name{a="1",b="2"}` -> value. */
 function samples(text: string): Map<string, number> {
@@ -154,6 +155,26 @@ describe('GET /metrics of one process', () => {
       expect(total(text, 'stockade_metrics_processes', { state: 'answered' })).toBe(1);
       expect(text).toMatch(/^# TYPE stockade_holds_expired_total counter$/m);
       expect(text).toMatch(/^stockade_holds\{state="held"\} \d+$/m);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('outbox entries per partition: the 64 longest non-empty partitions only, whatever STOCKADE_PARTITIONS', async () => {
+    const api = await testApi({ engine: { partitions: 256 } });
+    try {
+      // 70 partitions with a product event each; three of them with more (stock events): no write-through runs.
+      const skus = skusInDistinctPartitions(api.runtime.engine, 'OB', 70);
+      for (const sku of skus) await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 1, stock: 1 } });
+      for (const sku of skus.slice(0, 3)) {
+        for (let i = 0; i < 2; i++) await call(api.url, 'POST', `/v1/products/${sku}/stock`, { token: 'admin', body: { delta: 1 } });
+      }
+      const text = (await call(api.url, 'GET', '/metrics', { token: 'admin' })).body as string;
+      const series = [...text.matchAll(/^stockade_outbox_entries\{partition="(\d+)"\} (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+      expect(series).toHaveLength(64);
+      const longest = skus.slice(0, 3).map((sku) => partitionOf(sku, 256));
+      expect(series.filter(([p]) => longest.includes(p!))).toEqual(expect.arrayContaining(longest.map((p) => [p, 3])));
+      expect(total(text, 'stockade_queue_depth', { queue: 'outbox' })).toBe(76);
     } finally {
       await api.close();
     }
