@@ -1,6 +1,34 @@
 import client from 'prom-client';
+import type { CheckoutStats, Engine } from '../engine/index.ts';
+import type { ApiDeps } from './deps.ts';
+import type { ProblemSlug, Reply } from './problems.ts';
 
-/** Prometheus metrics of one API process (GET /metrics). */
+/**
+ * GET /metrics shows the whole stack in one scrape. Each process keeps its own
+ * metrics (ApiMetrics: HTTP, batching, payments; write-through's in the
+ * process that runs it), summed over the processes; what lives in Redis
+ * (stock, outbox, holds by state, expiries, memory) is read once per scrape
+ * by the process that assembles it (stackMetrics). With several API processes
+ * the primary assembles it (app/metrics-aggregate.ts); else the process asked.
+ */
+export type MetricsJson = client.MetricObjectWithValues<client.MetricValue<string>>[];
+
+export const metricsContentType = client.Registry.PROMETHEUS_CONTENT_TYPE;
+
+/** Stock gauges cover the catalog's first SKUs only (a catalog may be large; each SKU is four series). */
+const stockGaugeSkusMax = 1_000;
+/** Per-partition outbox series: the longest non-empty partitions only (STOCKADE_PARTITIONS may be 4,096). */
+export const outboxPartitionSeriesMax = 64;
+
+const queueDepthHelp = 'requests queued or in flight in the batchers, and outbox entries not yet written through';
+
+/** The problems that refuse a request, by the reason they are counted under. */
+const refusalReasons: Partial<Record<string, string>> = Object.fromEntries(Object.entries({
+  'out-of-stock': 'out_of_stock', 'per-user-limit': 'per_user_limit', 'unknown-sku': 'unknown_sku',
+  'idempotency-key-reused': 'key_reused', overloaded: 'overloaded', 'rate-limited': 'rate_limited', unavailable: 'unavailable',
+} satisfies Partial<Record<ProblemSlug, string>>).map(([slug, reason]) => [`/problems/${slug}`, reason]));
+
+/** Prometheus metrics of one process (summed over the processes of the stack). */
 export class ApiMetrics {
   readonly registry = new client.Registry();
   readonly requests = new client.Counter({
@@ -12,60 +40,149 @@ export class ApiMetrics {
     labelNames: ['route', 'outcome'] as const, registers: [this.registry],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
+  readonly refusals = new client.Counter({
+    name: 'stockade_refusals_total', help: 'requests refused, by reason (a replayed refusal is not counted again)',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
   readonly batchSize = new client.Histogram({
     name: 'stockade_reserve_batch_size', help: 'requests per reserve script call (group commit)',
     registers: [this.registry], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
   });
-  readonly stock = new client.Gauge({
-    name: 'stockade_stock_units', help: 'units per SKU and state (first 1,000 SKUs of the catalog)',
-    labelNames: ['sku', 'state'] as const, registers: [this.registry],
+  private readonly queueDepth = new client.Gauge({
+    name: 'stockade_queue_depth', help: queueDepthHelp, labelNames: ['queue'] as const, registers: [this.registry],
   });
-  readonly queueDepth = new client.Gauge({
-    name: 'stockade_queue_depth', help: 'requests queued or in flight in the batchers, and outbox entries not yet written through',
-    labelNames: ['queue'] as const, registers: [this.registry],
+  private readonly payments = new client.Counter({
+    name: 'stockade_payments_total', help: 'payment outcomes: captured (an order), declined, voided, refunded, pending (no answer in time)',
+    labelNames: ['outcome'] as const, registers: [this.registry],
   });
-  readonly outboxParked = new client.Gauge({
-    name: 'stockade_outbox_parked_entries', help: 'outbox entries that failed for good and wait in the parked streams for their next retry',
+  private readonly refunds = new client.Counter({
+    name: 'stockade_payments_refunded_total', help: 'captures that landed on a released hold (a provider that ignored the void) and were refunded',
     registers: [this.registry],
   });
-
-  readonly refunds = new client.Counter({
-    name: 'stockade_payments_refunded_total', help: 'captures that landed on a released hold (a provider that ignored the void) and were refunded, by this process',
+  private readonly voids = new client.Counter({
+    name: 'stockade_payments_voided_total', help: 'overdue payments voided at the provider before any capture',
     registers: [this.registry],
   });
-  readonly voids = new client.Counter({
-    name: 'stockade_payments_voided_total', help: 'overdue payments voided at the provider before any capture, by this process',
-    registers: [this.registry],
-  });
-  readonly redisMemory = new client.Gauge({
-    name: 'stockade_redis_memory_bytes', help: 'Redis memory: used, and maxmemory (the watermark applies to it)',
-    labelNames: ['kind'] as const, registers: [this.registry],
-  });
-  readonly memoryOverloaded = new client.Gauge({
-    name: 'stockade_redis_memory_overloaded', help: '1 while Redis memory is past the high watermark (new holds refused)',
-    registers: [this.registry],
-  });
-  private seen = { refunded: 0, voided: 0 };
-
-  observeMemory(m: { usedBytes: number; maxBytes: number; overloaded: boolean }): void {
-    this.redisMemory.set({ kind: 'used' }, m.usedBytes);
-    this.redisMemory.set({ kind: 'max' }, m.maxBytes);
-    this.memoryOverloaded.set(m.overloaded ? 1 : 0);
-  }
-
-  /** Carries the checkout's counts over to the counters (read at scrape time). */
-  observeCheckout(stats: { refunded: number; voided: number }): void {
-    this.refunds.inc(stats.refunded - this.seen.refunded);
-    this.voids.inc(stats.voided - this.seen.voided);
-    this.seen = { ...stats };
-  }
+  private readonly included: client.Registry[] = [];
+  /**
+   * Set in an API process of a cluster: asks the primary for the whole stack's
+   * scrape. Null: this process assembles it.
+   */
+  remote: (() => Promise<string>) | null = null;
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'stockade_' });
   }
 
-  observe(route: string, status: number, seconds: number): void {
+  /** Adds another registry of this process (write-through's) to what the process reports. */
+  include(registry: client.Registry): void {
+    this.included.push(registry);
+  }
+
+  observe(route: string, reply: Reply, seconds: number): void {
+    const status = reply.status;
     this.requests.inc({ route, status });
     this.latency.observe({ route, outcome: status < 400 ? 'ok' : status < 500 ? 'client_error' : 'server_error' }, seconds);
+    const reason = reply.problem && !reply.headers?.['idempotent-replayed'] ? refusalReasons[(reply.body as { type: string }).type] : undefined;
+    if (reason) this.refusals.inc({ reason });
   }
+
+  /** This process's metrics, as JSON to sum with the other processes': the engine's and the checkout's counts are read first. */
+  async processJson(d: { engine: Engine; checkout: { stats: CheckoutStats } }): Promise<MetricsJson> {
+    const depths = d.engine.queueDepths();
+    this.queueDepth.set({ queue: 'reserve_batches' }, depths.reserveBatches);
+    this.queueDepth.set({ queue: 'key_claims' }, depths.keyClaims);
+    for (const size of d.engine.takeBatchSizes()) this.batchSize.observe(size);
+    const { captured, declined, voided, refunded, pending } = d.checkout.stats;
+    this.payments.reset();
+    for (const [outcome, count] of Object.entries({ captured, declined, voided, refunded, pending })) this.payments.inc({ outcome }, count);
+    setCounter(this.refunds, refunded);
+    setCounter(this.voids, voided);
+    const lists = await Promise.all([this.registry, ...this.included].map((r) => r.getMetricsAsJSON()));
+    // prom-client leaves start times out of a sum; the stack's is its newest process's (it moves when any restarts).
+    return (lists.flat() as MetricsJson).map((m) => (m.name === 'stockade_process_start_time_seconds' ? { ...m, aggregator: 'max' } : m));
+  }
+}
+
+function setCounter(counter: client.Counter, value: number): void {
+  counter.reset();
+  counter.inc(value);
+}
+
+/**
+ * What the stack keeps in Redis, read once per scrape: stock per SKU (the
+ * catalog's first 1,000), the outbox (in all, and its longest partitions),
+ * parked entries, holds by state and expiries (counted by the scripts), and
+ * Redis memory.
+ */
+export async function stackMetrics(engine: Engine): Promise<MetricsJson> {
+  const registry = new client.Registry();
+  const registers = [registry];
+  const stock = new client.Gauge({ name: 'stockade_stock_units', help: `units per SKU and state (first ${stockGaugeSkusMax} SKUs of the catalog)`,
+    labelNames: ['sku', 'state'] as const, registers });
+  let next: string | null = null;
+  let seen = 0;
+  do {
+    const page: Awaited<ReturnType<typeof engine.listProducts>> = await engine.listProducts(next, 100);
+    for (const p of page.items) {
+      for (const [state, units] of Object.entries(p.stock)) stock.set({ sku: p.sku, state }, units);
+    }
+    seen += page.items.length;
+    next = page.next;
+  } while (next && seen < stockGaugeSkusMax);
+
+  const [lengths, parked, counts, memory] = await Promise.all([engine.outbox.outboxLengths(), engine.outbox.parked(),
+    engine.holdCounts(), engine.memory(true)]);
+  new client.Gauge({ name: 'stockade_queue_depth', help: queueDepthHelp, labelNames: ['queue'] as const, registers })
+    .set({ queue: 'outbox' }, lengths.reduce((a, b) => a + b, 0));
+  const byPartition = new client.Gauge({ name: 'stockade_outbox_entries',
+    help: `outbox entries not yet written through, per partition: the ${outboxPartitionSeriesMax} longest non-empty partitions`,
+    labelNames: ['partition'] as const, registers });
+  const longest = lengths.map((length, partition) => ({ length, partition })).filter((l) => l.length > 0)
+    .sort((x, y) => y.length - x.length).slice(0, outboxPartitionSeriesMax);
+  for (const { partition, length } of longest) byPartition.set({ partition }, length);
+  new client.Gauge({ name: 'stockade_outbox_parked_entries', help: 'outbox entries that failed for good and wait in the parked streams for their next retry',
+    registers }).set(parked);
+
+  const holds = new client.Gauge({ name: 'stockade_holds', help: 'live holds by state (counted by the scripts; a cart counts once)',
+    labelNames: ['state'] as const, registers });
+  for (const [state, count] of Object.entries(counts.live)) holds.set({ state }, Math.max(0, count));
+  const expired = new client.Counter({ name: 'stockade_holds_expired_total',
+    help: 'holds expired, by who expired them: a reserve call reclaiming due holds, the sweeper, a step on a hold past its deadline',
+    labelNames: ['by'] as const, registers });
+  for (const [by, count] of Object.entries(counts.expired)) expired.inc({ by }, count);
+
+  const redisMemory = new client.Gauge({ name: 'stockade_redis_memory_bytes', help: 'Redis memory: used, and maxmemory (the watermark applies to it)',
+    labelNames: ['kind'] as const, registers });
+  redisMemory.set({ kind: 'used' }, memory.usedBytes);
+  redisMemory.set({ kind: 'max' }, memory.maxBytes);
+  new client.Gauge({ name: 'stockade_redis_memory_overloaded', help: '1 while Redis memory is past the high watermark (new holds refused)',
+    registers }).set(memory.overloaded ? 1 : 0);
+  return (await registry.getMetricsAsJSON()) as MetricsJson;
+}
+
+/** A scrape's own gauge: the processes whose metrics it holds, and those that did not answer in time. */
+async function processesJson(answered: number, missing: number): Promise<MetricsJson> {
+  const registry = new client.Registry();
+  const gauge = new client.Gauge({ name: 'stockade_metrics_processes', help: 'processes whose metrics this scrape sums, and processes that did not answer in time',
+    labelNames: ['state'] as const, registers: [registry] });
+  gauge.set({ state: 'answered' }, answered);
+  gauge.set({ state: 'missing' }, missing);
+  return (await registry.getMetricsAsJSON()) as MetricsJson;
+}
+
+/**
+ * The whole stack's scrape, assembled here: this process's metrics, the other
+ * processes' (`others`, as JSON; `missing` did not answer), and what Redis
+ * holds, summed metric by metric (prom-client's cluster aggregation: Node's
+ * process metrics by their own rules, e.g. the event loop lag averaged).
+ */
+export async function assembleScrape(d: ApiDeps, others: MetricsJson[] = [], missing = 0): Promise<string> {
+  const lists = await Promise.all([d.metrics.processJson(d), stackMetrics(d.engine), processesJson(1 + others.length, missing)]);
+  return client.AggregatorRegistry.aggregate([...lists, ...others]).metrics();
+}
+
+/** GET /metrics: the primary's scrape in an API process of a cluster, else this process's. */
+export function scrapeMetrics(d: ApiDeps): Promise<string> {
+  return d.metrics.remote ? d.metrics.remote() : assembleScrape(d);
 }

@@ -143,7 +143,7 @@ function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDe
     if (!handlerRunning) done();
     if (reply) {
       send(res, aborted, reply, requestId, closeConnection || inflight.stopping);
-      deps.metrics.observe(route.pattern, reply.status, (performance.now() - started) / 1000);
+      deps.metrics.observe(route.pattern, reply, (performance.now() - started) / 1000);
     }
   };
   res.onAborted(() => {

@@ -4,6 +4,7 @@ import { createLogger, type Logger, startSweepLoop } from '../engine/index.ts';
 import { resolveServices, type ServiceUrls } from '../services/resolve.ts';
 import { checkSettings, devTokens, processRoles, serviceSettings } from '../settings/views.ts';
 import { startWorkers } from '../workers/run.ts';
+import { wireMetrics } from './metrics-aggregate.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 
 /**
@@ -33,6 +34,7 @@ export async function start(): Promise<void> {
   }
   const sweeper = startSweepLoop(runtime.engine, log, runtime.recovery);
   const writeThrough = startWorkers(runtime.engine, services.redisUrl, runtime.sql, log);
+  wireMetrics(runtime.apiDeps(), { log, writeThrough, processes: settings.processes });
   let server: ApiServer | null = null;
   onShutdown(log, async () => {
     await Promise.all([server?.close(settings.shutdownGraceMs), stopApiProcesses(settings.shutdownGraceMs)]);
@@ -91,6 +93,7 @@ async function runApiProcess(): Promise<void> {
   // The primary checked the settings and passes the services' URLs to each API process it forks.
   const { redisUrl, databaseUrl } = serviceSettings();
   const runtime = await createRuntime({ redisUrl: redisUrl!, databaseUrl: databaseUrl!, log });
+  wireMetrics(runtime.apiDeps(), { log });
   const server = await startApi(runtime.apiDeps(), runtime.settings.port, runtime.settings.host);
   onShutdown(log, async () => {
     await server.close(runtime.settings.shutdownGraceMs);

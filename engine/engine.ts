@@ -6,6 +6,7 @@ import type { FaultHooks } from './faults.ts';
 import { Holds } from './holds/holds.ts';
 import { HoldMaker } from './holds/make.ts';
 import { fingerprints, IdempotencyClaims } from './idempotency/claims.ts';
+import { readHoldCounts, type HoldCounts } from './redis/hold-counts.ts';
 import { Sweeper, type SweepReport } from './reconciler/sweeper.ts';
 import { recordRetentionMs, type EngineContext } from './redis/context.ts';
 import { KeySpace } from './redis/keys.ts';
@@ -171,6 +172,11 @@ export class Engine {
   /** Requests queued or in flight in the group-commit batchers. */
   queueDepths(): { reserveBatches: number; keyClaims: number } {
     return { reserveBatches: this.#parts.maker.batches.pending, keyClaims: this.#parts.claims.batches.pending };
+  }
+
+  /** Holds by state and expiries over every partition, as the scripts count them in Redis (one read per partition). */
+  holdCounts(): Promise<HoldCounts> {
+    return readHoldCounts(this.#parts.ctx);
   }
 
   /** The sizes of the reserve batches sent since the last call (for a histogram). */

@@ -19,6 +19,7 @@ export { fulfilsWithin } from './timing.ts';
 export { partitionOf } from './redis/partition.ts';
 export { partitionKeys, shardKeys, type PartitionKeys, type ShardKeys } from './redis/keys.ts';
 export type { MemoryState } from './redis/memory.ts';
+export type { ExpiredBy, HoldCounts } from './redis/hold-counts.ts';
 export type { OutboxStreams } from './redis/outbox-streams.ts';
 export {
   requireDecoded, type DecodedEntry, type OutboxEntry, type OutboxEvent, type UndecodableEntry,

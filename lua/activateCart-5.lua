@@ -20,8 +20,10 @@
 --- @include "record"
 --- @include "units"
 --- @include "status"
+--- @include "counts"
 local skusKey, holdsKey, usersKey, gcKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, retentionMs = ARGV[1], tonumber(ARGV[2])
+countHoldsIn(metaKey, 'access')
 
 local rec = loadRecord(holdsKey, id)
 if not rec then return { NOT_FOUND } end

@@ -28,10 +28,12 @@
 --- @include "record"
 --- @include "units"
 --- @include "status"
+--- @include "counts"
 local skusKey, holdsKey, payingKey, usersKey, gcKey, metaKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, windowMs, retentionMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = nowMs(metaKey)
+countHoldsIn(metaKey, 'access')
 
 local rec = loadRecord(holdsKey, id)
 if not rec then return { NOT_FOUND } end

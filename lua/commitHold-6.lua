@@ -21,12 +21,14 @@
 --- @include "record"
 --- @include "units"
 --- @include "status"
+--- @include "counts"
 --- @include "outbox"
 local skusKey, holdsKey, payingKey, gcKey, outboxKey, metaKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, orderId, amountCents, paymentRef = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local retentionMs = tonumber(ARGV[5])
 local now = nowMs(metaKey)
+countHoldsIn(metaKey, 'access')
 
 local rec = loadRecord(holdsKey, id)
 if not rec then return { NOT_FOUND } end

@@ -20,8 +20,10 @@
 --- @include "record"
 --- @include "units"
 --- @include "expire"
+--- @include "counts"
 local k = { skus = KEYS[1], holds = KEYS[2], due = KEYS[3], dueHolds = KEYS[4], users = KEYS[5], gc = KEYS[6] }
 local now = nowMs(KEYS[7])
+countHoldsIn(KEYS[7], 'sweeper')
 local workMax, retentionMs = tonumber(ARGV[1]), tonumber(ARGV[2])
 
 -- The old index, group by group within the budget.

@@ -45,10 +45,12 @@
 --- @include "record"
 --- @include "units"
 --- @include "status"
+--- @include "counts"
 local skusKey, holdsKey, payingKey, usersKey, gcKey, metaKey, voidedKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local id, mode, retentionMs = ARGV[1], ARGV[2], tonumber(ARGV[6])
 local now = nowMs(metaKey)
+countHoldsIn(metaKey, 'access')
 local note = outcomeNote(ARGV[3], ARGV[4], ARGV[5])
 local ABANDONING = { abandon = true, ['abandon-any'] = true }
 local REASONS = { declined = 'declined', voided = 'voided', compensate = 'compensated' }

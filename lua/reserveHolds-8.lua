@@ -22,7 +22,7 @@
   KEYS[4] dueHolds  zset   '<sku>\31<deadline>\31<ids>' (lua/includes/expire.lua)
   KEYS[5] users     hash   <sku>:<user_id> -> units held or bought (limited SKUs only)
   KEYS[6] gc        zset   msgpack arrays of ids, scored by when they may be purged
-  KEYS[7] meta      hash   clock_offset_ms
+  KEYS[7] meta      hash   clock_offset_ms; holds by state and expiries (lua/includes/counts.lua)
   KEYS[8] outbox    stream  (only its length is read: the write-through backlog)
 
   ARGV[1] reclaimWorkMax   ARGV[2] reclaimSkuWorkMax   ARGV[3] retentionMs
@@ -52,6 +52,7 @@
 --- @include "record"
 --- @include "units"
 --- @include "expire"
+--- @include "counts"
 local k = { skus = KEYS[1], holds = KEYS[2], due = KEYS[3], dueHolds = KEYS[4], users = KEYS[5], gc = KEYS[6] }
 local skusKey, holdsKey, usersKey, gcKey, metaKey, outboxKey = k.skus, k.holds, k.users, k.gc, KEYS[7], KEYS[8]
 local reclaimWorkMax, reclaimBudget = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -71,6 +72,7 @@ end
 local REQ_HEADER = 6
 local now = nowMs(metaKey)
 local nowText = num(now)
+countHoldsIn(metaKey, 'reserve')
 
 expireDue(k, now, reclaimWorkMax, retentionMs)
 
@@ -133,6 +135,7 @@ local firstOf = {}       -- id -> { code, a, b } of its first request in this ba
 local newRecords = {}    -- HSET arguments
 local dueGroups, dueGroupOf = {}, {}   -- { deadline, sku, ids } per (deadline, sku) of new holds
 local tombstones = {}
+local made = { held = 0, pending = 0 }   -- new holds counted (a cart's other parts are not)
 
 -- Keeps this batch's counts in step when a hold expires in the middle of it.
 local function returned(rec)
@@ -223,6 +226,7 @@ local function hold(s, lineCount)
   end
   local mode, status, home = string.sub(flags, 1, 1), 'held', ''
   if mode == 'p' then status = 'pending' elseif mode == 'c' then home = parts; parts = '' end
+  if home == '' then made[status] = made[status] + 1 end
   newRecords[#newRecords + 1] = id
   newRecords[#newRecords + 1] = recordText(status, nowText, num(expiresAt), home, parts, '0', '', '', ARGV[s + 5],
     linesText(s, lineCount, true), user)
@@ -266,6 +270,7 @@ end
 if #newRecords > 0 then
   redis.call('HSET', holdsKey, unpack(newRecords))
 end
+countNewHolds(now, made.held, made.pending)
 for _, group in ipairs(dueGroups) do group[3] = table.concat(group[3], ',') end
 addDue(k.due, k.dueHolds, dueGroups)
 addGarbage(gcKey, now + retentionMs, tombstones)

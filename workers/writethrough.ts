@@ -4,6 +4,7 @@ import { type Engine, type Logger, requireDecoded, type DecodedEntry, fulfilsWit
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';
 import { failureReason, isPermanent } from './failures.ts';
+import { WriteThroughMetrics } from './metrics.ts';
 import { drainAttempts, type WorkerSettings } from '../settings/views.ts';
 
 export const queueName = 'outbox';
@@ -71,6 +72,8 @@ export interface WriteThroughStats {
  */
 export class WriteThrough {
   readonly stats: WriteThroughStats = { written: 0, batches: 0, failures: 0, parked: 0, parkedRetried: 0, unparked: 0 };
+  /** Lag (commit in Redis to rows in PostgreSQL) and outcome counters, for GET /metrics. */
+  readonly metrics = new WriteThroughMetrics(this.stats);
   private readonly queue: Queue<DrainJob>;
   private readonly worker: Worker<DrainJob>;
   private pumpTimer: NodeJS.Timeout | null = null;
@@ -177,6 +180,7 @@ export class WriteThrough {
       return this.split(partition, entries, error);
     }
     await this.engine.outbox.trim(partition, entries);
+    await this.observeWritten(partition, entries); // after the trim: a batch retried after a failed trim is observed once
     this.stats.written += entries.length;
     this.stats.batches += 1;
   }
@@ -241,10 +245,15 @@ export class WriteThrough {
         continue;
       }
       await this.engine.outbox.unpark(partition, entry);
+      await this.observeWritten(partition, [entry]);
       this.stats.unparked += 1;
       written += 1;
     }
     return { written, reason };
+  }
+
+  private observeWritten(partition: number, entries: DecodedEntry[]): Promise<void> {
+    return this.metrics.observeWritten(entries, () => this.engine.outbox.clockMs(partition));
   }
 
   /** At warn at most every parkedWarnIntervalMs (the entries were logged when parked), else at debug. */

@@ -22,6 +22,12 @@ export type ConfirmOutcome =
 export type ConfirmReply = ConfirmOutcome | { kind: 'duplicate'; of: ConfirmOutcome } | { kind: 'key_reused' };
 
 export interface CheckoutStats {
+  /** Captures committed as orders (by a confirm, or by the recovery for a payment whose confirm did not wait). */
+  captured: number;
+  /** Charges declined (the hold released). */
+  declined: number;
+  /** Confirms answered `payment_pending`: the provider did not answer in time (the recovery settles each later). */
+  pending: number;
   /** Overdue payments voided at the provider before any capture. */
   voided: number;
   /** Captures found on released holds, refunded. */
@@ -69,7 +75,7 @@ async function ask<T>(what: string, call: Promise<T>): Promise<T> {
  * finishes an interrupted one and answers the same.
  */
 export class Checkout {
-  readonly stats: CheckoutStats = { voided: 0, refunded: 0 };
+  readonly stats: CheckoutStats = { captured: 0, declined: 0, pending: 0, voided: 0, refunded: 0 };
 
   constructor(
     private readonly engine: Engine,
@@ -108,7 +114,10 @@ export class Checkout {
     if (!reservation) return { kind: 'not_found' };
     const charge = await withTimeout(this.provider.charge(
       { reservationId: id, amountCents: begun.totalCents, token, lines: reservation.items }, this.paymentTimeoutMs), this.paymentTimeoutMs);
-    if (charge.status === 'timeout') return { kind: 'payment_pending', deadlineMs: begun.deadlineMs };
+    if (charge.status === 'timeout') {
+      this.stats.pending += 1;
+      return { kind: 'payment_pending', deadlineMs: begun.deadlineMs };
+    }
     return this.settle(id, charge, reservation);
   }
 
@@ -117,7 +126,11 @@ export class Checkout {
    * hold released meanwhile, is refunded); a decline or a void releases.
    */
   private async settle(id: string, charge: SettledCharge, reservation?: Reservation): Promise<ConfirmOutcome> {
-    if (charge.status === 'declined') return this.releaseFor(id, 'declined', { kind: 'declined', reason: charge.reason });
+    if (charge.status === 'declined') {
+      const out = await this.releaseFor(id, 'declined', { kind: 'declined', reason: charge.reason });
+      if (out.kind === 'declined') this.stats.declined += 1;
+      return out;
+    }
     if (charge.status === 'voided') return this.releaseFor(id, 'voided', { kind: 'voided' });
     const out = await this.commitCaptured(id, charge.amountCents, charge.reference);
     if (out.kind === 'released' || out.kind === 'expired') return this.refund(id, charge.amountCents);
@@ -127,6 +140,7 @@ export class Checkout {
         'a captured charge whose hold Redis does not have; left for the reconciler');
       throw new StockadeError('SERVICE_FAILED', `the captured charge of ${id} has no hold to commit (${out.kind}); the reconciler settles it`);
     }
+    this.stats.captured += 1;
     const confirmed = reservation ? { ...reservation, status: 'confirmed' as const, orderId: out.orderId } : await this.engine.getReservation(id);
     if (!confirmed) return { kind: 'not_found' };
     return { kind: 'confirmed', reservation: confirmed, orderId: out.orderId, amountCents: charge.amountCents };

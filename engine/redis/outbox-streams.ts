@@ -59,6 +59,12 @@ export class OutboxStreams {
     return partitions.filter((_, i) => !replies[i]?.[0] && replies[i]?.[1] === 0);
   }
 
+  /** The scripts' clock of a partition (Redis TIME plus its clock_offset_ms): the clock an event's `at` was read from. */
+  async clockMs(partition: number): Promise<number> {
+    const [[seconds, micros], offset] = await Promise.all([this.ctx.redis.time(), this.ctx.redis.hget(this.keys(partition).meta, 'clock_offset_ms')]);
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + Number(offset ?? 0);
+  }
+
   private keys(partition: number) {
     return this.ctx.keys.partition(partition);
   }

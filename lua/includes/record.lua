@@ -1,3 +1,4 @@
+--- @include "counts"
 -- Hold records: one string per hold, a field of the partition's holds hash.
 -- This file is the format's one writer and one reader in Lua (every script
 -- builds and reads records through it); engine/redis/records.ts is the reader
@@ -24,7 +25,8 @@
 --
 -- Decoded, a record is a table: status, created, expires, home, parts (text),
 -- ended, order, note (a word, or { code, a, b }), lines (flat, LINE_STRIDE
--- values per line: sku, qty, price_cents, counted), user.
+-- values per line: sku, qty, price_cents, counted), user; and `was`, the status
+-- it was read with (saveRecord counts the move: counts.lua).
 -- Built by concatenation, measured cheaper than cmsgpack.pack (docs/design.md,
 -- "Key layout", has the figures): the reserve path builds one per hold (with
 -- recordLine and recordText).
@@ -93,7 +95,7 @@ local function decodedRecord(raw, pos, f, note, at)
     lines[i] = v
     pos = e + 1
   end
-  return { status = f[1], created = tonumber(f[2]), expires = tonumber(f[3]), home = f[4], parts = f[5],
+  return { status = f[1], was = f[1], created = tonumber(f[2]), expires = tonumber(f[3]), home = f[4], parts = f[5],
     ended = tonumber(f[6]), order = f[7], note = note, lines = lines, user = string.sub(raw, pos) }
 end
 
@@ -137,6 +139,8 @@ local function loadRecord(holdsKey, id)
 end
 
 local function saveRecord(holdsKey, id, rec)
+  countMove(rec, rec.was)
+  rec.was = rec.status
   redis.call('HSET', holdsKey, id, encodeRecord(rec))
 end
 
