@@ -27,14 +27,18 @@ export function apiRoutes(deps: ApiDeps): Route[] {
   return routes;
 }
 
-/** The v1 HTTP API on uWebSockets.js: thin routes over the engine. */
-export function startApi(deps: ApiDeps, port: number, host = '0.0.0.0'): Promise<ApiServer> {
+/**
+ * The v1 HTTP API on uWebSockets.js: thin routes over the engine. It listens with SO_REUSEPORT
+ * (API processes share the port) unless `exclusive`.
+ */
+export function startApi(deps: ApiDeps, port: number, host = '0.0.0.0', o: { exclusive?: boolean } = {}): Promise<ApiServer> {
   const uws = loadUws();
   const app = uws.App();
   const inflight = new Inflight();
   registerRoutes(app, apiRoutes(deps), { auth: new Auth(deps.settings.adminToken, deps.settings.clientToken), metrics: deps.metrics, limiter: deps.limiter, log: deps.log }, inflight);
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket: us_listen_socket | false) => {
+    // uWS's typings lack listen(host, port, options, cb); options 1 is LIBUS_LISTEN_EXCLUSIVE_PORT.
+    (app.listen as unknown as (...a: unknown[]) => void).call(app, host, port, o.exclusive ? 1 : 0, (socket: us_listen_socket | false) => {
       if (!socket) return reject(new StockadeError('SERVICE_FAILED', `cannot listen on ${host}:${port}`));
       resolve({
         port: uws.us_socket_local_port(socket),

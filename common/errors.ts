@@ -4,6 +4,8 @@ export type ErrorCode =
   | 'OVERLOADED'
   | 'INVALID_SETTING'
   | 'SERVICE_FAILED'
+  /** What a start needs is taken: the API's port, or the data directory (by a running Stockade). */
+  | 'IN_USE'
   | 'OUTBOX_UNDECODABLE'
   /** A script replied a code its module does not know (a script and its module out of step). */
   | 'UNKNOWN_REPLY'

@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dataDirSetting } from '../settings/views.ts';
 import { freePort, portIsFree } from './process.ts';
-import { postgresRunning, startPostgres, stopPostgres } from './postgres.ts';
+import { postgresBinDir, postgresRunning, startPostgres, stopPostgres } from './postgres.ts';
 import { redisRunning, startRedis, stopRedis } from './redis.ts';
 
 /** The embedded default: a private redis-server and PostgreSQL under one data dir. */
@@ -64,29 +65,95 @@ function urlsOf(dataDir: string, ports: ServicesFile): LocalServices {
   };
 }
 
-/** Starts what is not running yet under dataDir (reusing the ports it had) and returns the URLs. */
-export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
+/** Which of the embedded services a call concerns. */
+export interface ServiceSet {
+  redis: boolean;
+  postgres: boolean;
+}
+
+const both: ServiceSet = { redis: true, postgres: true };
+
+/**
+ * Starts what is not running yet under dataDir (reusing the ports it had) and returns the URLs;
+ * `only` limits it to some of them. `started` says which this call started. When one fails, the
+ * ones this call started are stopped again before the error is thrown: a failed start leaves nothing.
+ */
+export async function startLocalServices(options: LocalServicesOptions & { only?: ServiceSet }): Promise<LocalServices & { started: ServiceSet }> {
   const dataDir = resolve(options.dataDir);
+  const only = options.only ?? both;
   mkdirSync(dataDir, { recursive: true });
   chmodSync(dataDir, 0o755); // the postgres OS user must be able to reach its data dir below
   const known = readServicesFile(dataDir);
   const redisDir = join(dataDir, 'redis');
   const pgDir = join(dataDir, 'postgres');
+  const started: ServiceSet = { redis: only.redis && !redisRunning(redisDir), postgres: only.postgres && !postgresRunning(pgDir) };
   const ports: ServicesFile = {
-    redisPort: known && redisRunning(redisDir) ? known.redisPort : await pickPort(known?.redisPort ?? preferredPorts.redis),
-    postgresPort: known && postgresRunning(pgDir) ? known.postgresPort : await pickPort(known?.postgresPort ?? preferredPorts.postgres),
+    redisPort: known && !started.redis ? known.redisPort : await pickPort(known?.redisPort ?? preferredPorts.redis),
+    postgresPort: known && !started.postgres ? known.postgresPort : await pickPort(known?.postgresPort ?? preferredPorts.postgres),
   };
-  writeFileSync(join(dataDir, 'services.json'), JSON.stringify(ports));
-  await Promise.all([
-    redisRunning(redisDir) ? null : startRedis({ dir: redisDir, port: ports.redisPort, appendfsync: options.appendfsync,
-      maxmemoryBytes: options.maxmemoryBytes ?? defaultRedisMaxmemoryBytes() }),
-    postgresRunning(pgDir) ? null : startPostgres({ dir: pgDir, port: ports.postgresPort, ephemeral: options.ephemeral }),
+  const results = await Promise.allSettled([
+    started.redis ? startOnPort(ports.redisPort, () => redisRunning(redisDir), async (port) => {
+      await startRedis({ dir: redisDir, port, appendfsync: options.appendfsync, maxmemoryBytes: options.maxmemoryBytes ?? defaultRedisMaxmemoryBytes() });
+      ports.redisPort = port;
+    }) : null,
+    started.postgres ? startOnPort(ports.postgresPort, () => postgresRunning(pgDir), async (port) => {
+      await startPostgres({ dir: pgDir, port, ephemeral: options.ephemeral });
+      ports.postgresPort = port;
+    }) : null,
   ]);
-  return urlsOf(dataDir, ports);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) {
+    await stopLocalServices(dataDir, { only: started });
+    throw failed.reason;
+  }
+  writeFileSync(join(dataDir, 'services.json'), JSON.stringify(ports));
+  return { ...urlsOf(dataDir, ports), started };
 }
 
-export async function stopLocalServices(dataDir: string, options: { remove?: boolean } = {}): Promise<void> {
+/**
+ * Starts a service on port; when that fails because another process took the port
+ * between the check and the start (the preferred ports are every data dir's first pick),
+ * once more on a free one.
+ */
+async function startOnPort(port: number, running: () => boolean, start: (port: number) => Promise<void>): Promise<void> {
+  try {
+    await start(port);
+  } catch (error) {
+    if (running() || (await portIsFree(port))) throw error;
+    await start(await freePort());
+  }
+}
+
+/** The server programs missing for the given services (redis-server; PostgreSQL's initdb, pg_ctl, postgres). */
+export function missingServiceBinaries(only: ServiceSet): string[] {
+  const missing: string[] = [];
+  if (only.redis) {
+    try {
+      execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    } catch {
+      missing.push('redis-server');
+    }
+  }
+  if (only.postgres) {
+    try {
+      postgresBinDir();
+    } catch {
+      missing.push('PostgreSQL');
+    }
+  }
+  return missing;
+}
+
+/**
+ * Stops the embedded services under dataDir (`only`: some of them). `fast`: a forced stop
+ * (Redis still fsyncs its AOF; PostgreSQL stops without a checkpoint and replays its WAL next time).
+ */
+export async function stopLocalServices(dataDir: string, options: { remove?: boolean; only?: ServiceSet; fast?: boolean } = {}): Promise<void> {
   const dir = resolve(dataDir);
-  await Promise.all([stopRedis(join(dir, 'redis')), stopPostgres(join(dir, 'postgres'))]);
+  const only = options.only ?? both;
+  await Promise.all([
+    only.redis ? stopRedis(join(dir, 'redis'), options.fast ? 3_000 : undefined) : null,
+    only.postgres ? stopPostgres(join(dir, 'postgres'), options.fast ? 'immediate' : 'fast') : null,
+  ]);
   if (options.remove) rmSync(dir, { recursive: true, force: true });
 }

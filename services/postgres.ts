@@ -96,7 +96,11 @@ export function postgresRunning(dir: string): boolean {
   return pid > 0 && isAlive(pid);
 }
 
-export async function stopPostgres(dir: string): Promise<void> {
+/**
+ * `fast`: roll back open transactions, checkpoint, exit (a clean stop).
+ * `immediate`: exit at once; the next start replays the WAL (a forced stop).
+ */
+export async function stopPostgres(dir: string, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
   if (!postgresRunning(dir)) return;
-  await pg('pg_ctl', ['-D', dir, '-m', 'fast', '-w', '-t', '60', 'stop']);
+  await pg('pg_ctl', ['-D', dir, '-m', mode, '-w', '-t', '60', 'stop']);
 }

@@ -44,10 +44,13 @@ export async function startRedis(options: LocalRedisOptions): Promise<LocalServi
   return { url: `redis://127.0.0.1:${port}`, pid: await waitForPid(pidFile), port };
 }
 
-export async function stopRedis(dir: string): Promise<void> {
-  const pidFile = join(dir, 'redis.pid');
-  const pid = readPid(pidFile);
-  if (pid > 0) await stopPid(pid);
+/**
+ * SIGTERM, which redis-server takes as SHUTDOWN: it fsyncs the AOF and exits
+ * (SIGKILL after timeoutMs, and then the AOF may lack its last second).
+ */
+export async function stopRedis(dir: string, timeoutMs = 15_000): Promise<void> {
+  const pid = readPid(join(dir, 'redis.pid'));
+  if (pid > 0) await stopPid(pid, timeoutMs);
 }
 
 export function redisRunning(dir: string): boolean {

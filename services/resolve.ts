@@ -1,5 +1,8 @@
+import { join } from 'node:path';
 import { serviceSettings } from '../settings/views.ts';
-import { defaultDataDir, findLocalServices, startLocalServices, stopLocalServices } from './local.ts';
+import { defaultDataDir, startLocalServices, stopLocalServices, type ServiceSet } from './local.ts';
+import { postgresRunning } from './postgres.ts';
+import { redisRunning } from './redis.ts';
 
 export interface ServiceUrls {
   redisUrl: string;
@@ -10,24 +13,55 @@ export interface ServiceUrls {
 }
 
 /**
- * REDIS_URL / DATABASE_URL when set; otherwise the embedded local services under
- * STOCKADE_DATA_DIR, started when not running already (`stockade services up`
- * starts them for good; `npm start` stops on exit what it started itself).
+ * Where Redis and PostgreSQL are, decided before anything starts: the URLs given,
+ * else the embedded services under STOCKADE_DATA_DIR. `owned` are the embedded
+ * ones this process stops when it stops: those it starts (not running yet) and
+ * those `adopt` hands over (a start that died left them running).
  */
-export async function resolveServices(env: NodeJS.ProcessEnv = process.env): Promise<ServiceUrls> {
+export interface ServicePlan {
+  dataDir: string;
+  /** Whether any embedded service is used. */
+  embedded: boolean;
+  owned: ServiceSet;
+  start(): Promise<{ redisUrl: string; databaseUrl: string }>;
+  /** Stops the owned services; `fast`: a forced stop (services/local.ts). Safe while start() is under way or after it failed. */
+  stop(o?: { fast?: boolean }): Promise<void>;
+}
+
+export function planServices(env: NodeJS.ProcessEnv = process.env, o: { adopt?: ServiceSet } = {}): ServicePlan {
   const s = serviceSettings(env);
-  if (s.redisUrl && s.databaseUrl) {
-    return { redisUrl: s.redisUrl, databaseUrl: s.databaseUrl, stop: async () => {}, embedded: false };
-  }
   const dataDir = defaultDataDir(env);
-  const running = findLocalServices(dataDir);
+  const used: ServiceSet = { redis: !s.redisUrl, postgres: !s.databaseUrl };
+  const running: ServiceSet = { redis: redisRunning(join(dataDir, 'redis')), postgres: postgresRunning(join(dataDir, 'postgres')) };
+  const owned: ServiceSet = {
+    redis: used.redis && (!running.redis || (o.adopt?.redis ?? false)),
+    postgres: used.postgres && (!running.postgres || (o.adopt?.postgres ?? false)),
+  };
   // Unset, the embedded Redis's maxmemory is a quarter of the machine's memory (services/local.ts).
   const maxmemoryBytes = s.redisMaxmemoryMb === undefined ? undefined : s.redisMaxmemoryMb * 1024 * 1024;
-  const local = running ?? (await startLocalServices({ dataDir, appendfsync: s.redisAppendfsync, maxmemoryBytes }));
   return {
-    redisUrl: s.redisUrl ?? local.redisUrl,
-    databaseUrl: s.databaseUrl ?? local.databaseUrl,
-    stop: running ? async () => {} : () => stopLocalServices(dataDir),
-    embedded: true,
+    dataDir,
+    embedded: used.redis || used.postgres,
+    owned,
+    start: async () => {
+      if (!used.redis && !used.postgres) return { redisUrl: s.redisUrl!, databaseUrl: s.databaseUrl! };
+      const local = await startLocalServices({ dataDir, appendfsync: s.redisAppendfsync, maxmemoryBytes, only: used });
+      // Another process may have started one meanwhile: that one is its to stop.
+      owned.redis &&= local.started.redis || (o.adopt?.redis ?? false);
+      owned.postgres &&= local.started.postgres || (o.adopt?.postgres ?? false);
+      return { redisUrl: s.redisUrl ?? local.redisUrl, databaseUrl: s.databaseUrl ?? local.databaseUrl };
+    },
+    stop: (stopOptions = {}) => stopLocalServices(dataDir, { only: owned, fast: stopOptions.fast }),
   };
+}
+
+/**
+ * REDIS_URL / DATABASE_URL when set; otherwise the embedded local services under
+ * STOCKADE_DATA_DIR, started when not running already (`stockade services up`
+ * starts them for good; a command stops on exit what it started itself).
+ */
+export async function resolveServices(env: NodeJS.ProcessEnv = process.env): Promise<ServiceUrls> {
+  const plan = planServices(env);
+  const urls = await plan.start();
+  return { ...urls, stop: () => plan.stop(), embedded: plan.embedded };
 }

@@ -117,6 +117,8 @@ export const workerRows = {
     doc: "the drain job's attempt on which a batch that fails permanently is split and the entries that still fail are parked" },
   parkedRetryMs: { name: 'STOCKADE_PARKED_RETRY_MS', kind: int(100, 86_400_000), default: 60_000, roles: ['workers'],
     doc: 'how often parked outbox entries are tried again' },
+  shutdownDrainMs: { name: 'STOCKADE_SHUTDOWN_DRAIN_MS', kind: int(0, 600_000), default: 5_000, roles: ['workers'],
+    doc: 'how long a stop (SIGINT/SIGTERM) lets write-through carry the outbox to PostgreSQL before it stops the workers; what is left is written after the next start' },
 } satisfies Group;
 
 export const engineRows = {

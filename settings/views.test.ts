@@ -36,7 +36,7 @@ describe('defaults', () => {
       processes: 1, rateLimitUserPerSec: 0, rateLimitTokenPerSec: 0, paymentTimeoutMs: 5_000, paymentLatencyMs: 0, paymentFailureRate: 0,
       shutdownGraceMs: 10_000, production: false });
     expect(workerSettings({})).toEqual({ batchMax: 500, concurrency: 4, pollMs: 50, lockMs: 10_000, failedRetryMs: 30_000,
-      parkAfterAttempts: 3, parkedRetryMs: 60_000 });
+      parkAfterAttempts: 3, parkedRetryMs: 60_000, shutdownDrainMs: 5_000 });
     expect(serviceSettings({})).toEqual({ redisUrl: undefined, databaseUrl: undefined, dataDir: './.data', redisAppendfsync: 'everysec',
       redisMaxmemoryMb: undefined });
     expect(logSettings({})).toEqual({ level: 'info', pretty: false });

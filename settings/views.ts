@@ -49,10 +49,16 @@ export function apiSettings(env: Env = process.env, o: { servesHttp?: boolean } 
   const servesHttp = o.servesHttp ?? true;
   const production = readGroup(env, { nodeEnv: logRows.nodeEnv }).nodeEnv === 'production';
   const missing = [apiRows.adminToken.name, apiRows.clientToken.name].filter((name) => !env[name]);
-  if (production && servesHttp && missing.length > 0) {
-    throw invalidSetting([`NODE_ENV=production needs ${missing.join(' and ')} (bearer tokens for the API)`]);
+  const tokensMissing = production && servesHttp && missing.length > 0
+    ? [`NODE_ENV=production needs ${missing.join(' and ')} (bearer tokens for the API)`] : [];
+  let read;
+  try {
+    read = servesHttp ? readGroup(env, { ...apiRows, ...paymentRows }) : { ...readGroup({}, apiRows), ...readGroup(env, paymentRows) };
+  } catch (error) {
+    // Every problem at once: the missing tokens and the bad values.
+    throw tokensMissing.length > 0 ? invalidSetting([...tokensMissing, (error as Error).message]) : error;
   }
-  const read = servesHttp ? readGroup(env, { ...apiRows, ...paymentRows }) : { ...readGroup({}, apiRows), ...readGroup(env, paymentRows) };
+  if (tokensMissing.length > 0) throw invalidSetting(tokensMissing);
   const { providerDir: _providerDir, ...fields } = read;
   const settings: ApiSettings = { ...fields, production };
   if (settings.adminToken === settings.clientToken) {
@@ -86,6 +92,8 @@ export interface WorkerSettings {
   parkAfterAttempts: number;
   /** How often parked entries are tried again (in order, one per transaction). */
   parkedRetryMs: number;
+  /** How long a stop lets write-through drain the outbox before it stops the workers. */
+  shutdownDrainMs: number;
 }
 
 export const workerDefaults: WorkerSettings = readGroup({}, workerRows);

@@ -44,10 +44,15 @@ describe('GET /metrics with STOCKADE_API_PROCESSES=2: one scrape shows the whole
       env: { ...process.env, PORT: String(port), REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(),
         STOCKADE_API_PROCESSES: '2', STOCKADE_KEY_PREFIX: `met${port}:`, STOCKADE_ADMIN_TOKEN: tokens.admin,
         STOCKADE_CLIENT_TOKEN: tokens.client, STOCKADE_PAYMENT_TIMEOUT_MS: '300', STOCKADE_PAYMENT_WINDOW_MS: '1000',
-        STOCKADE_LOG_LEVEL: 'warn', STOCKADE_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'stockade-provider-')) },
-      stdio: ['ignore', 'inherit', 'inherit'],
+        STOCKADE_LOG_LEVEL: 'info', STOCKADE_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'stockade-provider-')) },
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    // Until every API process listens, a placeholder holds the port and answers 503 "starting": the
+    // primary logs "API listening" once it is gone.
+    let log = '';
+    child.stdout!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
+    await waitFor(async () => log.includes('"msg":"API listening"'), 30_000, 'the API processes listening');
     await waitForHttp(`${base}/healthz`, 30_000);
     // A new connection per request, so requests land on either API process.
     const ask = (method: string, path: string, o: Parameters<typeof call>[3] = {}) =>

@@ -40,11 +40,16 @@ it('STOCKADE_API_PROCESSES=2 serves from two processes; SIGTERM finishes the req
   child = spawn(process.execPath, ['bin/stockade.mjs', 'start'], {
     env: { ...process.env, PORT: String(port), REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(),
       STOCKADE_API_PROCESSES: '2', STOCKADE_KEY_PREFIX: `proc${port}:`, STOCKADE_ADMIN_TOKEN: 'pa', STOCKADE_CLIENT_TOKEN: 'pc',
-      STOCKADE_PAYMENT_TIMEOUT_MS: '1500', STOCKADE_LOG_LEVEL: 'warn',
+      STOCKADE_PAYMENT_TIMEOUT_MS: '1500', STOCKADE_LOG_LEVEL: 'info',
       STOCKADE_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'stockade-provider-')) },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+  // Until every API process listens, a placeholder holds the port and answers 503 "starting": the
+  // primary logs "API listening" once it is gone.
+  let log = '';
+  child.stdout!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
+  await waitFor(async () => log.includes('"msg":"API listening"'), 30_000, 'the API processes listening');
   await waitForHttp(`${base}/healthz`, 30_000);
 
   // Separate connections land on either process (once both listen): x-request-id starts with the process's tag.
