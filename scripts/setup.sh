@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 # installed from another package-lock.json or other patches/. Its postinstall
 # applies patches/ (patch-package).
 stamp=node_modules/.stockade-lock
+shopt -s nullglob
 want=$(cat package-lock.json patches/*.patch | sha1sum | cut -d' ' -f1)
 if [ -L node_modules ]; then
   # Another checkout's install, linked in: not this script's to replace.
@@ -19,8 +20,10 @@ elif [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
-# An install with --ignore-scripts skipped the patch: apply it (fails loudly if it does not apply).
-grep -q 'stockade: closed-socket guard' node_modules/postgres/src/connection.js || npm run --silent postinstall >&2
+# An install with --ignore-scripts skipped the patches: apply them (fails loudly if one does not
+# apply). Checked by the marker of patches/postgres+3.4.9.patch: running patch-package takes a second.
+[ ! -f patches/postgres+3.4.9.patch ] || grep -q 'stockade: closed-socket guard' node_modules/postgres/src/connection.js \
+  || npm run --silent postinstall >&2
 
 # System packages: not needed by `setup.sh start` when both services are given
 # by URL (docker-compose); the test suite always runs its own.
