@@ -5,17 +5,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# npm dependencies, re-installed when package-lock.json changes.
+# npm dependencies: `npm ci` (exactly the lock) when node_modules is absent or was
+# installed from another package-lock.json or other patches/. Its postinstall
+# applies patches/ (patch-package).
 stamp=node_modules/.stockade-lock
-want=$(sha1sum package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: installing npm dependencies" >&2
-  # npm ci refuses this lock: the registry lacks some platforms' optional builds of
-  # msgpackr-extract at the locked version; npm install keeps to the lock all the same.
-  npm install --no-audit --no-fund --loglevel=error
+shopt -s nullglob
+want=$(cat package-lock.json patches/*.patch | sha1sum | cut -d' ' -f1)
+if [ -L node_modules ]; then
+  # Another checkout's install, linked in: not this script's to replace.
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
+    || echo "setup: node_modules links to an install of another package-lock.json; not reinstalling it" >&2
+elif [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing npm dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
-node scripts/patch-postgres.mjs
+# An install with --ignore-scripts skipped the patches: apply them (fails loudly if one does not
+# apply). Checked by the marker of patches/postgres+3.4.9.patch: running patch-package takes a second.
+[ ! -f patches/postgres+3.4.9.patch ] || grep -q 'stockade: closed-socket guard' node_modules/postgres/src/connection.js \
+  || npm run --silent postinstall >&2
 
 # System packages: not needed by `setup.sh start` when both services are given
 # by URL (docker-compose); the test suite always runs its own.
