@@ -24,6 +24,8 @@ export interface LocalServicesOptions {
   appendfsync?: 'everysec' | 'always';
   /** The embedded Redis's maxmemory (default: a quarter of this machine's memory). */
   maxmemoryBytes?: number;
+  /** Ports to try before the fixed defaults (test runs pass free ones, so parallel runs do not race for 6390 and 5439). */
+  ports?: ServicesFile;
 }
 
 const mib = 1024 * 1024;
@@ -73,8 +75,8 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   const redisDir = join(dataDir, 'redis');
   const pgDir = join(dataDir, 'postgres');
   const ports: ServicesFile = {
-    redisPort: known && redisRunning(redisDir) ? known.redisPort : await pickPort(known?.redisPort ?? preferredPorts.redis),
-    postgresPort: known && postgresRunning(pgDir) ? known.postgresPort : await pickPort(known?.postgresPort ?? preferredPorts.postgres),
+    redisPort: known && redisRunning(redisDir) ? known.redisPort : await pickPort(known?.redisPort ?? options.ports?.redisPort ?? preferredPorts.redis),
+    postgresPort: known && postgresRunning(pgDir) ? known.postgresPort : await pickPort(known?.postgresPort ?? options.ports?.postgresPort ?? preferredPorts.postgres),
   };
   writeFileSync(join(dataDir, 'services.json'), JSON.stringify(ports));
   await Promise.all([
