@@ -28,7 +28,7 @@ interface Report {
 }
 
 async function nestedRun(interrupt: boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; report: Report; outside: string; output: string }> {
-  const outside = left.dir('stockade-litter-tmp-');
+  const outside = left.dir('litter-'); // short: the nested run's PostgreSQL socket path goes through it
   const reportDir = left.dir('stockade-litter-report-');
   chmodSync(outside, 0o755); // PostgreSQL runs as its own OS user
   const reportFile = join(reportDir, 'report.json');

@@ -31,7 +31,7 @@ export default async function setup(project: TestProject) {
   process.env.TMPDIR = root;
   // And a process a test starts without saying where its data goes writes it here, not into the checkout's ./.data.
   process.env.STOCKADE_DATA_DIR = join(root, 'data');
-  const dataDir = join(root, 'services');
+  const dataDir = join(root, 'svc'); // short: PostgreSQL's socket path (in its data dir) must stay under 108 bytes
   let removed = false;
   const removeSync = () => {
     if (removed) return;
