@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort, waitForHttp } from '../services/process.ts';
 import { stopLocalServices } from '../services/local.ts';
+import { type Scratch, withScratch } from './scratch.ts';
 
 /**
  * An HTTP flash sale on 127.0.0.1: `stockade start` in its own process (with its
@@ -19,27 +18,37 @@ export interface HttpBenchOptions {
   processes: number;
   /** Units on sale: large for a pure-hold run, small for a sale that sells out. */
   stock: number;
+  /** Told each phase as it starts. */
+  report?: (phase: string) => void;
+}
+
+export interface HttpBenchResult {
+  processes: number;
+  connections: number;
+  stock: number;
+  requestsPerSec: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  /** Responses per HTTP status. */
+  statuses: Record<string, { count: number }>;
+  errors: number;
+  timeouts: number;
+  finalStock: Record<string, number>;
 }
 
 const admin = 'bench-admin-token';
 const client = 'bench-client-token';
 
-export async function benchHttp(o: HttpBenchOptions) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'stockade-http-bench-'));
-  const port = await freePort();
-  const server = spawn(process.execPath, ['bin/stockade.mjs', 'start'], {
-    env: { ...process.env, PORT: String(port), STOCKADE_DATA_DIR: dataDir, STOCKADE_API_PROCESSES: String(o.processes),
-      STOCKADE_ADMIN_TOKEN: admin, STOCKADE_CLIENT_TOKEN: client, STOCKADE_LOG_LEVEL: 'warn', REDIS_URL: '', DATABASE_URL: '' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${base}/healthz`, 60_000);
-    await new Promise((r) => setTimeout(r, 1_000));
+/** The server's data dir (its redis-server, PostgreSQL, provider records) is a scratch dir, removed with the run. */
+export function benchHttp(o: HttpBenchOptions): Promise<HttpBenchResult> {
+  return withScratch('stockade-http-bench-', async (scratch) => {
+    const report = o.report ?? (() => {});
+    report('start stockade with its own redis-server and PostgreSQL');
+    const base = await startServer(scratch, o);
     const sku = 'FLASH-1';
     const created = await fetch(`${base}/v1/products`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
       body: JSON.stringify({ sku, name: 'Flash', price_cents: 9_900, stock: o.stock }) });
     if (created.status !== 201) throw new Error(`create product: ${created.status}`);
+    report(`autocannon: ${o.connections} connections for ${o.seconds} s`);
     let seq = 0;
     const result = await autocannon({
       url: base,
@@ -56,22 +65,43 @@ export async function benchHttp(o: HttpBenchOptions) {
         },
       }],
     });
-    const product = (await (await fetch(`${base}/v1/products/${sku}`, { headers: { authorization: `Bearer ${client}` } })).json()) as { stock: unknown };
+    const product = (await (await fetch(`${base}/v1/products/${sku}`, { headers: { authorization: `Bearer ${client}` } })).json()) as { stock: Record<string, number> };
+    report('stop the server and its services');
     return {
       processes: o.processes,
       connections: o.connections,
       stock: o.stock,
       requestsPerSec: Math.round(result.requests.average),
       latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-      statuses: result.statusCodeStats,
+      statuses: result.statusCodeStats as HttpBenchResult['statuses'],
       errors: result.errors,
       timeouts: result.timeouts,
       finalStock: product.stock,
     };
-  } finally {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-    await stopLocalServices(dataDir, { remove: true });
-  }
+  });
+}
+
+/** `stockade start` on the scratch dir; stopped (then the services it started) when the scratch dir goes. Returns its base URL. */
+async function startServer(scratch: Scratch, o: HttpBenchOptions): Promise<string> {
+  const port = await freePort();
+  // Registered first, so it runs last: whatever the server left running under its data dir.
+  scratch.atRemoval(() => stopLocalServices(scratch.dir));
+  const server = spawn(process.execPath, [fileURLToPath(new URL('../bin/stockade.mjs', import.meta.url)), 'start'], {
+    env: { ...process.env, PORT: String(port), STOCKADE_DATA_DIR: scratch.dir, STOCKADE_API_PROCESSES: String(o.processes),
+      STOCKADE_ADMIN_TOKEN: admin, STOCKADE_CLIENT_TOKEN: client, STOCKADE_LOG_LEVEL: 'warn', REDIS_URL: '', DATABASE_URL: '' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  scratch.atRemoval(() => stopChild(server));
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/healthz`, 60_000);
+  await new Promise((r) => setTimeout(r, 1_000));
+  return base;
+}
+
+/** SIGTERM, and the exit awaited (it may have exited already: a Ctrl-C reaches it too). */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
 }

@@ -30,7 +30,7 @@ async function perRequest(redis: Redis, count: number, concurrency: number, requ
   return Math.round((await usedMemory(redis) - before) / count);
 }
 
-export async function benchMemory(o: { redisUrl: string; count: number; concurrency?: number }): Promise<MemoryBenchResult> {
+export async function benchMemory(o: { redisUrl: string; count: number; concurrency?: number; report?: (phase: string) => void }): Promise<MemoryBenchResult> {
   const redis = new Redis(o.redisUrl);
   const concurrency = o.concurrency ?? 128;
   try {
@@ -38,9 +38,13 @@ export async function benchMemory(o: { redisUrl: string; count: number; concurre
     await engine.createProduct({ sku: 'M-OPEN', name: 'open', priceCents: 1000, stock: 1_000_000_000 });
     await engine.createProduct({ sku: 'M-GONE', name: 'gone', priceCents: 1000, stock: 0 });
     const line = (sku: string) => [{ sku, qty: 1 }];
+    const report = o.report ?? (() => {});
+    report('holds');
     const holdBytes = await perRequest(redis, o.count, concurrency, (i) => engine.reserve({ userId: `h${i}`, items: line('M-OPEN') }));
+    report('holds with an Idempotency-Key');
     const keyedBytes = await perRequest(redis, o.count, concurrency,
       (i) => engine.reserve({ userId: `k${i}`, items: line('M-OPEN'), idempotencyKey: `client:reserve:memory-bench-key-${i}` }));
+    report('refusals with an Idempotency-Key');
     const refusalBytes = await perRequest(redis, o.count, concurrency,
       (i) => engine.reserve({ userId: `r${i}`, items: line('M-GONE'), idempotencyKey: `client:reserve:memory-bench-refused-${i}` }));
     return { count: o.count, holdBytes, claimBytes: keyedBytes - holdBytes, refusalBytes };

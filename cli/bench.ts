@@ -1,69 +1,118 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { benchEngine, type EngineBenchOptions } from '../bench/engine-reserve.ts';
+import { benchEngine, type EngineBenchOptions, type EngineBenchResult } from '../bench/engine-reserve.ts';
+import { benchHttp, type HttpBenchResult } from '../bench/http-flash-sale.ts';
+import { benchMemory, type MemoryBenchResult } from '../bench/memory.ts';
+import { withScratch } from '../bench/scratch.ts';
+import { benchWriteThrough, type WriteThroughBenchResult } from '../bench/writethrough.ts';
+import { startLocalServices, stopLocalServices } from '../services/local.ts';
 import { freePort } from '../services/process.ts';
 import { startRedis, stopRedis } from '../services/redis.ts';
-import { startLocalServices, stopLocalServices } from '../services/local.ts';
-import { benchWriteThrough } from '../bench/writethrough.ts';
-import { benchHttp } from '../bench/http-flash-sale.ts';
-import { benchMemory } from '../bench/memory.ts';
 import { serviceSettings } from '../settings/views.ts';
+import { runSteps, type Step } from './progress.ts';
+import { pairs, table } from './table.ts';
 
-/** `stockade bench engine`: on REDIS_URL, or on a private redis-server started (and stopped) for the run. */
-export async function benchEngineCommand(opts: { seconds: string; concurrency: string; scenario: string; json?: boolean }): Promise<void> {
-  const given = serviceSettings().redisUrl;
-  const dir = given ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
-  const redisUrl = given ?? (await startRedis({ dir: dir!, port: await freePort() })).url;
-  try {
-    const scenarios = opts.scenario === 'all' ? ['hold', 'hold-idempotent', 'sold-out'] : [opts.scenario];
-    for (const scenario of scenarios) {
-      const result = await benchEngine({ redisUrl, seconds: Number(opts.seconds), concurrency: Number(opts.concurrency),
-        scenario: scenario as EngineBenchOptions['scenario'] });
-      console.log(opts.json ? JSON.stringify(result) : formatResult(result));
-    }
-  } finally {
-    if (dir) await stopRedis(dir);
-  }
+interface Output {
+  json?: boolean;
 }
 
-function formatResult(r: Awaited<ReturnType<typeof benchEngine>>): string {
-  return [
-    `${r.scenario}: ${r.perSecond.toLocaleString('en-US')} requests/s (${r.requests} in all: ${JSON.stringify(r.outcomes)})`,
-    `  mean batch ${r.batchMean} requests per script call`,
-    `  Redis CPU ${r.redisCpuUsPerRequest} µs/request (inside scripts ${r.redisScriptUsPerRequest} µs); Node CPU ${r.nodeCpuUsPerRequest} µs/request`,
-  ].join('\n');
+/**
+ * The steps on REDIS_URL when set; otherwise first a private redis-server in a
+ * scratch dir, which is stopped and removed when the run ends (also on error and on Ctrl-C).
+ */
+async function onRedis(opts: Output, steps: (redisUrl: () => string) => Step[]): Promise<void> {
+  const given = serviceSettings().redisUrl;
+  if (given) return runSteps(steps(() => given), opts);
+  await withScratch('stockade-bench-', async (scratch) => {
+    const redis = { url: '' };
+    const start = async () => {
+      const port = await freePort();
+      redis.url = (await scratch.started(startRedis({ dir: scratch.dir, port }), () => stopRedis(scratch.dir))).url;
+    };
+    await runSteps([{ title: 'start a private redis-server', run: start }, ...steps(() => redis.url)], opts);
+  });
+}
+
+/** `stockade bench engine`: on REDIS_URL, or on a private redis-server started (and stopped) for the run. */
+export async function benchEngineCommand(opts: Output & { seconds: number; concurrency: number; scenario: string }): Promise<void> {
+  const scenarios = (opts.scenario === 'all' ? ['hold', 'hold-idempotent', 'sold-out'] : [opts.scenario]) as Array<EngineBenchOptions['scenario']>;
+  const results: EngineBenchResult[] = [];
+  await onRedis(opts, (redisUrl) => scenarios.map((scenario) => ({
+    title: `${scenario}: ${opts.concurrency} callers, 1 s warm-up and ${opts.seconds} s measured`,
+    expectedSeconds: opts.seconds + 1,
+    run: async () => {
+      const result = await benchEngine({ redisUrl: redisUrl(), seconds: opts.seconds, concurrency: opts.concurrency, scenario });
+      if (opts.json) console.log(JSON.stringify(result));
+      results.push(result);
+    },
+  })));
+  if (opts.json) return;
+  const us = (n: number) => `${n} µs`;
+  console.log(table(['scenario', 'requests/s', 'requests', 'outcomes', 'mean batch', 'Redis CPU/req', 'in scripts/req', 'Node CPU/req'],
+    results.map((r) => [r.scenario, r.perSecond.toLocaleString('en-US'), r.requests.toLocaleString('en-US'),
+      Object.entries(r.outcomes).map(([k, n]) => `${k} ${n}`).join(', '), r.batchMean,
+      us(r.redisCpuUsPerRequest), us(r.redisScriptUsPerRequest), us(r.nodeCpuUsPerRequest)])));
 }
 
 /** `stockade bench memory`: Redis memory per hold, per claim and per recorded refusal, on a private redis-server. */
-export async function benchMemoryCommand(opts: { count: string }): Promise<void> {
-  const given = serviceSettings().redisUrl;
-  const dir = given ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
-  const redisUrl = given ?? (await startRedis({ dir: dir!, port: await freePort() })).url;
-  try {
-    console.log(JSON.stringify(await benchMemory({ redisUrl, count: Number(opts.count) }), null, 2));
-  } finally {
-    if (dir) await stopRedis(dir);
-  }
+export async function benchMemoryCommand(opts: Output & { count: number }): Promise<void> {
+  const out: { result?: MemoryBenchResult } = {};
+  await onRedis(opts, (redisUrl) => [{
+    title: `${opts.count} records of each kind`,
+    run: async (report) => { out.result = await benchMemory({ redisUrl: redisUrl(), count: opts.count, report }); },
+  }]);
+  const r = out.result!;
+  console.log(opts.json ? JSON.stringify(r) : pairs([
+    ['hold (no Idempotency-Key)', `${r.holdBytes} B`],
+    ['Idempotency-Key on a hold', `+${r.claimBytes} B`],
+    ['recorded refusal (sold out)', `${r.refusalBytes} B`],
+  ], [`record (${r.count} of each)`, 'Redis memory each']));
 }
 
 /** `stockade bench writethrough`: on the given URLs, or on private (fsynced) services started and stopped for the run. */
-export async function benchWriteThroughCommand(opts: { orders: string; rate: string; seconds: string }): Promise<void> {
+export async function benchWriteThroughCommand(opts: Output & { orders: number; rate: number; seconds: number }): Promise<void> {
+  const out: { result?: WriteThroughBenchResult } = {};
+  const steps = (urls: () => { redisUrl: string; databaseUrl: string }): Step[] => [{
+    title: `drain ${opts.orders} orders twice, then ${opts.seconds} s at ${opts.rate} orders/s`,
+    run: async (report) => { out.result = await benchWriteThrough({ ...urls(), orders: opts.orders, ratePerSec: opts.rate, seconds: opts.seconds, report }); },
+  }];
   const { redisUrl, databaseUrl } = serviceSettings();
-  const dir = redisUrl && databaseUrl ? null : mkdtempSync(join(tmpdir(), 'stockade-bench-'));
-  const services = redisUrl && databaseUrl ? { redisUrl, databaseUrl } : await startLocalServices({ dataDir: dir! });
-  try {
-    const result = await benchWriteThrough({ redisUrl: services.redisUrl, databaseUrl: services.databaseUrl,
-      orders: Number(opts.orders), ratePerSec: Number(opts.rate), seconds: Number(opts.seconds) });
-    console.log(JSON.stringify(result, null, 2));
-  } finally {
-    if (dir) await stopLocalServices(dir, { remove: true });
+  if (redisUrl && databaseUrl) {
+    await runSteps(steps(() => ({ redisUrl, databaseUrl })), opts);
+  } else {
+    await withScratch('stockade-bench-', async (scratch) => {
+      const urls = { redisUrl: '', databaseUrl: '' };
+      const start = async () => {
+        const ports = { redisPort: await freePort(), postgresPort: await freePort() };
+        Object.assign(urls, await scratch.started(startLocalServices({ dataDir: scratch.dir, ports }), () => stopLocalServices(scratch.dir)));
+      };
+      await runSteps([{ title: 'start a private redis-server and PostgreSQL', run: start }, ...steps(() => urls)], opts);
+    });
   }
+  const r = out.result!;
+  if (opts.json) return console.log(JSON.stringify(r));
+  const drains = [['one hot SKU', r.drain_one_hot_sku], ['16 SKUs', r.drain_16_skus]] as const;
+  console.log(table(['drain', 'orders', 'seconds', 'orders/s'], drains.map(([name, d]) => [name, d.orders, d.seconds, d.ordersPerSec.toLocaleString('en-US')])));
+  console.log('');
+  console.log(pairs([['orders', r.lag.orders], ['offered orders/s', r.lag.offeredPerSec], ['lag p50', `${r.lag.p50Ms} ms`], ['lag p95', `${r.lag.p95Ms} ms`],
+    ['lag p99', `${r.lag.p99Ms} ms`], ['lag max', `${r.lag.maxMs} ms`]], ['lag run (commit to row visible)', '']));
 }
 
 /** `stockade bench http`: a flash sale over HTTP against a server of its own. */
-export async function benchHttpCommand(opts: { seconds: string; connections: string; processes: string; stock: string }): Promise<void> {
-  const result = await benchHttp({ seconds: Number(opts.seconds), connections: Number(opts.connections),
-    processes: Number(opts.processes), stock: Number(opts.stock) });
-  console.log(JSON.stringify(result, null, 2));
+export async function benchHttpCommand(opts: Output & { seconds: number; connections: number; processes: number; stock: number }): Promise<void> {
+  const out: { result?: HttpBenchResult } = {};
+  await runSteps([{
+    title: `flash sale over HTTP: ${opts.connections} connections for ${opts.seconds} s, ${opts.processes} API process(es)`,
+    run: async (report) => {
+      out.result = await benchHttp({ seconds: opts.seconds, connections: opts.connections, processes: opts.processes, stock: opts.stock, report });
+    },
+  }], opts);
+  const r = out.result!;
+  if (opts.json) return console.log(JSON.stringify(r));
+  const ms = (n: number) => `${n} ms`;
+  console.log(pairs([
+    ['requests/s', r.requestsPerSec.toLocaleString('en-US')],
+    ['latency p50 / p90 / p99 / max', [r.latencyMs.p50, r.latencyMs.p90, r.latencyMs.p99, r.latencyMs.max].map(ms).join(' / ')],
+    ['statuses', Object.entries(r.statuses).map(([code, s]) => `${code}: ${s.count}`).join(', ')],
+    ['errors / timeouts', `${r.errors} / ${r.timeouts}`],
+    ['stock at the end', Object.entries(r.finalStock).map(([k, n]) => `${k} ${n}`).join(', ')],
+  ], [`${r.connections} connections, ${r.processes} API process(es)`, '']));
 }

@@ -1,5 +1,6 @@
 import { effectiveSettings } from '../settings/load.ts';
 import { checkSettings, processRoles } from '../settings/views.ts';
+import { table } from './table.ts';
 
 type Command = keyof typeof processRoles;
 
@@ -18,7 +19,5 @@ export function configCommand(opts: { json?: boolean; for: Command }): void {
   }
   type Row = (typeof settings)[number];
   const value = (s: Row) => (s.value === null ? `(${s.default.replaceAll('`', '')})` : String(s.value));
-  const rows = [['variable', 'value', 'source', 'roles', 'doc'], ...settings.map((s) => [s.name, value(s), s.source, s.roles.join(','), s.doc])];
-  const widths = [0, 1, 2, 3].map((i) => Math.min(40, Math.max(...rows.map((r) => r[i]!.length))));
-  for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  console.log(table(['variable', 'value', 'source', 'roles', 'doc'], settings.map((s) => [s.name, value(s), s.source, s.roles.join(','), s.doc])));
 }

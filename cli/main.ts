@@ -1,57 +1,85 @@
-import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { processRoles } from '../settings/views.ts';
-import { benchEngineCommand, benchHttpCommand, benchMemoryCommand, benchWriteThroughCommand } from './bench.ts';
-import { configCommand } from './config.ts';
-import { servicesDown, servicesStatus, servicesUp } from './services.ts';
-import { reconcileExpire } from './reconcile.ts';
-import { startCommand, workersCommand } from './start.ts';
+
+/*
+ * The `stockade` command. Each command's module is imported when that command
+ * runs, so `--help` and `--version` load commander and this file alone.
+ */
+
+/** An action that imports its module when its command runs. */
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K) {
+  return async (...args: unknown[]): Promise<void> => {
+    const action = (await load())[name] as (...a: unknown[]) => unknown;
+    await action(...args);
+  };
+}
+
+/** Parses a count or a duration option: a whole number, at least 1. */
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number, at least 1');
+  return n;
+}
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('stockade')
   .description('Stockade: a reservation engine for flash sales')
+  .version(version, '-v, --version', 'print the version')
   .showHelpAfterError();
 
 program.command('start').description('run the engine (with its local Redis and PostgreSQL unless REDIS_URL/DATABASE_URL are set)')
-  .action(startCommand);
+  .action(lazy(() => import('./start.ts'), 'startCommand'));
 
 program.command('workers').description('run write-through workers alone (outbox -> PostgreSQL); any number may run')
-  .action(workersCommand);
+  .action(lazy(() => import('./start.ts'), 'workersCommand'));
 
 program.command('config').description('print the settings in force: name, value, from the environment or the default, roles, doc (secrets masked)')
   .addOption(new Option('--for <command>', 'the settings this command uses and checks').choices(Object.keys(processRoles)).default('start'))
-  .option('--json', 'print one JSON object').action(configCommand);
+  .option('--json', 'print one JSON object').action(lazy(() => import('./config.ts'), 'configCommand'));
 
 const services = program.command('services').description('the embedded local redis-server and PostgreSQL under STOCKADE_DATA_DIR');
-services.command('up').description('start them (kept running until `services down`)').action(servicesUp);
-services.command('down').description('stop them').action(servicesDown);
-services.command('status').description('print their URLs when running').action(servicesStatus);
+services.command('up').description('start them (kept running until `services down`)')
+  .option('--json', 'print one JSON object').action(lazy(() => import('./services.ts'), 'servicesUp'));
+services.command('down').description('stop them')
+  .option('--json', 'print one JSON object').action(lazy(() => import('./services.ts'), 'servicesDown'));
+services.command('status').description('print their URLs when running (exit 1 when not)')
+  .option('--json', 'print one JSON object').action(lazy(() => import('./services.ts'), 'servicesStatus'));
 
 const reconcile = program.command('reconcile').description('reconciler steps');
 reconcile.command('expire').description('expire every due hold and purge records past retention, now')
-  .option('--json', 'print one JSON object').action(reconcileExpire);
+  .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileExpire'));
 
-const bench = program.command('bench').description('benchmarks');
+const bench = program.command('bench').description('benchmarks (a table by default; --json for scripts)');
 bench.command('engine').description('in-process reservations per second through the batching path, one hot SKU')
-  .option('--seconds <n>', 'measured seconds per scenario', '5')
-  .option('--concurrency <n>', 'callers with a request outstanding', '1000')
-  .option('--scenario <name>', 'hold | hold-idempotent | sold-out | all', 'all')
+  .option('--seconds <n>', 'measured seconds per scenario', positive, 5)
+  .option('--concurrency <n>', 'callers with a request outstanding', positive, 1_000)
+  .addOption(new Option('--scenario <name>', 'which scenario').choices(['hold', 'hold-idempotent', 'sold-out', 'all']).default('all'))
   .option('--json', 'one JSON object per scenario')
-  .action(benchEngineCommand);
+  .action(lazy(() => import('./bench.ts'), 'benchEngineCommand'));
 bench.command('memory').description('Redis memory per hold, per idempotency claim and per recorded refusal')
-  .option('--count <n>', 'records of each kind', '50000')
-  .action(benchMemoryCommand);
+  .option('--count <n>', 'records of each kind', positive, 50_000)
+  .option('--json', 'print one JSON object')
+  .action(lazy(() => import('./bench.ts'), 'benchMemoryCommand'));
 bench.command('writethrough').description('write-through rate (orders/s into PostgreSQL) and lag (commit to row visible)')
-  .option('--orders <n>', 'orders waiting in the outbox for the drain runs', '20000')
-  .option('--rate <n>', 'orders confirmed per second for the lag run', '1000')
-  .option('--seconds <n>', 'length of the lag run', '10')
-  .action(benchWriteThroughCommand);
+  .option('--orders <n>', 'orders waiting in the outbox for the drain runs', positive, 20_000)
+  .option('--rate <n>', 'orders confirmed per second for the lag run', positive, 1_000)
+  .option('--seconds <n>', 'length of the lag run', positive, 10)
+  .option('--json', 'print one JSON object')
+  .action(lazy(() => import('./bench.ts'), 'benchWriteThroughCommand'));
 bench.command('http').description('a flash sale over HTTP: autocannon against stockade start (its own services), reservations with unique keys')
-  .option('--seconds <n>', 'duration', '10')
-  .option('--connections <n>', 'concurrent connections', '100')
-  .option('--processes <n>', 'STOCKADE_API_PROCESSES of the server', '1')
-  .option('--stock <n>', 'units on sale (small: the sale sells out during the run)', '100000000')
-  .action(benchHttpCommand);
+  .option('--seconds <n>', 'duration', positive, 10)
+  .option('--connections <n>', 'concurrent connections', positive, 100)
+  .option('--processes <n>', 'STOCKADE_API_PROCESSES of the server', positive, 1)
+  .option('--stock <n>', 'units on sale (small: the sale sells out during the run)', positive, 100_000_000)
+  .option('--json', 'print one JSON object')
+  .action(lazy(() => import('./bench.ts'), 'benchHttpCommand'));
 
-program.parseAsync(process.argv).catch((error: unknown) => {
+program.parseAsync(process.argv).catch(async (error: unknown) => {
+  // After SIGINT/SIGTERM, a bench's failing calls are the echo of its own cleanup (bench/scratch.ts exits with the signal's code).
+  const { interrupted } = await import('../bench/scratch.ts');
+  if (interrupted()) return;
   const e = error as { code?: string; message?: string };
   console.error(`stockade: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(error)}`);
   process.exit(1);

@@ -25,6 +25,8 @@ export interface LocalServicesOptions {
   appendfsync?: 'everysec' | 'always';
   /** The embedded Redis's maxmemory (default: a quarter of this machine's memory). */
   maxmemoryBytes?: number;
+  /** Ports to try before the fixed defaults (test runs pass free ones, so parallel runs do not race for 6390 and 5439). */
+  ports?: ServicesFile;
 }
 
 const mib = 1024 * 1024;
@@ -88,8 +90,8 @@ export async function startLocalServices(options: LocalServicesOptions & { only?
   const pgDir = join(dataDir, 'postgres');
   const started: ServiceSet = { redis: only.redis && !redisRunning(redisDir), postgres: only.postgres && !postgresRunning(pgDir) };
   const ports: ServicesFile = {
-    redisPort: known && !started.redis ? known.redisPort : await pickPort(known?.redisPort ?? preferredPorts.redis),
-    postgresPort: known && !started.postgres ? known.postgresPort : await pickPort(known?.postgresPort ?? preferredPorts.postgres),
+    redisPort: known && !started.redis ? known.redisPort : await pickPort(known?.redisPort ?? options.ports?.redisPort ?? preferredPorts.redis),
+    postgresPort: known && !started.postgres ? known.postgresPort : await pickPort(known?.postgresPort ?? options.ports?.postgresPort ?? preferredPorts.postgres),
   };
   const results = await Promise.allSettled([
     started.redis ? startOnPort(ports.redisPort, () => redisRunning(redisDir), async (port) => {
