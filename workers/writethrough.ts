@@ -116,7 +116,14 @@ export class WriteThrough {
       this.log.warn('write-through stopped without closing its BullMQ connections: Redis did not answer');
       return;
     }
-    await this.worker.close();
+    // Bounded: after Redis went away and came back under it, BullMQ's close was seen waiting for ever with
+    // no drain job running (test/api-readiness.test.ts: PostgreSQL stopped, an entry parked, Redis
+    // restarted). Past a lock's time it is forced; a job still running then is left to the stall check
+    // (another worker runs it again; its rows are written once, ON CONFLICT DO NOTHING).
+    if (!(await fulfilsWithin(this.worker.close(), this.settings.lockMs))) {
+      this.log.warn({ lockMs: this.settings.lockMs }, 'BullMQ did not close within a lock time; write-through forced it');
+      await this.worker.close(true);
+    }
     await this.queue.close();
   }
 
