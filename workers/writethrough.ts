@@ -118,13 +118,17 @@ export class WriteThrough {
     }
     // Bounded: after Redis went away and came back under it, BullMQ's close was seen waiting for ever with
     // no drain job running (test/api-readiness.test.ts: PostgreSQL stopped, an entry parked, Redis
-    // restarted). Past a lock's time it is forced; a job still running then is left to the stall check
-    // (another worker runs it again; its rows are written once, ON CONFLICT DO NOTHING).
-    if (!(await fulfilsWithin(this.worker.close(), this.settings.lockMs))) {
-      this.log.warn({ lockMs: this.settings.lockMs }, 'BullMQ did not close within a lock time; write-through forced it');
-      await this.worker.close(true);
+    // restarted), forced close included. Past a lock's time the close is forced, past two its connections
+    // are left to the process's exit. A job still running is left to the stall check (another worker runs
+    // it again; its rows are written once, ON CONFLICT DO NOTHING).
+    const { lockMs } = this.settings;
+    const closed = (async () => {
+      if (!(await fulfilsWithin(this.worker.close(), lockMs))) await this.worker.close(true);
+      await this.queue.close();
+    })();
+    if (!(await fulfilsWithin(closed, 2 * lockMs))) {
+      this.log.warn({ lockMs }, 'BullMQ did not close within two lock times; write-through stopped without it');
     }
-    await this.queue.close();
   }
 
   /** Outbox entries not yet written through, over every partition. */
