@@ -119,7 +119,7 @@ export class WriteThrough {
     // Bounded: after Redis went away and came back under it, BullMQ's close was seen waiting for ever with
     // no drain job running (test/api-readiness.test.ts: PostgreSQL stopped, an entry parked, Redis
     // restarted), forced close included. Past a lock's time the close is forced, past two its connections
-    // are left to the process's exit. A job still running is left to the stall check (another worker runs
+    // are cut. A job still running is left to the stall check (another worker runs
     // it again; its rows are written once, ON CONFLICT DO NOTHING).
     const { lockMs } = this.settings;
     const closed = (async () => {
@@ -127,7 +127,12 @@ export class WriteThrough {
       await this.queue.close();
     })();
     if (!(await fulfilsWithin(closed, 2 * lockMs))) {
-      this.log.warn({ lockMs }, 'BullMQ did not close within two lock times; write-through stopped without it');
+      // Its connections are up (waited for above), so cutting them cannot hit the set-up crash; a process
+      // whose connections kept reconnecting would not exit.
+      this.log.warn({ lockMs }, 'BullMQ did not close within two lock times; its connections are cut');
+      // (The worker's blocking connection is BullMQ's own field: cut it too.)
+      const blocking = (this.worker as unknown as { blockingConnection?: { disconnect(): Promise<void> } }).blockingConnection;
+      await Promise.allSettled([this.worker.disconnect(), this.queue.disconnect(), blocking?.disconnect()]);
     }
   }
 
