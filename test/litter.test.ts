@@ -35,6 +35,7 @@ async function nestedRun(interrupt: boolean): Promise<{ code: number | null; sig
   const child = spawn(process.execPath, [vitest, 'run', '--config', 'test/fixtures/litter/vitest.config.ts'], {
     env: { ...plainEnv(), TMPDIR: outside, LITTER_REPORT: reportFile, LITTER_HOLD: interrupt ? '1' : '' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: an interrupt reaches the run and its workers, as Ctrl-C in a terminal does
   });
   left.process(child.pid);
   let output = '';
@@ -43,9 +44,26 @@ async function nestedRun(interrupt: boolean): Promise<{ code: number | null; sig
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
   await waitFor(async () => existsSync(reportFile) || child.exitCode !== null, 90_000, "the fixture's report");
   if (!existsSync(reportFile)) throw new Error(`the nested run ended without running its test:\n${output}`);
-  if (interrupt) child.kill('SIGINT');
+  if (interrupt) process.kill(-child.pid!, 'SIGINT');
   const [code, signal] = await exited;
+  // No process of the nested run (its workers carry its TMPDIR) outlives it.
+  await waitFor(async () => processesWithTmpdirUnder(outside).length === 0, 20_000, 'every process of the nested run gone')
+    .catch(() => { throw new Error(`still running after the nested run: ${processesWithTmpdirUnder(outside).join(', ')}\n${output}`); });
   return { code, signal, report: JSON.parse(readFileSync(reportFile, 'utf8')) as Report, outside, output };
+}
+
+/** Pids whose environment's TMPDIR lies under dir (Linux /proc; elsewhere none). */
+function processesWithTmpdirUnder(dir: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const tmpdir = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((v) => v.startsWith('TMPDIR='))?.slice(7);
+      if (tmpdir && (tmpdir === dir || tmpdir.startsWith(`${dir}/`)) && isAlive(pid)) found.push(pid);
+    } catch { /* gone, or not ours to read */ }
+  }
+  return found;
 }
 
 function expectNoLitter(run: Awaited<ReturnType<typeof nestedRun>>): void {
