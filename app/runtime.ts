@@ -4,7 +4,7 @@ import { ApiMetrics } from '../api/metrics.ts';
 import { RateLimiter } from '../api/ratelimit.ts';
 import { createValidators } from '../api/schemas.ts';
 import { apiSettings, paymentSettings, type ApiSettings } from '../settings/views.ts';
-import { type EngineSettings, Checkout, Engine, OverdueRecovery, type FaultHooks, createLogger, type Logger } from '../engine/index.ts';
+import { type EngineSettings, Checkout, Engine, OverdueRecovery, type FaultHooks, createLogger, fulfilsWithin, type Logger } from '../engine/index.ts';
 import { SimulatedProvider, type SimulatedProviderOptions } from '../payments/simulated.ts';
 import { connectDb, type Sql } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
@@ -51,6 +51,9 @@ export interface Runtime {
  * The composition root: one Redis client, the engine, PostgreSQL (migrated),
  * the payment provider and the checkout saga. Every process role builds on it.
  */
+/** How long closing waits for Redis to answer QUIT before it cuts the connection. */
+const quitWaitMs = 2_000;
+
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const env = o.env ?? process.env;
   const settings = { ...apiSettings(env, { servesHttp: (o.role ?? 'api') === 'api' }), ...o.api };
@@ -69,7 +72,9 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       engine, redis, sql, provider, checkout, recovery: new OverdueRecovery(engine, checkout, log), settings, log,
       apiDeps: () => ({ engine, checkout, redis, sql, settings, limiter, metrics, log, validators: createValidators(engine.settings) }),
       close: async () => {
-        await Promise.allSettled([redis.quit(), sql.end({ timeout: 5 })]);
+        // Bounded: a QUIT that gets no answer (a Redis that restarted under the client) is cut after quitWaitMs.
+        const quit = fulfilsWithin(redis.quit(), quitWaitMs).then((done) => { if (!done) redis.disconnect(); });
+        await Promise.allSettled([quit, sql.end({ timeout: 5 })]);
       },
     };
   } catch (error) {

@@ -100,7 +100,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     child.stderr!.on('data', (d) => { output += d; });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     // The private redis-server, once it names its port (its process title).
-    const redis = await waitFor(async () => processesUnder(tmp).map(({ pid }) => ({ pid, title: /127\.0\.0\.1:(\d+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8')) }))
+    const redis = await waitFor(async () => processesUnder(tmp).map(({ pid }) => ({ pid, title: /127\.0\.0\.1:(\d+)/.exec(cmdlineOf(pid)) }))
       .find((p) => p.title), 30_000, 'the private redis-server');
     const port = Number(redis.title![1]);
     // Mid-run: the scenario is under way once its keys exist.
@@ -132,3 +132,12 @@ it('a bench that fails removes its scratch dir, after stopping what it started t
   expect(isAlive((await seen.starting!).pid)).toBe(false);
   expect(process.listenerCount('SIGINT')).toBe(0);
 });
+
+/** A process's command line, or '' once it is gone (it may exit between the scan and the read). */
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
