@@ -1,13 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createLogger, partitionOf } from '../engine/index.ts';
 import { wireMetrics } from '../app/metrics-aggregate.ts';
-import { freePort, waitForHttp } from '../services/process.ts';
+import { freePort } from '../services/process.ts';
 import { call, freshDatabase, testApi, tokens, waitFor, type Answer } from './support/api.ts';
 import { skusInDistinctPartitions } from './support/engine.ts';
+import { startListening } from './support/stack.ts';
 
 /** The value of each sample of a Prometheus text, by name and labels: `name{a="1",b="2"}` -> value. */
 function samples(text: string): Map<string, number> {
@@ -40,20 +41,12 @@ describe('GET /metrics with STOCKADE_API_PROCESSES=2: one scrape shows the whole
   it('totals of both API processes and of the primary (write-through, recovery) add up in one scrape', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['bin/stockade.mjs', 'start'], {
-      env: { ...process.env, PORT: String(port), REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(),
-        STOCKADE_API_PROCESSES: '2', STOCKADE_KEY_PREFIX: `met${port}:`, STOCKADE_ADMIN_TOKEN: tokens.admin,
-        STOCKADE_CLIENT_TOKEN: tokens.client, STOCKADE_PAYMENT_TIMEOUT_MS: '300', STOCKADE_PAYMENT_WINDOW_MS: '1000',
-        STOCKADE_LOG_LEVEL: 'info', STOCKADE_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'stockade-provider-')) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    // Until every API process listens, a placeholder holds the port and answers 503 "starting": the
-    // primary logs "API listening" once it is gone.
-    let log = '';
-    child.stdout!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
-    await waitFor(async () => log.includes('"msg":"API listening"'), 30_000, 'the API processes listening');
-    await waitForHttp(`${base}/healthz`, 30_000);
+    const started = await startListening(port, { REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(),
+      STOCKADE_API_PROCESSES: '2', STOCKADE_KEY_PREFIX: `met${port}:`, STOCKADE_ADMIN_TOKEN: tokens.admin,
+      STOCKADE_CLIENT_TOKEN: tokens.client, STOCKADE_PAYMENT_TIMEOUT_MS: '300', STOCKADE_PAYMENT_WINDOW_MS: '1000',
+      STOCKADE_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'stockade-provider-')) });
+    child = started.child;
+    const exited = started.exited;
     // A new connection per request, so requests land on either API process.
     const ask = (method: string, path: string, o: Parameters<typeof call>[3] = {}) =>
       call(base, method, path, { ...o, headers: { ...o.headers, connection: 'close' } });

@@ -3,8 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { freePort, waitForHttp } from '../services/process.ts';
+import { freePort } from '../services/process.ts';
 import { call, freshDatabase, waitFor } from './support/api.ts';
+import { startListening } from './support/stack.ts';
 import { inject } from 'vitest';
 
 // `stockade start` as a user runs it: several API processes on one port, and a
@@ -37,20 +38,11 @@ it('stockade workers with NODE_ENV=production starts without the API bearer toke
 it('STOCKADE_API_PROCESSES=2 serves from two processes; SIGTERM finishes the request in flight', async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['bin/stockade.mjs', 'start'], {
-    env: { ...process.env, PORT: String(port), REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(),
-      STOCKADE_API_PROCESSES: '2', STOCKADE_KEY_PREFIX: `proc${port}:`, STOCKADE_ADMIN_TOKEN: 'pa', STOCKADE_CLIENT_TOKEN: 'pc',
-      STOCKADE_PAYMENT_TIMEOUT_MS: '1500', STOCKADE_LOG_LEVEL: 'info',
-      STOCKADE_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'stockade-provider-')) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-  // Until every API process listens, a placeholder holds the port and answers 503 "starting": the
-  // primary logs "API listening" once it is gone.
-  let log = '';
-  child.stdout!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
-  await waitFor(async () => log.includes('"msg":"API listening"'), 30_000, 'the API processes listening');
-  await waitForHttp(`${base}/healthz`, 30_000);
+  const started = await startListening(port, { REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(),
+    STOCKADE_API_PROCESSES: '2', STOCKADE_KEY_PREFIX: `proc${port}:`, STOCKADE_ADMIN_TOKEN: 'pa', STOCKADE_CLIENT_TOKEN: 'pc',
+    STOCKADE_PAYMENT_TIMEOUT_MS: '1500', STOCKADE_PROVIDER_DIR: mkdtempSync(join(tmpdir(), 'stockade-provider-')) });
+  child = started.child;
+  const exited = started.exited;
 
   // Separate connections land on either process (once both listen): x-request-id starts with the process's tag.
   const tags = new Set<string>();

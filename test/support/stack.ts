@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitForHttp } from '../../services/process.ts';
 import { waitFor } from './api.ts';
 
 /** The repository root (where package.json is): `npm start` runs there. */
@@ -113,4 +114,23 @@ export function killStack(stack: Stack | null, pids: number[] = []): void {
 /** Waits until none of pids runs (generous: the machine may be loaded). */
 export async function waitGone(pids: number[], what: string): Promise<void> {
   await waitFor(async () => pids.every((pid) => !running(pid)), 60_000, `${what}: pids ${pids.filter(running).join(', ')} gone`);
+}
+
+/**
+ * `stockade start` as a child of this test, with `env` over this process's
+ * environment, its log on a pipe. Resolves once the primary logs "API
+ * listening" (until every API process listens, a placeholder holds the port
+ * and answers 503 "starting") and /healthz answers on `port`.
+ */
+export async function startListening(port: number, env: Record<string, string>): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['bin/stockade.mjs', 'start'], {
+    env: { ...process.env, PORT: String(port), STOCKADE_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let log = '';
+  child.stdout!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
+  await waitFor(async () => log.includes('"msg":"API listening"'), 30_000, 'the API processes listening');
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 30_000);
+  return { child, exited };
 }
