@@ -63,7 +63,7 @@ export class HoldMaker {
 
   constructor(private readonly ctx: EngineContext, private readonly holds: Holds, private readonly claims: IdempotencyClaims) {
     const limits = { batchSizeMax: ctx.settings.batchSizeMax, inflightMax: ctx.settings.inflightMax };
-    this.batches = new GroupCommit((p, reqs) => this.sendHolds(p, reqs), limits);
+    this.batches = new GroupCommit((p, reqs) => reserveHolds(ctx, p, reqs), limits);
   }
 
   /** Whether a request with this (scoped) key would be answered from its first request. */
@@ -242,9 +242,5 @@ export class HoldMaker {
       if (!found || Date.now() >= deadline) return o.takeOver && found ? null : { kind: 'in_progress' };
       await sleep(20);
     }
-  }
-
-  private sendHolds(partition: number, reqs: HoldRequest[]): Promise<HoldReply[]> {
-    return reserveHolds(this.ctx, partition, reqs);
   }
 }
