@@ -31,11 +31,13 @@ export function apiRoutes(deps: ApiDeps): Route[] {
  * The v1 HTTP API on uWebSockets.js: thin routes over the engine. It listens with SO_REUSEPORT
  * (API processes share the port) unless `exclusive`.
  */
-export function startApi(deps: ApiDeps, port: number, host = '0.0.0.0', o: { exclusive?: boolean } = {}): Promise<ApiServer> {
+export function startApi(deps: ApiDeps, port: number, host = '127.0.0.1', o: { exclusive?: boolean } = {}): Promise<ApiServer> {
+  const { adminToken, clientToken } = deps.settings;
+  if (!adminToken || !clientToken) throw new StockadeError('ASSERTION', 'the API needs both bearer tokens (app/tokens.ts provides generated ones)');
   const uws = loadUws();
   const app = uws.App();
   const inflight = new Inflight();
-  registerRoutes(app, apiRoutes(deps), { auth: new Auth(deps.settings.adminToken, deps.settings.clientToken), metrics: deps.metrics, limiter: deps.limiter, log: deps.log }, inflight);
+  registerRoutes(app, apiRoutes(deps), { auth: new Auth(adminToken, clientToken), metrics: deps.metrics, limiter: deps.limiter, log: deps.log }, inflight);
   return new Promise((resolve, reject) => {
     // uWS's typings lack listen(host, port, options, cb); options 1 is LIBUS_LISTEN_EXCLUSIVE_PORT.
     (app.listen as unknown as (...a: unknown[]) => void).call(app, host, port, o.exclusive ? 1 : 0, (socket: us_listen_socket | false) => {

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startApi, type ApiServer } from '../api/server.ts';
 import { createLogger, fulfilsWithin, type Logger, startSweepLoop } from '../engine/index.ts';
 import { resolveServices } from '../services/resolve.ts';
-import { checkSettings, devTokens, processRoles, serviceSettings, workerSettings } from '../settings/views.ts';
+import { maskPassword } from '../settings/kinds.ts';
+import { checkSettings, processRoles, serviceSettings, workerSettings } from '../settings/views.ts';
 import { startWorkers } from '../workers/run.ts';
 import { wireMetrics } from './metrics-aggregate.ts';
 import type { WriteThrough } from '../workers/writethrough.ts';
@@ -11,6 +12,7 @@ import { Lifecycle, watchNpmParent } from './lifecycle.ts';
 import { portProblem } from './port.ts';
 import { preflight } from './preflight.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
+import { bearerTokens, type BearerTokens } from './tokens.ts';
 
 /**
  * `npm start`. The primary process checks everything it can before it starts
@@ -45,14 +47,12 @@ async function startPrimary(life: Lifecycle, log: Logger, checked: Awaited<Retur
   const urls = await services.start();
   lock?.own(services.owned);
   life.checkpoint();
-  log.info({ redis: urls.redisUrl, database: urls.databaseUrl, embedded: services.embedded }, 'services ready');
+  log.info({ redis: maskPassword(urls.redisUrl), database: maskPassword(urls.databaseUrl), embedded: services.embedded }, 'services ready');
 
-  const runtime = await createRuntime({ ...urls, log });
+  const tokens = bearerTokens(settings, services.dataDir, log);
+  const runtime = await createRuntime({ ...urls, log, api: { adminToken: tokens.admin, clientToken: tokens.client } });
   life.add('runtime', () => runtime.close());
   life.checkpoint();
-  if (settings.adminToken === devTokens.admin || settings.clientToken === devTokens.client) {
-    log.warn({ adminToken: settings.adminToken, clientToken: settings.clientToken }, 'using dev bearer tokens (set STOCKADE_ADMIN_TOKEN and STOCKADE_CLIENT_TOKEN)');
-  }
   const drain = workerSettings();
   const writeThrough = startWorkers(runtime.engine, urls.redisUrl, runtime.sql, log);
   life.add('write-through', () => stopWriteThrough(writeThrough, drain.shutdownDrainMs, drain.pollMs, log));
@@ -66,7 +66,7 @@ async function startPrimary(life: Lifecycle, log: Logger, checked: Awaited<Retur
       .catch(async () => { throw await portProblem(settings.host, port.port); });
     life.add('API', () => stopServer(server, runtime, settings.shutdownGraceMs));
   } else {
-    const processes = forkApiProcesses(settings.processes, { ...urls, port: port.port }, log);
+    const processes = forkApiProcesses(settings.processes, { ...urls, port: port.port, tokens }, log);
     life.add('API processes', () => processes.stop(settings.shutdownGraceMs), () => processes.kill());
     await processes.listening;
     port.release();
@@ -114,8 +114,10 @@ interface ApiProcesses {
 }
 
 /** Forks the API processes; they listen on the port with SO_REUSEPORT and say so by message. */
-function forkApiProcesses(count: number, o: { redisUrl: string; databaseUrl: string; port: number }, log: Logger): ApiProcesses {
-  const env = { REDIS_URL: o.redisUrl, DATABASE_URL: o.databaseUrl, PORT: String(o.port) };
+function forkApiProcesses(count: number, o: { redisUrl: string; databaseUrl: string; port: number; tokens: BearerTokens }, log: Logger): ApiProcesses {
+  // The environment of a process is readable by its own OS user alone (and root).
+  const env = { REDIS_URL: o.redisUrl, DATABASE_URL: o.databaseUrl, PORT: String(o.port),
+    STOCKADE_ADMIN_TOKEN: o.tokens.admin, STOCKADE_CLIENT_TOKEN: o.tokens.client };
   let stopping = false;
   let started = false;
   const listening = new Promise<void>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import { defaultDataDir, findLocalServices, startLocalServices, stopLocalServices, type LocalServices } from '../services/local.ts';
+import { maskPassword } from '../settings/kinds.ts';
 import { runSteps } from './progress.ts';
 import { pairs } from './table.ts';
 
@@ -6,10 +7,13 @@ interface Opts {
   json?: boolean;
 }
 
+/** The URLs with their passwords masked (a terminal's scrollback and a CI log keep what is printed); the passwords stay in the data dir's 0600 files. */
 function print(s: LocalServices, opts: Opts): void {
+  const redisUrl = maskPassword(s.redisUrl);
+  const databaseUrl = maskPassword(s.databaseUrl);
   console.log(opts.json
-    ? JSON.stringify({ running: true, redisUrl: s.redisUrl, databaseUrl: s.databaseUrl, dataDir: s.dataDir })
-    : pairs([['redis', s.redisUrl], ['postgres', s.databaseUrl], ['data', s.dataDir]]));
+    ? JSON.stringify({ running: true, redisUrl, databaseUrl, dataDir: s.dataDir })
+    : pairs([['redis', redisUrl], ['postgres', databaseUrl], ['data', s.dataDir]]));
 }
 
 export async function servicesUp(opts: Opts): Promise<void> {

@@ -67,9 +67,20 @@ export const host: Kind<string> = {
   show: plain,
 };
 
+/** Whether a listen address reaches this machine alone: localhost, 127.0.0.0/8, ::1 (also IPv4-mapped). */
+export function isLoopback(address: string): boolean {
+  const a = address.toLowerCase().replace(/^::ffff:/, '');
+  return a === 'localhost' || a === '::1' || (isIP(a) === 4 && a.startsWith('127.'));
+}
+
 /** Hides the password of a URL (or of text that looks like one), keeping the rest readable. */
 export function maskPassword(raw: string): string {
   return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, `$1${masked}@`);
+}
+
+/** Hides the password of every URL inside text (a log line, an error message). */
+export function maskPasswords(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^@\s/]*@/gi, `$1${masked}@`);
 }
 
 /** A URL of one of the given schemes, with a host. */

@@ -69,16 +69,22 @@ export const logRows = {
     doc: '`production`: tokens required; `development`: pretty logs; any other value means neither' },
 } satisfies Group;
 
-export const devTokens = { admin: 'dev-admin-token', client: 'dev-client-token' };
+/**
+ * Tokens published as examples (README, docker-compose) by earlier versions: refused as values,
+ * since anyone who read them could use them.
+ */
+export const publishedTokens: readonly string[] = ['dev-admin-token', 'dev-client-token', 'change-me-admin', 'change-me-client'];
+
+const tokenDefaultDoc = (file: string) => `random per data dir, made at first start in \`<STOCKADE_DATA_DIR>/${file}\` (0600; \`cat\` it to read it again); `
+  + 'required when `NODE_ENV=production` or `STOCKADE_HOST` is not a loopback address, by processes that serve HTTP (`stockade workers` serves none)';
 
 export const apiRows = {
   port: { name: 'PORT', kind: int(0, 65_535), default: 8080, roles: ['api'], doc: 'HTTP port of the API' },
-  host: { name: 'STOCKADE_HOST', kind: host, default: '0.0.0.0', roles: ['api'], doc: 'address the API binds' },
-  adminToken: { name: 'STOCKADE_ADMIN_TOKEN', kind: secret, default: devTokens.admin,
-    defaultDoc: '`dev-admin-token` (required when `NODE_ENV=production` by processes that serve HTTP; `stockade workers` serves none)',
+  host: { name: 'STOCKADE_HOST', kind: host, default: '127.0.0.1', roles: ['api'],
+    doc: 'address the API binds; a non-loopback address requires both tokens set' },
+  adminToken: { name: 'STOCKADE_ADMIN_TOKEN', kind: secret, defaultDoc: tokenDefaultDoc('admin.token'),
     roles: ['api'], doc: 'bearer token for admin routes' },
-  clientToken: { name: 'STOCKADE_CLIENT_TOKEN', kind: secret, default: devTokens.client,
-    defaultDoc: '`dev-client-token` (required as the admin token is)', roles: ['api'],
+  clientToken: { name: 'STOCKADE_CLIENT_TOKEN', kind: secret, defaultDoc: tokenDefaultDoc('client.token'), roles: ['api'],
     doc: 'bearer token for reservation and order routes (must differ from the admin token)' },
   processes: { name: 'STOCKADE_API_PROCESSES', kind: int(1, 64), default: 1, roles: ['api'], doc: 'API processes sharing the port' },
   shutdownGraceMs: { name: 'STOCKADE_SHUTDOWN_GRACE_MS', kind: int(0), default: 10_000, roles: ['api'],

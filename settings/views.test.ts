@@ -32,7 +32,7 @@ it('parking settings: defaults, the environment, and bounds that name the variab
 
 describe('defaults', () => {
   it('are what they were before the registry', () => {
-    expect(apiSettings({})).toEqual({ port: 8080, host: '0.0.0.0', adminToken: 'dev-admin-token', clientToken: 'dev-client-token',
+    expect(apiSettings({})).toEqual({ port: 8080, host: '127.0.0.1', adminToken: undefined, clientToken: undefined,
       processes: 1, rateLimitUserPerSec: 0, rateLimitTokenPerSec: 0, paymentTimeoutMs: 5_000, paymentLatencyMs: 0, paymentFailureRate: 0,
       shutdownGraceMs: 10_000, production: false });
     expect(workerSettings({})).toEqual({ batchMax: 500, concurrency: 4, pollMs: 50, lockMs: 10_000, failedRetryMs: 30_000,
@@ -47,7 +47,7 @@ describe('defaults', () => {
   it('an empty variable counts as unset', () => {
     expect(engineSettings({ STOCKADE_PARTITIONS: '' }).partitions).toBe(64);
     expect(serviceSettings({ REDIS_URL: '', STOCKADE_REDIS_APPENDFSYNC: '' })).toMatchObject({ redisUrl: undefined, redisAppendfsync: 'everysec' });
-    expect(apiSettings({ STOCKADE_HOST: '' }).host).toBe('0.0.0.0');
+    expect(apiSettings({ STOCKADE_HOST: '' }).host).toBe('127.0.0.1');
   });
 });
 
@@ -83,7 +83,8 @@ describe('a bad value of each kind is refused with the variable, its value and w
   });
 
   it('host: an IPv4 or IPv6 literal, or localhost', () => {
-    for (const host of ['127.0.0.1', '0.0.0.0', '::1', '::', 'localhost']) expect(apiSettings({ STOCKADE_HOST: host }).host).toBe(host);
+    const tokens = { STOCKADE_ADMIN_TOKEN: 'admin-token-1', STOCKADE_CLIENT_TOKEN: 'client-token-1' };
+    for (const host of ['127.0.0.1', '0.0.0.0', '::1', '::', 'localhost']) expect(apiSettings({ ...tokens, STOCKADE_HOST: host }).host).toBe(host);
     for (const host of ['example.com', '[::1]', '127.0.0.1:8080', '256.0.0.1']) {
       expect(refusal(() => apiSettings({ STOCKADE_HOST: host }))).toBe(`STOCKADE_HOST=${host} is not an IPv4 or IPv6 address, or localhost`);
     }
@@ -116,6 +117,27 @@ describe('rules across settings', () => {
   it('the two tokens differ', () => {
     expect(refusal(() => apiSettings({ STOCKADE_ADMIN_TOKEN: 'same', STOCKADE_CLIENT_TOKEN: 'same' }))).toMatch(/must differ/);
   });
+
+  it('a listen address others can reach needs both tokens set, whatever NODE_ENV says; loopback ones may use generated tokens', () => {
+    for (const host of ['0.0.0.0', '::', '192.168.1.20', '::ffff:10.0.0.1']) {
+      expect(refusal(() => apiSettings({ STOCKADE_HOST: host }))).toBe(`STOCKADE_HOST=${host} is not a loopback address: `
+        + 'listening there needs STOCKADE_ADMIN_TOKEN and STOCKADE_CLIENT_TOKEN set (generated tokens are for 127.0.0.1 only)');
+      expect(refusal(() => apiSettings({ STOCKADE_HOST: host, STOCKADE_ADMIN_TOKEN: 'admin-token-1' }))).toMatch(/needs STOCKADE_CLIENT_TOKEN set/);
+      expect(apiSettings({ STOCKADE_HOST: host, STOCKADE_ADMIN_TOKEN: 'admin-token-1', STOCKADE_CLIENT_TOKEN: 'client-token-1' }).host).toBe(host);
+    }
+    for (const host of ['127.0.0.1', '127.8.9.10', '::1', 'localhost', '::ffff:127.0.0.1']) {
+      expect(apiSettings({ STOCKADE_HOST: host })).toMatchObject({ host, adminToken: undefined, clientToken: undefined });
+    }
+  });
+
+  it('the example tokens earlier versions published are refused as values', () => {
+    for (const [name, token] of [['STOCKADE_ADMIN_TOKEN', 'dev-admin-token'], ['STOCKADE_CLIENT_TOKEN', 'dev-client-token'],
+      ['STOCKADE_ADMIN_TOKEN', 'change-me-admin'], ['STOCKADE_CLIENT_TOKEN', 'change-me-client']] as const) {
+      const message = refusal(() => apiSettings({ [name]: token }));
+      expect(message).toBe(`${name} is an example token published with Stockade: choose your own (e.g. openssl rand -base64 32)`);
+      expect(message).not.toContain(token);
+    }
+  });
 });
 
 describe('each role checks only what it uses', () => {
@@ -129,7 +151,7 @@ describe('each role checks only what it uses', () => {
 
   it('one that serves none reads neither the tokens nor the other HTTP settings', () => {
     const env = { ...production, PORT: 'x', STOCKADE_HOST: 'example.com' };
-    expect(apiSettings(env, { servesHttp: false })).toMatchObject({ port: 8080, host: '0.0.0.0', production: true });
+    expect(apiSettings(env, { servesHttp: false })).toMatchObject({ port: 8080, host: '127.0.0.1', production: true, adminToken: undefined });
     expect(refusal(() => apiSettings({ ...env, STOCKADE_PAYMENT_TIMEOUT_MS: '1' }, { servesHttp: false }))).toMatch(/^STOCKADE_PAYMENT_TIMEOUT_MS=1 /);
   });
 
@@ -149,7 +171,7 @@ it('the settings in force mask tokens and passwords, and say where each value ca
   const env = { STOCKADE_ADMIN_TOKEN: 's3cret', REDIS_URL: 'redis://user:pw@127.0.0.1:6379', PORT: '9000' };
   const shown = Object.fromEntries(effectiveSettings(env, processRoles.start).map((s) => [s.name, s]));
   expect(shown.STOCKADE_ADMIN_TOKEN).toMatchObject({ value: '****', source: 'environment' });
-  expect(shown.STOCKADE_CLIENT_TOKEN).toMatchObject({ value: '****', source: 'default', default: expect.stringContaining('dev-client-token') });
+  expect(shown.STOCKADE_CLIENT_TOKEN).toMatchObject({ value: null, source: 'default', default: expect.stringContaining('random per data dir') });
   expect(shown.REDIS_URL).toMatchObject({ value: 'redis://user:****@127.0.0.1:6379', source: 'environment', roles: ['services'] });
   expect(shown.DATABASE_URL).toMatchObject({ value: null, source: 'default', default: 'unset: start a local PostgreSQL' });
   expect(shown.PORT).toMatchObject({ value: 9000, source: 'environment', allowed: 'an integer in [0, 65535]' });

@@ -1,8 +1,9 @@
 import { StockadeError } from '../common/errors.ts';
 import { invalidSetting, readGroup, type Env } from './load.ts';
-import { apiRows, engineRows, logRows, paymentRows, serviceRows, workerRows, type Role, type Values } from './registry.ts';
+import { isLoopback } from './kinds.ts';
+import { apiRows, engineRows, logRows, paymentRows, publishedTokens, serviceRows, workerRows, type Role, type Values } from './registry.ts';
 
-export { devTokens, drainAttempts } from './registry.ts';
+export { drainAttempts } from './registry.ts';
 
 /*
  * Each part's typed view of the registry. A view reads only its own settings,
@@ -27,8 +28,9 @@ export function engineSettings(env: Env = process.env, overrides: Partial<Engine
 export interface ApiSettings {
   port: number;
   host: string;
-  adminToken: string;
-  clientToken: string;
+  /** Unset: the data directory's generated tokens are used (app/tokens.ts), which only a loopback listener outside production may. */
+  adminToken?: string;
+  clientToken?: string;
   /** API processes sharing the port (SO_REUSEPORT). */
   processes: number;
   rateLimitUserPerSec: number;
@@ -48,23 +50,40 @@ export interface ApiSettings {
 export function apiSettings(env: Env = process.env, o: { servesHttp?: boolean } = {}): ApiSettings {
   const servesHttp = o.servesHttp ?? true;
   const production = readGroup(env, { nodeEnv: logRows.nodeEnv }).nodeEnv === 'production';
-  const missing = [apiRows.adminToken.name, apiRows.clientToken.name].filter((name) => !env[name]);
-  const tokensMissing = production && servesHttp && missing.length > 0
-    ? [`NODE_ENV=production needs ${missing.join(' and ')} (bearer tokens for the API)`] : [];
   let read;
+  const problems: string[] = [];
   try {
     read = servesHttp ? readGroup(env, { ...apiRows, ...paymentRows }) : { ...readGroup({}, apiRows), ...readGroup(env, paymentRows) };
   } catch (error) {
-    // Every problem at once: the missing tokens and the bad values.
-    throw tokensMissing.length > 0 ? invalidSetting([...tokensMissing, (error as Error).message]) : error;
+    problems.push((error as Error).message);
   }
-  if (tokensMissing.length > 0) throw invalidSetting(tokensMissing);
+  if (servesHttp) problems.unshift(...tokenProblems(env, production));
+  // Every problem at once: the missing tokens and the bad values.
+  if (problems.length > 0 || !read) throw invalidSetting(problems);
   const { providerDir: _providerDir, ...fields } = read;
-  const settings: ApiSettings = { ...fields, production };
-  if (settings.adminToken === settings.clientToken) {
-    throw invalidSetting([`${apiRows.adminToken.name} and ${apiRows.clientToken.name} must differ`]);
+  return { ...fields, production };
+}
+
+/**
+ * Generated tokens are for a loopback listener outside production: NODE_ENV=production, or a
+ * STOCKADE_HOST others can reach, needs both set. Tokens published as examples are refused
+ * everywhere, and the two must differ.
+ */
+function tokenProblems(env: Env, production: boolean): string[] {
+  const names = [apiRows.adminToken.name, apiRows.clientToken.name];
+  const missing = names.filter((name) => !env[name]);
+  const problems: string[] = [];
+  const host = env[apiRows.host.name] || apiRows.host.default;
+  if (missing.length > 0 && production) problems.push(`NODE_ENV=production needs ${missing.join(' and ')} (bearer tokens for the API)`);
+  else if (missing.length > 0 && apiRows.host.kind.parse(host) !== undefined && !isLoopback(host)) {
+    problems.push(`${apiRows.host.name}=${host} is not a loopback address: listening there needs ${missing.join(' and ')} set `
+      + '(generated tokens are for 127.0.0.1 only)');
   }
-  return settings;
+  for (const name of names) {
+    if (publishedTokens.includes(env[name] ?? '')) problems.push(`${name} is an example token published with Stockade: choose your own (e.g. openssl rand -base64 32)`);
+  }
+  if (env[names[0]!] && env[names[0]!] === env[names[1]!]) problems.push(`${names[0]} and ${names[1]} must differ`);
+  return problems;
 }
 
 export type PaymentSettings = Values<typeof paymentRows>;

@@ -21,7 +21,7 @@ it('stockade config prints the settings in force, secrets masked; --json one obj
   const settings = JSON.parse(json.stdout);
   expect(settings.STOCKADE_ADMIN_TOKEN).toMatchObject({ value: '****', source: 'environment', roles: ['api'] });
   expect(settings.DATABASE_URL.value).toBe('postgres://stockade:****@127.0.0.1:5439/stockade');
-  expect(settings.STOCKADE_HOST).toMatchObject({ value: '0.0.0.0', source: 'default' });
+  expect(settings.STOCKADE_HOST).toMatchObject({ value: '127.0.0.1', source: 'default' });
   expect(settings.PORT).toMatchObject({ value: 9090, source: 'environment' });
   for (const out of [text.stdout, json.stdout]) expect(out).not.toMatch(/s3cret|hunter2/);
 });
