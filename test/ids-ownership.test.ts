@@ -69,6 +69,18 @@ describe('ids have no guessable successor', () => {
     expect((await order(`o${id}`)).status).toBe(404); // the old derivation names nothing
   });
 
+  it('two reservations made one after the other by one server share nothing beyond the partition; neither names the other', async () => {
+    const sku = await product();
+    const first = await hold(sku, 'alice');
+    const second = await hold(sku, 'alice');
+    const [p1, r1] = first.split('.');
+    const [p2, r2] = second.split('.');
+    expect(p1).toBe(p2);
+    expect(r1!.length * 5).toBeGreaterThanOrEqual(96);
+    expect(longestCommonSubstring(r1!, r2!)).toBeLessThan(8);
+    expect(successor(first)).not.toBe(second);
+  });
+
   it('request ids are random: 50 answers, 50 ids, no two consecutive sharing 8 characters', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) ids.push((await call(api.url, 'GET', '/healthz', { token: null })).headers.get('x-request-id')!);
