@@ -53,7 +53,7 @@ async function orderIdsOf(id: string, partitions: number[]): Promise<{ records: 
   const records = await Promise.all(partitions.map(async (p) => (await holds.recordAt(p, id))?.orderId ?? '(none)'));
   const events: string[] = [];
   for (const p of partitions) {
-    for (const { event } of await engine.outbox.read(p, 1_000)) if (event.t === 'order' && event.id === id) events.push(event.order);
+    for (const { event } of await engine.outbox.read(p, 1_000)) if (event?.t === 'order' && event.id === id) events.push(event.order);
   }
   return { records, events };
 }
