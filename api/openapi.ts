@@ -79,7 +79,7 @@ function operation(route: Route, components: Components) {
     tags: [route.tag],
     security: securityOf[route.access],
     ...(parameters.length ? { parameters } : {}),
-    ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: components.use(route.body.schema) } } } } : {}),
+    ...(route.body ? { requestBody: { required: !route.bodyOptional, content: { 'application/json': { schema: components.use(route.body.schema) } } } } : {}),
     responses: responses(route, components),
   };
 }

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { StockadeError, type Logger } from '../engine/index.ts';
+import { randomText, StockadeError, type Logger } from '../engine/index.ts';
 import type { Auth, Credentials } from './auth.ts';
 import { contractLimits } from './config.ts';
 import { decodeParam, parseJson, readBody, send, type ApiRequest } from './http.ts';
@@ -40,6 +39,8 @@ export interface Route<T = unknown> {
   access: 'public' | 'token' | 'admin';
   /** The JSON body it takes: validated here (422 invalid-request listing every field at fault) before the handler runs. */
   body?: Validator<TSchema>;
+  /** The body may be left out (an empty body is none: the handler sees undefined). */
+  bodyOptional?: boolean;
   /** The Idempotency-Key header: checked here (400 when required and absent, or too long). */
   idempotencyKey?: 'required' | 'optional';
   /** Schemas of path parameters (by name) and query parameters, for the document (the handler checks the query). */
@@ -53,8 +54,13 @@ export interface Route<T = unknown> {
 }
 
 /** A route whose handler sees the body its validator accepted, typed. */
-export function withBody<S extends TSchema>(body: Validator<S>, route: Omit<Route<Static<S>>, 'body'>): Route {
+export function withBody<S extends TSchema>(body: Validator<S>, route: Omit<Route<Static<S>>, 'body' | 'bodyOptional'>): Route {
   return { ...route, body } as Route;
+}
+
+/** A route whose body may be left out: its handler sees the body its validator accepted, or undefined for none. */
+export function withOptionalBody<S extends TSchema>(body: Validator<S>, route: Omit<Route<Static<S> | undefined>, 'body' | 'bodyOptional'>): Route {
+  return { ...route, body, bodyOptional: true } as Route;
 }
 
 /** Every problem a route may answer: its handler's and what the router checks for it, in the order of status. */
@@ -87,9 +93,8 @@ export class Inflight {
   stopping = false;
 }
 
-const processTag = randomBytes(3).toString('hex');
-let requestSeq = 0;
-const nextRequestId = () => `${processTag}-${(++requestSeq).toString(36)}`;
+/** Request ids are random (no counter: a sequence would tell anyone the request volume). */
+const nextRequestId = () => randomText();
 
 /**
  * Registers routes on a uWS app. For each request, synchronously (uWS's request
@@ -189,16 +194,18 @@ function serve(res: HttpResponse, req: HttpRequest, route: Route, deps: RouterDe
     return;
   }
   const contentType = req.getHeader('content-type');
-  if (contentType && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+  const declared = Number(req.getHeader('content-length') || 0);
+  const bodyLeftOut = route.bodyOptional && declared === 0;
+  if (contentType && !bodyLeftOut && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
     return finish(problem('unsupported-media-type', 'send application/json'), true);
   }
-  const declared = Number(req.getHeader('content-length') || 0);
   if (declared > contractLimits.bodyBytesMax) {
     return finish(problem('body-too-large', `the body may be at most ${contractLimits.bodyBytesMax} bytes`), true);
   }
   void readBody(res, () => finish(problem('body-too-large', `the body may be at most ${contractLimits.bodyBytesMax} bytes`), true))
     .then((raw) => {
       if (raw === null || replied) return;
+      if (raw.length === 0 && route.bodyOptional) return run(undefined);
       const parsed = parseJson(raw);
       if (!parsed.ok) return finish(parsed.reply);
       return run(parsed.value);
@@ -217,7 +224,7 @@ function paramCount(pattern: string): number {
 
 /** The body checked against the route's schema (every field at fault at once), then the handler. */
 function handle(route: Route, req: ApiRequest): Promise<Reply> {
-  if (!route.body) return route.handler(req);
+  if (!route.body || (route.bodyOptional && req.body === undefined)) return route.handler(req);
   const v = route.body.check(req.body);
   return v.ok ? route.handler({ ...req, body: v.value }) : Promise.resolve(invalidRequest(v.detail, v.errors));
 }

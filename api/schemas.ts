@@ -27,9 +27,15 @@ export const AdjustStock = Type.Object({
   delta: Type.Integer({ minimum: -stockUnitsMax, maximum: stockUnitsMax, not: { const: 0 }, description: 'restock > 0, shrink < 0' }),
 }, strict);
 
+/** A user id: the storefront's authenticated shopper (Stockade trusts it). */
+export const userIdSchema = Type.String({ minLength: 1, maxLength: userIdLengthMax, pattern: noNul });
+/** The optional ownership check of reads and actions on a reservation or order: another user's is not found (404). */
+export const ownerSchema = Type.String({ minLength: 1, maxLength: userIdLengthMax, pattern: noNul,
+  description: "the authenticated shopper's user id: when given, a reservation or order of another user answers 404, as an unknown id does" });
+
 export function createReservationSchema(limits: EngineSettings) {
   return Type.Object({
-    user_id: Type.String({ minLength: 1, maxLength: userIdLengthMax, pattern: noNul }),
+    user_id: userIdSchema,
     items: Type.Array(Type.Object({
       sku: skuSchema,
       qty: Type.Integer({ minimum: 1, maximum: limits.qtyMax }),
@@ -40,7 +46,11 @@ export function createReservationSchema(limits: EngineSettings) {
 
 export const Confirm = Type.Object({
   payment: Type.Object({ token: Type.String({ minLength: 1, maxLength: contractLimits.tokenLengthMax }) }, strict),
+  user_id: Type.Optional(ownerSchema),
 }, strict);
+
+/** The optional body of a release (an empty body is none). */
+export const Release = Type.Object({ user_id: Type.Optional(ownerSchema) }, strict);
 
 export const Stock = Type.Object({ total: Type.Integer(), available: Type.Integer(), reserved: Type.Integer(), sold: Type.Integer() });
 export const Product = Type.Object({
@@ -158,6 +168,7 @@ export function createValidators(limits: EngineSettings) {
     adjustStock: validator('AdjustStock', AdjustStock),
     createReservation: validator('CreateReservation', createReservationSchema(limits), repeatedSkus),
     confirm: validator('Confirm', Confirm),
+    release: validator('Release', Release),
   };
 }
 

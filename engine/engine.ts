@@ -113,9 +113,12 @@ export class Engine {
     return this.#parts.maker.isReplay(req);
   }
 
-  /** A reservation as a client may see it (never a pending cart or a refusal), its status as of the scripts' clock. */
-  getReservation(id: string): Promise<Reservation | null> {
-    return this.#parts.holds.get(id);
+  /**
+   * A reservation as a client may see it (never a pending cart or a refusal), its status as of the scripts' clock;
+   * with `owner`, null unless it is that user's.
+   */
+  getReservation(id: string, owner?: string): Promise<Reservation | null> {
+    return this.#parts.holds.get(id, owner);
   }
 
   /** held -> paying (the saga's pivot is next); see Holds.beginPayment. */
@@ -128,9 +131,9 @@ export class Engine {
     return this.#parts.holds.commit(id, payment);
   }
 
-  /** Gives a hold's units back: by the client, or by the saga (declined, voided, compensate). */
-  release(id: string, mode: ReleaseMode = 'client'): Promise<ReleaseOutcome> {
-    return this.#parts.holds.release(id, mode);
+  /** Gives a hold's units back: by the client, or by the saga (declined, voided, compensate); with `owner`, only that user's hold. */
+  release(id: string, mode: ReleaseMode = 'client', owner?: string): Promise<ReleaseOutcome> {
+    return this.#parts.holds.release(id, mode, owner);
   }
 
   /** Notes the refund of a capture that landed on a released hold (written through to PostgreSQL). */

@@ -17,6 +17,7 @@ export { lostReply, type FaultHooks } from './faults.ts';
 export { createLogger, type Logger } from './log.ts';
 export { fulfilsWithin } from './timing.ts';
 export { partitionOf } from './redis/partition.ts';
+export { isOrderId, randomText } from './holds/ids.ts';
 export { partitionKeys, shardKeys, type PartitionKeys, type ShardKeys } from './redis/keys.ts';
 export type { MemoryState } from './redis/memory.ts';
 export type { ExpiredBy, HoldCounts } from './redis/hold-counts.ts';

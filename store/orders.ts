@@ -18,10 +18,11 @@ export interface OrderView {
 
 export const userOrdersLimitMax = 100;
 
-/** An order with its items and payment, once every part is written through; null until then. */
-export async function getOrder(sql: Sql, id: string): Promise<OrderView | null> {
+/** An order with its items and payment, once every part is written through; null until then (and, with `owner`, unless it is that user's). */
+export async function getOrder(sql: Sql, id: string, owner?: string): Promise<OrderView | null> {
   const [order] = await sql`select o.id, o.reservation_id, o.user_id, o.total_cents, o.created_at from orders o
-    where o.id = ${id} and (select count(*) from order_parts p where p.order_id = o.id) = o.part_count`;
+    where o.id = ${id} ${owner === undefined ? sql`` : sql`and o.user_id = ${owner}`}
+      and (select count(*) from order_parts p where p.order_id = o.id) = o.part_count`;
   if (!order) return null;
   const [items, payments] = await Promise.all([
     sql`select sku, qty, price_cents from order_items where order_id = ${id} order by sku`,

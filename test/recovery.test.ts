@@ -38,7 +38,7 @@ describe('overdue payments', () => {
     expect(await api.runtime.recovery.recoverOverdue()).toEqual({ committed: 1, released: 0, refunded: 0, failed: 0 });
     expect(await stock(api, sku)).toEqual({ total: 5, available: 3, reserved: 0, sold: 2 });
     const order = await waitFor(async () => {
-      const o = await call(api.url, 'GET', `/v1/orders/o${id}`);
+      const o = await call(api.url, 'GET', `/v1/orders/${(await engine.getReservation(id))!.orderId}`);
       return o.status === 200 ? o.body : undefined;
     }, 10_000, 'recovered order');
     expect(order.payment).toMatchObject({ status: 'captured', amount_cents: 1400 });

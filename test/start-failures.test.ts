@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../services/process.ts';
 import { waitFor } from './support/api.ts';
+import { servingPid } from './support/serving.ts';
 import { killStack, root, running, servicePids, stackTokens, startStack, waitGone, type Stack } from './support/stack.ts';
 
 // A start that cannot succeed says why (naming the setting) and leaves nothing running; a
@@ -101,12 +102,11 @@ describe('a start that cannot succeed', () => {
     const port = await freePort();
     const home = dataDir();
     let s = await up(home, port, { STOCKADE_API_PROCESSES: '2' });
-    // Its two API processes share the port: separate connections reach both (x-request-id starts with the process's tag).
-    const tags = new Set<string>();
+    // Its two API processes share the port: separate connections reach both (the kernel says which process serves each).
+    const pids = new Set<number>();
     await waitFor(async () => {
-      const res = await fetch(`${s.base}/healthz`, { headers: { connection: 'close' } });
-      tags.add(res.headers.get('x-request-id')!.split('-')[0]!);
-      return tags.size >= 2;
+      pids.add(await servingPid(port));
+      return pids.size >= 2;
     }, 60_000, 'both API processes answering');
 
     // Another Stockade on the same port, with one API process (exclusive) or two (SO_REUSEPORT): refused.
@@ -121,7 +121,7 @@ describe('a start that cannot succeed', () => {
     for (let i = 0; i < 20; i++) {
       const res = await fetch(`${s.base}/healthz`, { headers: { connection: 'close' } });
       expect(res.status).toBe(200);
-      expect(tags.has(res.headers.get('x-request-id')!.split('-')[0]!)).toBe(true);
+      expect(pids.has(await servingPid(port))).toBe(true);
     }
 
     // Another Stockade on its data directory (any port): refused, naming it; the first one's services keep running.

@@ -90,8 +90,11 @@ export class Checkout {
    * reservation and token first; a retry is answered as a replay (confirm is
    * idempotent by its reservation either way), another body is refused. Past
    * the memory watermark no new claim is made: the confirm goes on without one.
+   * With `owner`, a hold that is not that user's is not found, before anything
+   * is claimed, charged or released.
    */
-  async confirm(id: string, token: string, o: { idempotencyKey?: string } = {}): Promise<ConfirmReply> {
+  async confirm(id: string, token: string, o: { idempotencyKey?: string; owner?: string } = {}): Promise<ConfirmReply> {
+    if (o.owner !== undefined && !(await internalsOf(this.engine).holds.isOwnedBy(id, o.owner))) return { kind: 'not_found' };
     let replay = false;
     if (o.idempotencyKey && (await this.engine.hasMemoryRoom())) {
       // The claim names this request (ids must be unique per request for a resend to be told apart).

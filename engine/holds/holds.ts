@@ -1,7 +1,7 @@
 import type { Rejection } from '../redis/codes.ts';
 import type { EngineContext } from '../redis/context.ts';
 import { StockadeError } from '../../common/errors.ts';
-import { partitionOfId } from './ids.ts';
+import { newOrderId, partitionOfId } from './ids.ts';
 import { decodeRecord, type HoldRecord } from '../redis/records.ts';
 import { activateCart } from '../redis/scripts/activateCart.ts';
 import { beginPayment } from '../redis/scripts/beginPayment.ts';
@@ -48,10 +48,26 @@ export class Holds {
     return { record, reservation };
   }
 
-  /** A reservation as a client may see it: never a pending cart, a rejection or an aborted cart. */
-  async get(id: string): Promise<Reservation | null> {
+  /**
+   * A reservation as a client may see it: never a pending cart, a rejection or
+   * an aborted cart; with `owner`, only when it is that user's.
+   */
+  async get(id: string, owner?: string): Promise<Reservation | null> {
     const found = await this.find(id);
-    return found?.reservation && found.record.status !== 'pending' ? found.reservation : null;
+    const visible = found?.reservation && found.record.status !== 'pending' ? found.reservation : null;
+    return visible && (owner === undefined || visible.userId === owner) ? visible : null;
+  }
+
+  /**
+   * Whether the reservation with this id was made for this user (by its home
+   * part's record: a reservation's user never changes). False for no such
+   * reservation: an id is no handle unless its owner's user id comes with it.
+   */
+  async isOwnedBy(id: string, owner: string): Promise<boolean> {
+    const home = this.homeOf(id);
+    if (home < 0) return false;
+    const record = await this.recordAt(home, id);
+    return record !== null && record.home === '' && record.userId === owner;
   }
 
   async recordAt(partition: number, id: string): Promise<HoldRecord | null> {
@@ -88,24 +104,33 @@ export class Holds {
    * Commits the home part first: it decides (a release, too, acts on the home
    * part first, so the two cannot both win). Then the other parts roll forward;
    * once home is confirmed each of them is paying or confirmed, so each commits.
+   * The order id is random, proposed by each attempt; the home part keeps the
+   * first one that commits and answers it to every repeat (a resend after a lost
+   * reply, a racing confirm, the recovery), and the other parts commit under the
+   * home's answer, never under this attempt's proposal: one reservation, one
+   * order id.
    */
   async commit(id: string, payment: PaymentRecord): Promise<CommitOutcome> {
     const home = this.homeOf(id);
     if (home < 0) return { kind: 'not_found' };
-    const orderId = `o${id}`;
-    const reply = await commitHold(this.ctx, home, id, orderId, payment);
+    const reply = await commitHold(this.ctx, home, id, newOrderId(), payment);
     if (reply.kind !== 'committed') return reply;
     for (const p of reply.parts) {
       if (p === home) continue;
-      const part = await commitHold(this.ctx, p, id, orderId, payment);
+      const part = await commitHold(this.ctx, p, id, reply.orderId, payment);
       if (part.kind !== 'committed') throw new StockadeError('ASSERTION', `part ${p} of confirmed cart ${id} replied ${part.kind}`);
+      if (part.orderId !== reply.orderId) {
+        throw new StockadeError('ASSERTION', `part ${p} of confirmed cart ${id} is order ${part.orderId}, its home order ${reply.orderId}`);
+      }
     }
     return { kind: 'confirmed', orderId: reply.orderId };
   }
 
-  async release(id: string, mode: ReleaseMode = 'client'): Promise<ReleaseOutcome> {
+  /** Gives back every part of a hold, home part first; with `owner`, only that user's hold (else not found, nothing changed). */
+  async release(id: string, mode: ReleaseMode = 'client', owner?: string): Promise<ReleaseOutcome> {
     const home = this.homeOf(id);
     if (home < 0) return { kind: 'not_found' };
+    if (owner !== undefined && !(await this.isOwnedBy(id, owner))) return { kind: 'not_found' };
     const reply = await this.releasePart(home, id, mode);
     if (reply.kind !== 'given_back') return reply;
     for (const p of reply.parts) {

@@ -40,7 +40,9 @@ describe('outbox events the scripts append', () => {
     if (held.kind !== 'held') throw new Error(held.kind);
     const id = held.reservation.id;
     expect(await engine.beginPayment(id)).toMatchObject({ kind: 'paying', totalCents: 1_400 });
-    expect(await engine.commit(id, { amountCents: 1_400, reference: 'ch_rt' })).toEqual({ kind: 'confirmed', orderId: `o${id}` });
+    const committed = await engine.commit(id, { amountCents: 1_400, reference: 'ch_rt' });
+    expect(committed).toEqual({ kind: 'confirmed', orderId: expect.stringMatching(/^o[a-z2-7]{24}$/) });
+    const orderId = committed.kind === 'confirmed' ? committed.orderId : '';
     const late = await engine.reserve({ userId: 'u2', items: [{ sku: a, qty: 1 }] });
     if (late.kind !== 'held') throw new Error(late.kind);
     await engine.release(late.reservation.id);
@@ -48,7 +50,7 @@ describe('outbox events the scripts append', () => {
 
     const home = partitionOfId(id, engine.settings.partitions);
     const at = expect.any(Number);
-    const order = { t: 'order', id, order: `o${id}`, user, amount: 1_400, payment: 'ch_rt', at };
+    const order = { t: 'order', id, order: orderId, user, amount: 1_400, payment: 'ch_rt', at };
     const orderPart = (sku: string, qty: number, priceCents: number) => {
       const p = partitionOfSku(sku);
       const parts = p === home ? [a, b, c].map(partitionOfSku).sort((x, y) => x - y) : [];
@@ -117,7 +119,8 @@ describe('hold records the scripts write', () => {
     if (declined.kind !== 'held' || bought.kind !== 'held') throw new Error('expected holds');
     await engine.release(declined.reservation.id, 'declined');
     await engine.beginPayment(bought.reservation.id);
-    await engine.commit(bought.reservation.id, { amountCents: 300, reference: 'ch_rr' });
+    const committed = await engine.commit(bought.reservation.id, { amountCents: 300, reference: 'ch_rr' });
+    const orderId = committed.kind === 'confirmed' ? committed.orderId : 'none';
 
     const byId = await records(p);
     const rejected = [...byId.values()].find((r) => r.status === 'rejected');
@@ -126,7 +129,7 @@ describe('hold records the scripts write', () => {
     expect(rejected!.endedAtMs).toBe(rejected!.createdAtMs);
     expect(byId.get(declined.reservation.id)).toMatchObject({ status: 'released', note: null, reason: 'declined', userId: 'd',
       endedAtMs: expect.any(Number), lines: [{ sku, qty: 1, priceCents: 150 }] });
-    expect(byId.get(bought.reservation.id)).toMatchObject({ status: 'confirmed', orderId: `o${bought.reservation.id}`, note: null,
+    expect(byId.get(bought.reservation.id)).toMatchObject({ status: 'confirmed', orderId, note: null,
       reason: '', lines: [{ sku, qty: 2, priceCents: 150 }] });
   });
 });
