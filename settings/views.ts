@@ -1,6 +1,6 @@
 import { StockadeError } from '../common/errors.ts';
 import { invalidSetting, readGroup, type Env } from './load.ts';
-import { apiRows, engineRows, logRows, paymentRows, serviceRows, workerRows, type Role, type Values } from './registry.ts';
+import { apiRows, engineRows, logRows, paymentRows, productionRateLimits, serviceRows, workerRows, type Role, type Values } from './registry.ts';
 
 export { devTokens, drainAttempts } from './registry.ts';
 
@@ -31,8 +31,16 @@ export interface ApiSettings {
   clientToken: string;
   /** API processes sharing the port (SO_REUSEPORT). */
   processes: number;
+  /** Rate limits (0: off); unset, they are productionRateLimits' in production and off elsewhere. */
   rateLimitUserPerSec: number;
   rateLimitTokenPerSec: number;
+  /** Open connections per API process; undefined: derived from the descriptor limit when the server starts (api/connections.ts). */
+  connectionsMax: number | undefined;
+  /** The ops listener (/healthz, /readyz with detail, /metrics): undefined, none. */
+  opsPort: number | undefined;
+  opsHost: string;
+  /** How often the readiness state /readyz and /metrics read is refreshed. */
+  readinessRefreshMs: number;
   paymentTimeoutMs: number;
   paymentLatencyMs: number;
   paymentFailureRate: number;
@@ -59,8 +67,10 @@ export function apiSettings(env: Env = process.env, o: { servesHttp?: boolean } 
     throw tokensMissing.length > 0 ? invalidSetting([...tokensMissing, (error as Error).message]) : error;
   }
   if (tokensMissing.length > 0) throw invalidSetting(tokensMissing);
-  const { providerDir: _providerDir, ...fields } = read;
-  const settings: ApiSettings = { ...fields, production };
+  const { providerDir: _providerDir, rateLimitTokenPerSec, rateLimitUserPerSec, ...fields } = read;
+  const settings: ApiSettings = { ...fields, production,
+    rateLimitTokenPerSec: rateLimitTokenPerSec ?? (production ? productionRateLimits.tokenPerSec : 0),
+    rateLimitUserPerSec: rateLimitUserPerSec ?? (production ? productionRateLimits.userPerSec : 0) };
   if (settings.adminToken === settings.clientToken) {
     throw invalidSetting([`${apiRows.adminToken.name} and ${apiRows.clientToken.name} must differ`]);
   }
