@@ -4,6 +4,7 @@ import type { Sql } from '../store/db.ts';
 import type { ApiSettings } from '../settings/views.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { RateLimiter } from './ratelimit.ts';
+import type { ReadinessMonitor } from './readiness.ts';
 import type { Validators } from './schemas.ts';
 
 /** What the routes use. */
@@ -15,6 +16,8 @@ export interface ApiDeps {
   settings: ApiSettings;
   limiter: RateLimiter;
   metrics: ApiMetrics;
+  /** This process's readiness, refreshed in the background (what /readyz and /metrics read). */
+  readiness: ReadinessMonitor;
   log: Logger;
   /** Request validators built from the engine's settings (TTL bounds, cart lines, qty). */
   validators: Validators;

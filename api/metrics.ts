@@ -1,7 +1,9 @@
 import client from 'prom-client';
 import type { CheckoutStats, Engine } from '../engine/index.ts';
+import type { ConnectionCount } from './connections.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ProblemSlug, Reply } from './problems.ts';
+import { readinessReasons, type Readiness } from './readiness.ts';
 
 /**
  * GET /metrics shows the whole stack in one scrape. Each process keeps its own
@@ -63,6 +65,14 @@ export class ApiMetrics {
     name: 'stockade_payments_voided_total', help: 'overdue payments voided at the provider before any capture',
     registers: [this.registry],
   });
+  private readonly connectionsOpen = new client.Gauge({
+    name: 'stockade_connections_open', help: 'open HTTP connections, by listener (api, ops)', labelNames: ['listener'] as const, registers: [this.registry],
+  });
+  private readonly connectionsRefused = new client.Counter({
+    name: 'stockade_connections_refused_total', help: 'connections closed as they opened because the listener was at its cap (STOCKADE_CONNECTIONS_MAX)',
+    labelNames: ['listener'] as const, registers: [this.registry],
+  });
+  private readonly connectionCounts: ConnectionCount[] = [];
   private readonly included: client.Registry[] = [];
   /**
    * Set in an API process of a cluster: asks the primary for the whole stack's
@@ -77,6 +87,11 @@ export class ApiMetrics {
   /** Adds another registry of this process (write-through's) to what the process reports. */
   include(registry: client.Registry): void {
     this.included.push(registry);
+  }
+
+  /** A listener's connection counts, reported with this process's metrics. */
+  countConnections(count: ConnectionCount): void {
+    this.connectionCounts.push(count);
   }
 
   observe(route: string, reply: Reply, seconds: number): void {
@@ -98,6 +113,12 @@ export class ApiMetrics {
     for (const [outcome, count] of Object.entries({ captured, declined, voided, refunded, pending })) this.payments.inc({ outcome }, count);
     setCounter(this.refunds, refunded);
     setCounter(this.voids, voided);
+    this.connectionsOpen.reset();
+    this.connectionsRefused.reset();
+    for (const c of this.connectionCounts) {
+      this.connectionsOpen.inc({ listener: c.listener }, c.open);
+      this.connectionsRefused.inc({ listener: c.listener }, c.refused);
+    }
     const lists = await Promise.all([this.registry, ...this.included].map((r) => r.getMetricsAsJSON()));
     // prom-client leaves start times out of a sum; the stack's is its newest process's (it moves when any restarts).
     return (lists.flat() as MetricsJson).map((m) => (m.name === 'stockade_process_start_time_seconds' ? { ...m, aggregator: 'max' } : m));
@@ -161,6 +182,18 @@ export async function stackMetrics(engine: Engine): Promise<MetricsJson> {
   return (await registry.getMetricsAsJSON()) as MetricsJson;
 }
 
+/** Readiness as the assembling process last checked it (the state /readyz answers from: a scrape checks nothing again). */
+async function readinessJson(r: Readiness): Promise<MetricsJson> {
+  const registry = new client.Registry();
+  const status = new client.Gauge({ name: 'stockade_readiness_status', help: 'readiness as /readyz answers it: 1 for the status in force',
+    labelNames: ['status'] as const, registers: [registry] });
+  for (const s of ['ready', 'degraded', 'not_ready'] as const) status.set({ status: s }, r.status === s ? 1 : 0);
+  const reason = new client.Gauge({ name: 'stockade_readiness_reason', help: 'why not ready or degraded: 1 for each reason in force',
+    labelNames: ['reason'] as const, registers: [registry] });
+  for (const name of Object.keys(readinessReasons)) reason.set({ reason: name }, r.reasons.includes(name as keyof typeof readinessReasons) ? 1 : 0);
+  return (await registry.getMetricsAsJSON()) as MetricsJson;
+}
+
 /** A scrape's own gauge: the processes whose metrics it holds, and those that did not answer in time. */
 async function processesJson(answered: number, missing: number): Promise<MetricsJson> {
   const registry = new client.Registry();
@@ -178,7 +211,8 @@ async function processesJson(answered: number, missing: number): Promise<Metrics
  * process metrics by their own rules, e.g. the event loop lag averaged).
  */
 export async function assembleScrape(d: ApiDeps, others: MetricsJson[] = [], missing = 0): Promise<string> {
-  const lists = await Promise.all([d.metrics.processJson(d), stackMetrics(d.engine), processesJson(1 + others.length, missing)]);
+  const lists = await Promise.all([d.metrics.processJson(d), stackMetrics(d.engine), processesJson(1 + others.length, missing),
+    d.readiness.current().then(readinessJson)]);
   return client.AggregatorRegistry.aggregate([...lists, ...others]).metrics();
 }
 

@@ -44,15 +44,28 @@ async function isFenced(_d: Pick<ApiDeps, 'engine'>): Promise<boolean> {
   return false;
 }
 
-/** What /readyz answers, computed afresh (also for a metrics scrape: status and reasons as gauges). */
-export async function readiness(d: Pick<ApiDeps, 'engine' | 'redis' | 'sql'>): Promise<Readiness> {
-  const [redis, postgres] = await Promise.all([
+/** The answer of `work`, or `fallback` when it fails or takes longer than checkMs (a store that hangs must not stall the refreshes). */
+async function within<T>(work: Promise<T>, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => { timer = setTimeout(() => resolve(fallback), checkMs); });
+  try {
+    return await Promise.race([work.catch(() => fallback), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Readiness computed afresh: a PING, a `select 1`, Redis memory, every partition's outbox length and the parked entries. */
+export async function checkReadiness(d: Pick<ApiDeps, 'engine' | 'redis' | 'sql'>): Promise<Readiness> {
+  const [pinged, postgres] = await Promise.all([
     fulfilsWithin(d.redis.ping(), checkMs),
     fulfilsWithin(d.sql`select 1`, checkMs),
   ]);
-  const [memory, lengths, parked, fenced] = redis
-    ? await Promise.all([d.engine.memory(true), d.engine.outbox.outboxLengths(), d.engine.outbox.parked(), isFenced(d)])
-    : [null, null, null, false];
+  const detail = pinged
+    ? await within(Promise.all([d.engine.memory(true), d.engine.outbox.outboxLengths(), d.engine.outbox.parked(), isFenced(d)]), null)
+    : null;
+  const redis = detail !== null; // Redis that answers a PING but not what follows is not holding and confirming either
+  const [memory, lengths, parked, fenced] = detail ?? [null, null, null, false];
   const backlogDegraded = d.engine.settings.outboxLengthMax * backlogDegradedShare;
   const reasons: ReadinessReason[] = [];
   if (!redis) reasons.push('redis_unreachable');
@@ -65,7 +78,53 @@ export async function readiness(d: Pick<ApiDeps, 'engine' | 'redis' | 'sql'>): P
   return { status, reasons, redis, postgres, fenced, outboxBacklog: lengths && lengths.reduce((a, b) => a + b, 0), outboxParked: parked, memory };
 }
 
-/** The /readyz body: the status for anyone, the detail for the admin token only. */
+/**
+ * Readiness as of the last check, refreshed in the background (one check per
+ * refreshMs, after the previous one ended), so a probe, a flood of probes or a
+ * metrics scrape costs no Redis or SQL work: each reads the last state. One
+ * per process (the runtime's); the first read starts the checks.
+ */
+export class ReadinessMonitor {
+  private state: Readiness | null = null;
+  private first: Promise<Readiness> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** Checks finished since the start (tests bound the stores' work by it). */
+  checks = 0;
+
+  constructor(private readonly d: Pick<ApiDeps, 'engine' | 'redis' | 'sql'>, readonly refreshMs: number) {}
+
+  /** The last state; the first call starts the checks and waits for the first. */
+  current(): Promise<Readiness> {
+    return this.state ? Promise.resolve(this.state) : (this.first ??= this.check());
+  }
+
+  /** The last state, null before the first check ended. */
+  get last(): Readiness | null {
+    return this.state;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private async check(): Promise<Readiness> {
+    try {
+      this.state = await checkReadiness(this.d);
+      this.checks += 1;
+      return this.state;
+    } finally {
+      // checkReadiness does not throw (each store's failure is a reason); were it to, the checks still go on.
+      if (!this.stopped) {
+        this.timer = setTimeout(() => void this.check().catch(() => {}), this.refreshMs);
+        this.timer.unref();
+      }
+    }
+  }
+}
+
+/** The /readyz body: the status for anyone, the detail for the admin token (and on the ops listener). */
 export function readinessView(r: Readiness, admin: boolean) {
   if (!admin) return { status: r.status };
   const m = r.memory;

@@ -52,6 +52,7 @@ function serveClusterMetrics(deps: ApiDeps, log: Logger): void {
     const others = collected.filter((m): m is MetricsJson => m !== null);
     return assembleScrape(deps, others, collected.length - others.length);
   };
+  deps.metrics.remote = assemble; // the primary's own scrapes (its ops listener's /metrics) are the stack's too
   cluster.on('message', (worker, message: Message) => {
     if (message?.type === COLLECTED) answers.answer(message.id, message.metrics ?? null);
     if (message?.type !== SCRAPE) return;

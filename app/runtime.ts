@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ApiDeps } from '../api/deps.ts';
 import { ApiMetrics } from '../api/metrics.ts';
 import { RateLimiter } from '../api/ratelimit.ts';
+import { ReadinessMonitor } from '../api/readiness.ts';
 import { createValidators } from '../api/schemas.ts';
 import { apiSettings, paymentSettings, type ApiSettings } from '../settings/views.ts';
 import { type EngineSettings, Checkout, Engine, OverdueRecovery, type FaultHooks, createLogger, fulfilsWithin, type Logger } from '../engine/index.ts';
@@ -68,10 +69,12 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     const checkout = new Checkout(engine, provider, settings.paymentTimeoutMs, log);
     const metrics = new ApiMetrics();
     const limiter = new RateLimiter(engine, settings.rateLimitTokenPerSec, settings.rateLimitUserPerSec);
+    const readiness = new ReadinessMonitor({ engine, redis, sql }, settings.readinessRefreshMs);
     return {
       engine, redis, sql, provider, checkout, recovery: new OverdueRecovery(engine, checkout, log), settings, log,
-      apiDeps: () => ({ engine, checkout, redis, sql, settings, limiter, metrics, log, validators: createValidators(engine.settings) }),
+      apiDeps: () => ({ engine, checkout, redis, sql, settings, limiter, metrics, readiness, log, validators: createValidators(engine.settings) }),
       close: async () => {
+        readiness.stop();
         // Bounded: a QUIT that gets no answer (a Redis that restarted under the client) is cut after quitWaitMs.
         const quit = fulfilsWithin(redis.quit(), quitWaitMs).then((done) => { if (!done) redis.disconnect(); });
         await Promise.allSettled([quit, sql.end({ timeout: 5 })]);

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startApi, type ApiServer } from '../api/server.ts';
+import { raiseDescriptorLimit } from '../api/connections.ts';
+import { startApi, startOps, type ApiServer } from '../api/server.ts';
 import { createLogger, fulfilsWithin, type Logger, startSweepLoop } from '../engine/index.ts';
 import { resolveServices } from '../services/resolve.ts';
 import { maskPassword } from '../settings/kinds.ts';
@@ -28,6 +29,7 @@ export async function start(): Promise<void> {
   if (cluster.isWorker) return runApiProcess();
   const checked = await preflight(process.env);
   const log = createLogger('stockade');
+  raiseDescriptorLimit(log, checked.settings.connectionsMax); // before anything starts: the API processes and services inherit it
   const life = new Lifecycle(log, { forceOnSecondSignal: true });
   watchNpmParent(() => life.requestStop('npm exited'));
   try {
@@ -70,6 +72,11 @@ async function startPrimary(life: Lifecycle, log: Logger, checked: Awaited<Retur
     life.add('API processes', () => processes.stop(settings.shutdownGraceMs), () => processes.kill());
     await processes.listening;
     port.release();
+  }
+  if (settings.opsPort !== undefined) { // registered after the API, so stopped first: probes fail once the stop begins
+    const ops = await startOps(runtime.apiDeps(), settings.opsPort, settings.opsHost);
+    life.add('ops listener', () => ops.close(0));
+    log.info({ port: ops.port, host: settings.opsHost }, 'ops listener listening (/healthz, /readyz, /metrics)');
   }
   life.checkpoint();
   log.info({ port: port.port, processes: settings.processes }, 'API listening');

@@ -88,7 +88,9 @@ async function startServer(scratch: Scratch, o: HttpBenchOptions): Promise<strin
   scratch.atRemoval(() => stopLocalServices(scratch.dir));
   const server = spawn(process.execPath, [fileURLToPath(new URL('../bin/stockade.mjs', import.meta.url)), 'start'], {
     env: { ...process.env, PORT: String(port), STOCKADE_DATA_DIR: scratch.dir, STOCKADE_API_PROCESSES: String(o.processes),
-      STOCKADE_ADMIN_TOKEN: admin, STOCKADE_CLIENT_TOKEN: client, STOCKADE_LOG_LEVEL: 'warn', REDIS_URL: '', DATABASE_URL: '' },
+      STOCKADE_ADMIN_TOKEN: admin, STOCKADE_CLIENT_TOKEN: client, STOCKADE_LOG_LEVEL: 'warn', REDIS_URL: '', DATABASE_URL: '',
+      // The benchmark profile measures the engine: rate limits off, whatever NODE_ENV says (they are on in production).
+      STOCKADE_RATE_LIMIT_TOKEN_PER_S: '0', STOCKADE_RATE_LIMIT_USER_PER_S: '0' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   scratch.atRemoval(() => stopChild(server));

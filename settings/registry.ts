@@ -78,6 +78,16 @@ export const publishedTokens: readonly string[] = ['dev-admin-token', 'dev-clien
 const tokenDefaultDoc = (file: string) => `random per data dir, made at first start in \`<STOCKADE_DATA_DIR>/${file}\` (0600; \`cat\` it to read it again); `
   + 'required when `NODE_ENV=production` or `STOCKADE_HOST` is not a loopback address, by processes that serve HTTP (`stockade workers` serves none)';
 
+/**
+ * The rate limits in force when NODE_ENV=production and the variables are unset.
+ * Per token: the storefront backend calls with one client token for all its
+ * shoppers, so it is high (about twice what one 2-core stack serves, ~2,700
+ * holds/s), a brake on a runaway or leaked token rather than a quota. Per user:
+ * a shopper makes a few reservations a second at most; a script reusing one
+ * user_id is slowed to that.
+ */
+export const productionRateLimits = { tokenPerSec: 5_000, userPerSec: 5 };
+
 export const apiRows = {
   port: { name: 'PORT', kind: int(0, 65_535), default: 8080, roles: ['api'], doc: 'HTTP port of the API' },
   host: { name: 'STOCKADE_HOST', kind: host, default: '127.0.0.1', roles: ['api'],
@@ -89,10 +99,21 @@ export const apiRows = {
   processes: { name: 'STOCKADE_API_PROCESSES', kind: int(1, 64), default: 1, roles: ['api'], doc: 'API processes sharing the port' },
   shutdownGraceMs: { name: 'STOCKADE_SHUTDOWN_GRACE_MS', kind: int(0), default: 10_000, roles: ['api'],
     doc: 'how long shutdown waits for requests in flight' },
-  rateLimitTokenPerSec: { name: 'STOCKADE_RATE_LIMIT_TOKEN_PER_S', kind: int(0), default: 0, roles: ['api'],
+  rateLimitTokenPerSec: { name: 'STOCKADE_RATE_LIMIT_TOKEN_PER_S', kind: int(0),
+    defaultDoc: `${productionRateLimits.tokenPerSec.toLocaleString('en-US')} when \`NODE_ENV=production\`, else 0`, roles: ['api'],
     doc: 'requests per second per token (0: off)' },
-  rateLimitUserPerSec: { name: 'STOCKADE_RATE_LIMIT_USER_PER_S', kind: int(0), default: 0, roles: ['api'],
+  rateLimitUserPerSec: { name: 'STOCKADE_RATE_LIMIT_USER_PER_S', kind: int(0),
+    defaultDoc: `${productionRateLimits.userPerSec} when \`NODE_ENV=production\`, else 0`, roles: ['api'],
     doc: 'reservations per second per user_id (0: off)' },
+  connectionsMax: { name: 'STOCKADE_CONNECTIONS_MAX', kind: int(1, 10_000_000),
+    defaultDoc: 'the soft descriptor limit (raised to the hard one at start) less a tenth, at least 256, for Redis, PostgreSQL and files',
+    roles: ['api'], doc: 'open connections per API process; more are closed at once, unanswered' },
+  opsPort: { name: 'STOCKADE_OPS_PORT', kind: int(0, 65_535), defaultDoc: 'unset: no ops listener', roles: ['api'],
+    doc: 'port of the ops listener (`/healthz`, `/readyz` with detail, `/metrics`, no token): probes that a flooded API port does not blind' },
+  opsHost: { name: 'STOCKADE_OPS_HOST', kind: host, default: '127.0.0.1', roles: ['api'],
+    doc: 'address the ops listener binds (it asks no token: keep it off public networks)' },
+  readinessRefreshMs: { name: 'STOCKADE_READINESS_REFRESH_MS', kind: int(100, 60_000), default: 1_000, roles: ['api'],
+    doc: 'how often each API process checks Redis, PostgreSQL and the outbox for `/readyz` and `/metrics` (a probe reads the last check)' },
 } satisfies Group;
 
 export const paymentRows = {
@@ -136,7 +157,8 @@ export const engineRows = {
   holdTtlMsDefault: { name: 'STOCKADE_HOLD_TTL_MS_DEFAULT', kind: int(1), default: 600_000, roles: ['engine'],
     doc: 'hold TTL when a request names none (between the min and the max)' },
   holdTtlMsMin: { name: 'STOCKADE_HOLD_TTL_MS_MIN', kind: int(1), default: 1_000, roles: ['engine', 'api'], doc: 'smallest ttl_ms accepted' },
-  holdTtlMsMax: { name: 'STOCKADE_HOLD_TTL_MS_MAX', kind: int(1), default: 3_600_000, roles: ['engine', 'api'], doc: 'largest ttl_ms accepted' },
+  holdTtlMsMax: { name: 'STOCKADE_HOLD_TTL_MS_MAX', kind: int(1), default: 900_000, roles: ['engine', 'api'],
+    doc: 'largest ttl_ms accepted: the longest a hold can pin units (the hoarding bound, with the per-user limits)' },
   paymentWindowMs: { name: 'STOCKADE_PAYMENT_WINDOW_MS', kind: int(1_000), default: 120_000, roles: ['engine'],
     doc: 'deadline of a hold once payment begins' },
   voidRecheckMs: { name: 'STOCKADE_VOID_RECHECK_MS', kind: int(1_000), default: 300_000, roles: ['engine', 'reconciler'],

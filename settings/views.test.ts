@@ -30,11 +30,26 @@ it('parking settings: defaults, the environment, and bounds that name the variab
   expect(() => workerSettings({ STOCKADE_PARKED_RETRY_MS: '99' })).toThrow(/STOCKADE_PARKED_RETRY_MS/);
 });
 
+describe('limits in production', () => {
+  const production = { NODE_ENV: 'production', STOCKADE_ADMIN_TOKEN: 'a', STOCKADE_CLIENT_TOKEN: 'c' };
+  it('rate limits are on by default in production, off elsewhere; set ones win (0 is off)', () => {
+    expect(apiSettings(production)).toMatchObject({ rateLimitTokenPerSec: 5_000, rateLimitUserPerSec: 5 });
+    expect(apiSettings({})).toMatchObject({ rateLimitTokenPerSec: 0, rateLimitUserPerSec: 0 });
+    expect(apiSettings({ ...production, STOCKADE_RATE_LIMIT_TOKEN_PER_S: '0', STOCKADE_RATE_LIMIT_USER_PER_S: '0' }))
+      .toMatchObject({ rateLimitTokenPerSec: 0, rateLimitUserPerSec: 0 });
+    expect(apiSettings({ STOCKADE_RATE_LIMIT_USER_PER_S: '7' }).rateLimitUserPerSec).toBe(7);
+  });
+
+  it('a hold pins units for at most 15 minutes by default', () => {
+    expect(engineSettings({}).holdTtlMsMax).toBe(900_000);
+  });
+});
+
 describe('defaults', () => {
   it('are what they were before the registry', () => {
     expect(apiSettings({})).toEqual({ port: 8080, host: '127.0.0.1', adminToken: undefined, clientToken: undefined,
       processes: 1, rateLimitUserPerSec: 0, rateLimitTokenPerSec: 0, paymentTimeoutMs: 5_000, paymentLatencyMs: 0, paymentFailureRate: 0,
-      shutdownGraceMs: 10_000, production: false });
+      shutdownGraceMs: 10_000, production: false, connectionsMax: undefined, opsPort: undefined, opsHost: '127.0.0.1', readinessRefreshMs: 1_000 });
     expect(workerSettings({})).toEqual({ batchMax: 500, concurrency: 4, pollMs: 50, lockMs: 10_000, failedRetryMs: 30_000,
       parkAfterAttempts: 3, parkedRetryMs: 60_000, shutdownDrainMs: 5_000 });
     expect(serviceSettings({})).toEqual({ redisUrl: undefined, databaseUrl: undefined, dataDir: './.data', redisAppendfsync: 'everysec',

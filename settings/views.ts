@@ -1,7 +1,7 @@
 import { StockadeError } from '../common/errors.ts';
 import { invalidSetting, readGroup, type Env } from './load.ts';
 import { isLoopback } from './kinds.ts';
-import { apiRows, engineRows, logRows, paymentRows, publishedTokens, serviceRows, workerRows, type Role, type Values } from './registry.ts';
+import { apiRows, engineRows, logRows, paymentRows, productionRateLimits, publishedTokens, serviceRows, workerRows, type Role, type Values } from './registry.ts';
 
 export { drainAttempts } from './registry.ts';
 
@@ -33,8 +33,16 @@ export interface ApiSettings {
   clientToken?: string;
   /** API processes sharing the port (SO_REUSEPORT). */
   processes: number;
+  /** Rate limits (0: off); unset, they are productionRateLimits' in production and off elsewhere. */
   rateLimitUserPerSec: number;
   rateLimitTokenPerSec: number;
+  /** Open connections per API process; undefined: derived from the descriptor limit when the server starts (api/connections.ts). */
+  connectionsMax: number | undefined;
+  /** The ops listener (/healthz, /readyz with detail, /metrics): undefined, none. */
+  opsPort: number | undefined;
+  opsHost: string;
+  /** How often the readiness state /readyz and /metrics read is refreshed. */
+  readinessRefreshMs: number;
   paymentTimeoutMs: number;
   paymentLatencyMs: number;
   paymentFailureRate: number;
@@ -60,8 +68,10 @@ export function apiSettings(env: Env = process.env, o: { servesHttp?: boolean } 
   if (servesHttp) problems.unshift(...tokenProblems(env, production));
   // Every problem at once: the missing tokens and the bad values.
   if (problems.length > 0 || !read) throw invalidSetting(problems);
-  const { providerDir: _providerDir, ...fields } = read;
-  return { ...fields, production };
+  const { providerDir: _providerDir, rateLimitTokenPerSec, rateLimitUserPerSec, ...fields } = read;
+  return { ...fields, production,
+    rateLimitTokenPerSec: rateLimitTokenPerSec ?? (production ? productionRateLimits.tokenPerSec : 0),
+    rateLimitUserPerSec: rateLimitUserPerSec ?? (production ? productionRateLimits.userPerSec : 0) };
 }
 
 /**

@@ -299,6 +299,8 @@ describe('every operation under load and faults', () => {
       await product(full); // two product events in the one outbox, and no workers
       const refused = await hit(full, 'POST', '/v1/reservations', { body: { user_id: 'u', items: [{ sku: `OA-${n}`, qty: 1 }] }, headers: { 'idempotency-key': 'full' } });
       expect(refused.body.type).toBe('/problems/overloaded');
+      // /readyz answers from checks made in the background: once one has seen the backlog.
+      await waitFor(async () => (await hit(full, 'GET', '/readyz', { token: 'admin' })).body.reasons?.includes('outbox_backlog'), 20_000, 'backlog seen');
       expect((await hit(full, 'GET', '/readyz', { token: 'admin' })).body.reasons).toEqual(['outbox_backlog']);
     } finally {
       await full.close();
@@ -327,6 +329,7 @@ describe('every operation under load and faults', () => {
     try {
       await stopRedis(dir);
       await dark.runtime.sql.end();
+      await waitFor(async () => (await call(dark.url, 'GET', '/readyz', { token: 'admin' })).status === 503, 20_000, 'a check saw the stores gone');
       const answers = await Promise.all(everyOperation().map((o) => hit(dark, o.method, o.path, { token: 'admin', body: o.body, headers: o.headers })));
       expect(answers.filter((a) => a.status === 503).length).toBeGreaterThan(10);
     } finally {

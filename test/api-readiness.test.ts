@@ -24,7 +24,7 @@ let n = 0;
 beforeAll(async () => {
   [redisPort, pgPort] = await Promise.all([freePort(), freePort()]);
   const [redis, pg] = await Promise.all([startRedis({ dir: redisDir, port: redisPort }), startPostgres({ dir: pgDir, port: pgPort, ephemeral: true })]);
-  api = await testApi({ redisUrl: redis.url, databaseUrl: pg.url, workers: { pollMs: 20 } });
+  api = await testApi({ redisUrl: redis.url, databaseUrl: pg.url, workers: { pollMs: 20 }, api: { readinessRefreshMs: 200 } });
   await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku: 'RDY-1', name: 'r', price_cents: 100, stock: 1_000 } });
 }, 120_000);
 afterAll(async () => {
@@ -37,6 +37,11 @@ afterAll(async () => {
 }, 60_000);
 
 const readiness = (token: 'admin' | 'client' | null = 'admin') => call(api.url, 'GET', '/readyz', { token });
+/** /readyz answers from checks made in the background: the first answer of the given status (the admin's view). */
+const readinessOnce = (status: string) => waitFor(async () => {
+  const r = await readiness();
+  return r.body.status === status && r;
+}, 30_000, `/readyz ${status}`);
 
 /** Holds and confirms `count` reservations; their statuses. */
 async function buy(count: number): Promise<number[]> {
@@ -58,12 +63,12 @@ describe('/readyz', () => {
 
   it('PostgreSQL stopped: 200 degraded, and reservations and confirms still succeed; ready again once it is back', async () => {
     await stopPostgres(pgDir);
-    const degraded = await readiness();
+    const degraded = await readinessOnce('degraded');
     expect(degraded.status).toBe(200);
     expect(degraded.body).toMatchObject({ status: 'degraded', reasons: ['postgres_unreachable'], checks: { redis: 'ok', postgres: 'down' } });
     expect((await readiness(null)).body).toEqual({ status: 'degraded' });
     expect(await buy(20)).toEqual(Array(20).fill(200));
-    expect((await readiness()).body.outbox_backlog).toBeGreaterThanOrEqual(20);
+    await waitFor(async () => (await readiness()).body.outbox_backlog >= 20, 30_000, 'the backlog seen');
     // What needs PostgreSQL says so: 503 unavailable with Retry-After.
     const orders = await call(api.url, 'GET', '/v1/users/r1/orders');
     expect([orders.status, orders.body.type, orders.headers.get('retry-after')]).toEqual([503, '/problems/unavailable', '1']);
@@ -79,10 +84,10 @@ describe('/readyz', () => {
     const redis = new Redis(`redis://127.0.0.1:${redisPort}`, { maxRetriesPerRequest: 2 });
     try {
       const id = await redis.xadd(parked, '*', 'src', '0-1', 'reason', 'test');
-      const r = await readiness();
+      const r = await readinessOnce('degraded');
       expect([r.status, r.body.status, r.body.reasons, r.body.outbox_parked]).toEqual([200, 'degraded', ['outbox_parked'], 1]);
       await redis.xdel(parked, id!);
-      expect((await readiness()).body.status).toBe('ready');
+      await readinessOnce('ready');
     } finally {
       redis.disconnect();
     }
@@ -90,7 +95,7 @@ describe('/readyz', () => {
 
   it('Redis stopped: 503 not ready with Retry-After (a hold cannot be made); ready again once it is back', async () => {
     await stopRedis(redisDir);
-    const down = await readiness();
+    const down = await readinessOnce('not_ready');
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toBe('1');
     expect(down.body).toMatchObject({ status: 'not_ready', reasons: ['redis_unreachable'], checks: { redis: 'down', postgres: 'ok' } });

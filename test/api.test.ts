@@ -377,11 +377,12 @@ describe('operations', () => {
     const down = await testApi();
     try {
       await down.runtime.sql.end();
-      const a = await call(down.url, 'GET', '/readyz', { token: 'admin' });
+      // /readyz answers from checks made in the background: wait for one that saw the change.
+      const a = await waitFor(async () => { const r = await call(down.url, 'GET', '/readyz', { token: 'admin' }); return r.body.status === 'degraded' && r; }, 20_000, 'degraded');
       expect(a.status).toBe(200);
       expect(a.body).toMatchObject({ status: 'degraded', reasons: ['postgres_unreachable'], checks: { redis: 'ok', postgres: 'down', fenced: false } });
       down.runtime.redis.disconnect();
-      const b = await call(down.url, 'GET', '/readyz', { token: 'admin' });
+      const b = await waitFor(async () => { const r = await call(down.url, 'GET', '/readyz', { token: 'admin' }); return r.status === 503 && r; }, 20_000, 'not ready');
       expect(b.status).toBe(503);
       expect(b.headers.get('retry-after')).toBe('1');
       expect(b.body).toMatchObject({ status: 'not_ready', reasons: ['redis_unreachable', 'postgres_unreachable'], checks: { redis: 'down', postgres: 'down' } });

@@ -73,7 +73,8 @@ describe('a flood of unique Idempotency-Keys', () => {
       const more = await Promise.all(Array.from({ length: 50 }, (_, j) => reserve('MEM', 500_000 + j)));
       expect(more.map((a) => a.status)).toEqual(Array(50).fill(503));
       expect(await claims()).toBe(claimsBefore);
-      const ready = await call(api.url, 'GET', '/readyz', { token: 'admin' });
+      // /readyz answers from checks made in the background: once one has seen the watermark passed.
+      const ready = await waitFor(async () => { const r = await call(api.url, 'GET', '/readyz', { token: 'admin' }); return r.status === 503 && r; }, 20_000, 'not ready');
       expect(ready.status).toBe(503);
       expect(ready.body.memory).toMatchObject({ overloaded: true, max_bytes: maxmemoryBytes });
 

@@ -117,8 +117,8 @@ describe('parking outbox entries that cannot be written', () => {
       const line = lines.find((l) => l.msg === 'outbox entry parked');
       expect(line).toMatchObject({ level: 50, partition: p, event_id: `${p}:${poisonId}`, event_type: 'order', reason: entry!.reason });
 
-      const ready = await call(api.url, 'GET', '/readyz', { token: 'admin' });
-      expect(ready.body.outbox_parked).toBe(1);
+      // /readyz answers from checks made in the background: once one has seen the parked entry.
+      await waitFor(async () => (await call(api.url, 'GET', '/readyz', { token: 'admin' })).body.outbox_parked === 1, 20_000, 'parked entry seen');
       const metrics = await call(api.url, 'GET', '/metrics', { token: 'admin' });
       expect(metrics.body).toMatch(/^stockade_outbox_parked_entries 1$/m);
 
@@ -132,7 +132,7 @@ describe('parking outbox entries that cannot be written', () => {
       const [part] = await sql`select event_id from order_parts where order_id = 'oghost1'`;
       expect(part!.event_id).toBe(`${p}:${poisonId}`);
       expect(await ordersWritten(sql, ['oghost1'])).toBe(1);
-      expect((await call(api.url, 'GET', '/readyz', { token: 'admin' })).body.outbox_parked).toBe(0);
+      await waitFor(async () => (await call(api.url, 'GET', '/readyz', { token: 'admin' })).body.outbox_parked === 0, 20_000, 'no parked entry seen');
     });
   }, 60_000);
 

@@ -119,7 +119,8 @@ describe('write-through', () => {
       expect(refused.status).toBe(503);
       expect(refused.body.type).toBe('/problems/overloaded');
       expect(refused.headers.get('retry-after')).toBe('1');
-      expect((await call(small.url, 'GET', '/readyz', { token: 'admin' })).body.outbox_backlog).toBe(4);
+      // /readyz answers from checks made in the background: once one has seen the backlog.
+      await waitFor(async () => (await call(small.url, 'GET', '/readyz', { token: 'admin' })).body.outbox_backlog === 4, 20_000, 'backlog of 4 seen');
     } finally {
       await small.close();
     }
