@@ -8,5 +8,6 @@ it('the installed postgres.js carries the closed-socket guard', () => {
     const text = readFileSync(new URL(`../node_modules/postgres/${variant}/connection.js`, import.meta.url), 'utf8');
     expect(text).toContain('/* stockade: closed-socket guard */');
     expect(text).toContain('clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null');
+    expect(text).toContain('return fetchArrayTypes().catch(() => { needsTypes = true })');
   }
 });
