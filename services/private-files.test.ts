@@ -19,7 +19,7 @@ test('a new directory is 0700 whatever the umask; an open one is tightened', () 
   expect(modeOf(open)).toBe(0o711);
 });
 
-test('a directory the user made 0700 is never loosened: PRIVATE_DIR says what to do', () => {
+test('a directory the user made 0700 is never loosened: the error says what to do', () => {
   const mine = join(root, 'mine');
   mkdirSync(mine, { mode: 0o700 });
   expect(() => privateDir(mine, traversableDirMode)).toThrow(/does not loosen.*chmod 0711/);

@@ -19,7 +19,7 @@ export const tokens = { admin: 'test-admin-token', client: 'test-client-token' }
 export async function freshDatabase(): Promise<string> {
   const url = new URL(inject('databaseUrl'));
   const name = `t_${randomBytes(5).toString('hex')}`;
-  const admin = postgres({ host: url.hostname, port: Number(url.port), user: url.username, database: 'postgres', max: 1, onnotice: () => {} });
+  const admin = postgres({ host: url.hostname, port: Number(url.port), user: url.username, pass: decodeURIComponent(url.password), database: 'postgres', max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`create database ${name}`);
   } finally {
