@@ -66,11 +66,19 @@ export function redisUrls(dir: string, port: number): { url: string; adminUrl: s
   };
 }
 
-/** The ACL file: the default user off, the application user least-privileged, the admin user all; passwords as SHA-256 only. */
+/**
+ * The ACL file: the default user off, the application user least-privileged,
+ * the admin user all; passwords as SHA-256 only. The default user is off (no
+ * client is let in as it: no password, and `off` refuses AUTH) but keeps every
+ * command: redis-server replays its AOF as the default user and checks that
+ * user's permissions again at each EXEC (scripts' writes are logged as
+ * MULTI/EXEC), so a default user with -@all silently drops every script's
+ * writes when the AOF is loaded (redis/redis#14541, seen here on 7.0.15).
+ */
 function aclText(app: string, admin: string): string {
   const sha = (secret: string) => createHash('sha256').update(secret).digest('hex');
   return [
-    'user default off resetpass resetkeys resetchannels -@all',
+    'user default off resetpass resetkeys ~* resetchannels &* +@all',
     `user ${redisAppUser} on resetpass #${sha(app)} resetkeys ~* resetchannels &* ${redisAppCommands}`,
     `user ${redisAdminUser} on resetpass #${sha(admin)} resetkeys ~* resetchannels &* +@all`,
     '',

@@ -40,7 +40,7 @@ export interface TestApi {
 /** A real server on a free port, over the suite's Redis and a fresh database. */
 export async function testApi(o: {
   engine?: Partial<EngineSettings>; api?: Partial<ApiSettings>; workers?: Partial<WorkerSettings> | false; databaseUrl?: string;
-  provider?: Partial<SimulatedProviderOptions>; faults?: FaultHooks; redisUrl?: string;
+  provider?: Partial<SimulatedProviderOptions>; faults?: FaultHooks; redisUrl?: string; providerDir?: string;
 } = {}): Promise<TestApi> {
   const redisUrl = o.redisUrl ?? inject('redisUrl');
   const runtime = await createRuntime({
@@ -51,7 +51,7 @@ export async function testApi(o: {
     // Room for a loaded machine: a confirm answers 202 only past the payment timeout.
     api: { adminToken: tokens.admin, clientToken: tokens.client, paymentTimeoutMs: 5_000, ...o.api },
     log: createLogger('test', 'silent'),
-    providerDir: mkdtempSync(join(tmpdir(), 'stockade-provider-')),
+    providerDir: o.providerDir ?? mkdtempSync(join(tmpdir(), 'stockade-provider-')),
     provider: o.provider,
     faults: o.faults,
   });
