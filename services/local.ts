@@ -68,9 +68,11 @@ export function findLocalServices(dataDir: string): LocalServices | null {
   return urlsOf(dataDir, ports);
 }
 
-function urlsOf(dataDir: string, ports: ServicesFile): LocalServices {
-  const redis = redisUrls(join(dataDir, 'redis'), ports.redisPort);
-  return { dataDir, redisUrl: redis.url, redisAdminUrl: redis.adminUrl, databaseUrl: postgresUrl(join(dataDir, 'postgres'), ports.postgresPort) };
+/** The URLs with their credentials (read from the services' dirs); empty for a service `only` leaves out. */
+function urlsOf(dataDir: string, ports: ServicesFile, only: ServiceSet = both): LocalServices {
+  const redis = only.redis ? redisUrls(join(dataDir, 'redis'), ports.redisPort) : { url: '', adminUrl: '' };
+  const databaseUrl = only.postgres ? postgresUrl(join(dataDir, 'postgres'), ports.postgresPort) : '';
+  return { dataDir, redisUrl: redis.url, redisAdminUrl: redis.adminUrl, databaseUrl };
 }
 
 /** Which of the embedded services a call concerns. */
@@ -115,7 +117,7 @@ export async function startLocalServices(options: LocalServicesOptions & { only?
     throw failed.reason;
   }
   replacePrivateFile(join(dataDir, 'services.json'), JSON.stringify(ports));
-  return { ...urlsOf(dataDir, ports), started };
+  return { ...urlsOf(dataDir, ports, only), started };
 }
 
 /**

@@ -68,6 +68,7 @@ async function pg(bin: string, args: string[], input?: string): Promise<string> 
  * this machine as superuser.
  */
 export function postgresUrl(dir: string, port: number): string {
+  if (!existsSync(join(dir, 'PG_VERSION'))) throw new StockadeError('SERVICE_FAILED', `no PostgreSQL data in ${dir}: start it first (stockade services up)`);
   if (!existsSync(postgresPasswordFile(dir))) {
     throw new StockadeError('SERVICE_FAILED', `the PostgreSQL data in ${dir} was made by an older Stockade: it admits any local account as `
       + 'its superuser (trust authentication), and this Stockade does not run it. To keep its data: with it running, '

@@ -151,6 +151,8 @@ describe('the embedded PostgreSQL', () => {
 
 describe('data at rest', () => {
   it('after a start and a sale, no file of the data dir is open to others; dirs are at most 0711', async () => {
+    const admin = new Redis(services.redisAdminUrl, { maxRetriesPerRequest: 0 });
+    await admin.call('ACL', 'LOG', 'RESET');
     api = await testApi({ redisUrl: services.redisUrl, databaseUrl: services.databaseUrl, providerDir: join(dataDir, 'provider'), workers: {} });
     const sku = `SEC-${randomBytes(3).toString('hex')}`;
     expect((await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: 's', price_cents: 500, stock: 10 } })).status).toBe(201);
@@ -163,6 +165,9 @@ describe('data at rest', () => {
     const orderId = (confirmed.body as { order_id: string }).order_id;
     // Written through to PostgreSQL (BullMQ and the workers, as the application user).
     await waitFor(async () => (await call(api!.url, 'GET', `/v1/orders/${orderId}`, { token: 'client' })).status === 200, 30_000, 'the order in PostgreSQL');
+    // Nothing the engine, BullMQ or the workers sent was refused (Redis logs every NOPERM in its ACL LOG).
+    expect(await admin.call('ACL', 'LOG')).toEqual([]);
+    admin.disconnect();
 
     expect(cli('find', [dataDir, '-perm', '/077', '-type', 'f']).out).toBe('');
     expect(cli('find', [dataDir, '-type', 'd', '-perm', '/066']).out).toBe('');
