@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { StockadeError } from '../engine/index.ts';
-import { readPrivateFile, replacePrivateFile, secretFile, serviceDir } from './private-files.ts';
+import { dataDirMode, privateDir, readPrivateFile, replacePrivateFile, secretFile, serviceDir } from './private-files.ts';
 import { asServiceUser, isAlive, run, serviceUserIds, waitForPort } from './process.ts';
 import type { LocalService } from './redis.ts';
 
@@ -102,6 +102,7 @@ async function initPostgres(options: LocalPostgresOptions, owner: { uid: number;
   const { dir } = options;
   const parent = dirname(dir);
   const prefix = `${basename(dir)}.init-`;
+  if (!existsSync(parent)) privateDir(parent, dataDirMode()); // (an existing one, /tmp say, is not Stockade's to change)
   for (const name of readdirSync(parent)) {
     // A build a crashed start left behind.
     if (name.startsWith(prefix) && !isAlive(Number(name.slice(prefix.length)))) rmSync(join(parent, name), { recursive: true, force: true });
