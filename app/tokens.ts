@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../engine/index.ts';
-import { privateDir, secretFile } from '../services/private-files.ts';
+import { dataDirMode, privateDir, secretFile } from '../services/private-files.ts';
 import type { ApiSettings } from '../settings/views.ts';
 
 export interface BearerTokens {
@@ -26,7 +26,7 @@ export function tokenFiles(dataDir: string): { admin: string; client: string } {
 export function bearerTokens(settings: Pick<ApiSettings, 'adminToken' | 'clientToken'>, dataDir: string, log: Logger,
   show: (text: string) => void = showOnTerminal): BearerTokens {
   if (settings.adminToken && settings.clientToken) return { admin: settings.adminToken, client: settings.clientToken };
-  if (!existsSync(dataDir)) privateDir(dataDir);
+  if (!existsSync(dataDir)) privateDir(dataDir, dataDirMode()); // 0711 as root: the embedded services' OS users pass through
   const files = tokenFiles(dataDir);
   const admin = settings.adminToken ? { value: settings.adminToken, created: false } : secretFile(files.admin);
   const client = settings.clientToken ? { value: settings.clientToken, created: false } : secretFile(files.client);

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dataDirMode } from '../services/private-files.ts';
 
 /**
  * Scratch directories of one command run (a benchmark's private redis-server,
@@ -39,6 +40,7 @@ export function interrupted(): NodeJS.Signals | null {
 /** Runs fn with a fresh scratch dir under the temp dir (prefix as for mkdtemp) and removes it afterwards, whatever happens. */
 export async function withScratch<T>(prefix: string, fn: (scratch: Scratch) => Promise<T>): Promise<T> {
   const entry: Entry = { dir: mkdtempSync(join(tmpdir(), prefix)), stops: [], removed: null };
+  chmodSync(entry.dir, dataDirMode()); // a data dir for the embedded services: 0711 as root (their OS users pass through)
   live.add(entry);
   listen();
   const scratch: Scratch = {

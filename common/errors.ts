@@ -6,8 +6,6 @@ export type ErrorCode =
   | 'SERVICE_FAILED'
   /** What a start needs is taken: the API's port, or the data directory (by a running Stockade). */
   | 'IN_USE'
-  /** A directory Stockade keeps private is too open for its use and was made by the user (it is not loosened). */
-  | 'PRIVATE_DIR'
   | 'OUTBOX_UNDECODABLE'
   /** A script replied a code its module does not know (a script and its module out of step). */
   | 'UNKNOWN_REPLY'

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** fsync of a directory: makes the names created in it (link, mkdir) survive a power loss. */
@@ -12,10 +12,15 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Creates dir (and its parent's entry for it) durably; nothing when it exists. */
+/** The provider's records are private (issue #11): dirs 0700, files 0600; an older Stockade's 0755 / 0644 are tightened when met. */
+const dirMode = 0o700;
+const fileMode = 0o600;
+
+/** Creates dir (and its parent's entry for it) durably, 0700; an existing one more open than that is tightened. */
 async function ensureDir(dir: string): Promise<void> {
-  const created = await mkdir(dir, { recursive: true });
+  const created = await mkdir(dir, { recursive: true, mode: dirMode });
   if (created !== undefined) await syncDir(dirname(dir));
+  else if (((await stat(dir)).mode & 0o077) !== 0) await chmod(dir, dirMode);
 }
 
 /**
@@ -29,7 +34,7 @@ export async function writeOnce(path: string, text: string): Promise<boolean> {
   const dir = dirname(path);
   await ensureDir(dir);
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'wx');
+  const handle = await open(tmp, 'wx', fileMode);
   try {
     await handle.writeFile(text);
     await handle.sync();
@@ -50,12 +55,19 @@ export async function writeOnce(path: string, text: string): Promise<boolean> {
   return created;
 }
 
-/** A file's text, or null when it does not exist. */
+/** A file's text, or null when it does not exist; one readable by others (an older Stockade's) is made 0600 first. */
 export async function readIfExists(path: string): Promise<string | null> {
+  let handle;
   try {
-    return await readFile(path, 'utf8');
+    handle = await open(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
+  }
+  try {
+    if (((await handle.stat()).mode & 0o077) !== 0) await handle.chmod(fileMode);
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
   }
 }

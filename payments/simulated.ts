@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { settledCharge, type ChargeRecord, type ChargeRequest, type ChargeResult, type PaymentProvider } from '../engine/index.ts';
+import { privateDir } from '../services/private-files.ts';
 import { readIfExists, writeOnce } from './durable.ts';
 
 export interface SimulatedProviderOptions {
@@ -39,7 +39,7 @@ export class SimulatedProvider implements PaymentProvider {
   private constructor(private readonly dir: string, private readonly options: SimulatedProviderOptions) {}
 
   static async create(dir: string, options: SimulatedProviderOptions = {}): Promise<SimulatedProvider> {
-    await mkdir(dir, { recursive: true });
+    privateDir(dir); // 0700 (its records are 0600: payments/durable.ts)
     return new SimulatedProvider(dir, options);
   }
 

@@ -1,16 +1,23 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dataDirSetting } from '../settings/views.ts';
 import { freePort, portIsFree } from './process.ts';
-import { postgresBinDir, postgresRunning, startPostgres, stopPostgres } from './postgres.ts';
-import { redisRunning, startRedis, stopRedis } from './redis.ts';
+import { postgresBinDir, postgresRunning, postgresUrl, startPostgres, stopPostgres } from './postgres.ts';
+import { dataDirMode, privateDir, readPrivateFile, replacePrivateFile } from './private-files.ts';
+import { redisRunning, redisUrls, startRedis, stopRedis } from './redis.ts';
 
-/** The embedded default: a private redis-server and PostgreSQL under one data dir. */
+/**
+ * The embedded default: a private redis-server and PostgreSQL under one data dir.
+ * The URLs carry the application's credentials (Redis user and PostgreSQL role
+ * stockade, passwords 0600 in the services' dirs); redisAdminUrl is the Redis
+ * user with every command (for operators and tests).
+ */
 export interface LocalServices {
   dataDir: string;
   redisUrl: string;
+  redisAdminUrl: string;
   databaseUrl: string;
 }
 
@@ -27,6 +34,8 @@ export interface LocalServicesOptions {
   maxmemoryBytes?: number;
   /** Ports to try before the fixed defaults (test runs pass free ones, so parallel runs do not race for 6390 and 5439). */
   ports?: ServicesFile;
+  /** Tests only: PostgreSQL's application role may create databases and use any (services/postgres.ts). */
+  anyDatabase?: boolean;
 }
 
 const mib = 1024 * 1024;
@@ -45,7 +54,7 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 
 function readServicesFile(dataDir: string): ServicesFile | null {
   const file = join(dataDir, 'services.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ServicesFile) : null;
+  return existsSync(file) ? (JSON.parse(readPrivateFile(file)) as ServicesFile) : null;
 }
 
 async function pickPort(preferred: number): Promise<number> {
@@ -59,12 +68,11 @@ export function findLocalServices(dataDir: string): LocalServices | null {
   return urlsOf(dataDir, ports);
 }
 
-function urlsOf(dataDir: string, ports: ServicesFile): LocalServices {
-  return {
-    dataDir,
-    redisUrl: `redis://127.0.0.1:${ports.redisPort}`,
-    databaseUrl: `postgres://stockade@127.0.0.1:${ports.postgresPort}/stockade`,
-  };
+/** The URLs with their credentials (read from the services' dirs); empty for a service `only` leaves out. */
+function urlsOf(dataDir: string, ports: ServicesFile, only: ServiceSet = both): LocalServices {
+  const redis = only.redis ? redisUrls(join(dataDir, 'redis'), ports.redisPort) : { url: '', adminUrl: '' };
+  const databaseUrl = only.postgres ? postgresUrl(join(dataDir, 'postgres'), ports.postgresPort) : '';
+  return { dataDir, redisUrl: redis.url, redisAdminUrl: redis.adminUrl, databaseUrl };
 }
 
 /** Which of the embedded services a call concerns. */
@@ -83,8 +91,8 @@ const both: ServiceSet = { redis: true, postgres: true };
 export async function startLocalServices(options: LocalServicesOptions & { only?: ServiceSet }): Promise<LocalServices & { started: ServiceSet }> {
   const dataDir = resolve(options.dataDir);
   const only = options.only ?? both;
-  mkdirSync(dataDir, { recursive: true });
-  chmodSync(dataDir, 0o755); // the postgres OS user must be able to reach its data dir below
+  // 0700; 0711 as root, where the redis and postgres OS users pass through to their own 0700 dirs.
+  privateDir(dataDir, dataDirMode());
   const known = readServicesFile(dataDir);
   const redisDir = join(dataDir, 'redis');
   const pgDir = join(dataDir, 'postgres');
@@ -99,7 +107,7 @@ export async function startLocalServices(options: LocalServicesOptions & { only?
       ports.redisPort = port;
     }) : null,
     started.postgres ? startOnPort(ports.postgresPort, () => postgresRunning(pgDir), async (port) => {
-      await startPostgres({ dir: pgDir, port, ephemeral: options.ephemeral });
+      await startPostgres({ dir: pgDir, port, ephemeral: options.ephemeral, anyDatabase: options.anyDatabase });
       ports.postgresPort = port;
     }) : null,
   ]);
@@ -108,8 +116,8 @@ export async function startLocalServices(options: LocalServicesOptions & { only?
     await stopLocalServices(dataDir, { only: started });
     throw failed.reason;
   }
-  writeFileSync(join(dataDir, 'services.json'), JSON.stringify(ports));
-  return { ...urlsOf(dataDir, ports), started };
+  replacePrivateFile(join(dataDir, 'services.json'), JSON.stringify(ports));
+  return { ...urlsOf(dataDir, ports, only), started };
 }
 
 /**

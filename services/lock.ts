@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StockadeError } from '../common/errors.ts';
 import type { ServiceSet } from './local.ts';
+import { dataDirMode, privateDir, privateFileMode } from './private-files.ts';
 import { isAlive } from './process.ts';
 
 /** What the lock file holds: the process that runs Stockade on this data dir, and the embedded services it owns. */
@@ -31,11 +32,11 @@ export class DataDirLock {
 
   /** Takes the lock (creating the directory), or throws IN_USE naming the data directory and the process that holds it. */
   static take(dataDir: string, pid = process.pid): DataDirLock {
-    mkdirSync(dataDir, { recursive: true });
+    privateDir(dataDir, dataDirMode());
     const file = join(dataDir, 'stockade.lock');
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        writeFileSync(file, record(pid, none), { flag: 'wx' });
+        writeFileSync(file, record(pid, none), { flag: 'wx', mode: privateFileMode });
         return new DataDirLock(file, none);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -46,6 +47,7 @@ export class DataDirLock {
       if (held && held.pid !== pid && runsStockade(held.pid)) throw inUse(dataDir, held.pid);
       // Stale (its process is gone): take it over with what that process owned, unless another start was first.
       if (readText(file) !== text) continue;
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, privateFileMode); // an older Stockade's, 0644
       writeFileSync(file, record(pid, none));
       return new DataDirLock(file, held?.owns ?? none);
     }

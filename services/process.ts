@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { promisify } from 'node:util';
 import { StockadeError } from '../engine/index.ts';
@@ -26,6 +26,33 @@ export function portIsFree(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** Whether this process runs as root: then the embedded services run as their own OS users. */
+export function runsAsRoot(): boolean {
+  return process.geteuid?.() === 0;
+}
+
+/**
+ * uid and gid of the OS user an embedded service runs as when Stockade runs as
+ * root (redis-server and PostgreSQL must not run as root); null when not root.
+ */
+export function serviceUserIds(user: string, pkg: string): { uid: number; gid: number } | null {
+  if (!runsAsRoot()) return null;
+  try {
+    const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    return { uid, gid };
+  } catch (error) {
+    throw new StockadeError('SERVICE_FAILED', `running as root, Stockade runs ${pkg} as the OS user ${user}, which does not exist: `
+      + `install ${pkg} with apt-get (it creates the user), or create it (useradd --system --user-group --no-create-home ${user}), or run Stockade as another user`, { cause: error });
+  }
+}
+
+/** The command line that runs cmd as `user` (runuser) when ids is set, under umask 077: what it creates is 0600 / 0700. */
+export function asServiceUser(user: string | null, cmd: string, args: string[]): [string, string[]] {
+  const inner = ['sh', '-c', 'umask 077 && exec "$0" "$@"', cmd, ...args];
+  return user ? ['runuser', ['-u', user, '--', ...inner]] : [inner[0]!, inner.slice(1)];
 }
 
 export function isAlive(pid: number): boolean {

@@ -17,6 +17,7 @@ import { call, testApi, type TestApi, waitFor } from './support/api.ts';
 const redisDir = mkdtempSync(join(tmpdir(), 'stockade-ready-redis-'));
 const pgDir = mkdtempSync(join(tmpdir(), 'stockade-ready-pg-'));
 let redisPort: number;
+let redisUrl: string;
 let pgPort: number;
 let api: TestApi;
 let n = 0;
@@ -24,7 +25,8 @@ let n = 0;
 beforeAll(async () => {
   [redisPort, pgPort] = await Promise.all([freePort(), freePort()]);
   const [redis, pg] = await Promise.all([startRedis({ dir: redisDir, port: redisPort }), startPostgres({ dir: pgDir, port: pgPort, ephemeral: true })]);
-  api = await testApi({ redisUrl: redis.url, databaseUrl: pg.url, workers: { pollMs: 20 }, api: { readinessRefreshMs: 200 } });
+  redisUrl = redis.url;
+  api = await testApi({ redisUrl, databaseUrl: pg.url, workers: { pollMs: 20 }, api: { readinessRefreshMs: 200 } });
   await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku: 'RDY-1', name: 'r', price_cents: 100, stock: 1_000 } });
 }, 120_000);
 afterAll(async () => {
@@ -81,7 +83,7 @@ describe('/readyz', () => {
 
   it('parked outbox entries: 200 degraded (outbox_parked)', async () => {
     const parked = partitionKeys(api.runtime.engine.settings.keyPrefix, 0).parked;
-    const redis = new Redis(`redis://127.0.0.1:${redisPort}`, { maxRetriesPerRequest: 2 });
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
     try {
       const id = await redis.xadd(parked, '*', 'src', '0-1', 'reason', 'test');
       const r = await readinessOnce('degraded');

@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { expect, inject, it } from 'vitest';
 import { withScratch } from '../bench/scratch.ts';
 import { freePort, isAlive } from '../services/process.ts';
-import { startRedis, stopRedis } from '../services/redis.ts';
+import { redisUrls, startRedis, stopRedis } from '../services/redis.ts';
 import { waitFor } from './support/api.ts';
 import { leftovers } from './support/leftovers.ts';
 import { processesUnder } from './support/processes.ts';
@@ -104,7 +104,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       .find((p) => p.title), 30_000, 'the private redis-server');
     const port = Number(redis.title![1]);
     // Mid-run: the scenario is under way once its keys exist.
-    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+    // As the application user (its password is in the server's dir, its working directory).
+    const client = new Redis(redisUrls(readlinkSync(`/proc/${redis.pid}/cwd`), port).url, { lazyConnect: true, maxRetriesPerRequest: 0 });
     try {
       await waitFor(async () => (await client.dbsize()) > 0, 30_000, 'the scenario under way');
     } finally {

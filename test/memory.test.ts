@@ -16,11 +16,12 @@ import { call, testApi, waitFor, type Answer, type TestApi } from './support/api
 const maxmemoryBytes = 8 * 1024 * 1024;
 let redisDir: string;
 let redisUrl: string;
+let redisAdminUrl: string;
 let api: TestApi;
 
 beforeAll(async () => {
   redisDir = mkdtempSync(join(tmpdir(), 'stockade-memory-'));
-  redisUrl = (await startRedis({ dir: redisDir, port: await freePort(), maxmemoryBytes })).url;
+  ({ url: redisUrl, adminUrl: redisAdminUrl } = await startRedis({ dir: redisDir, port: await freePort(), maxmemoryBytes }));
   api = await testApi({ redisUrl, engine: { memoryCheckMs: 20, partitions: 8 }, workers: {} });
 });
 afterAll(async () => {
@@ -33,7 +34,7 @@ const reserve = (sku: string, i: number, ttlMs?: number) => call(api.url, 'POST'
 
 describe('the embedded Redis', () => {
   it('gets a maxmemory by default (a quarter of the machine\'s memory)', async () => {
-    const suiteRedis = new Redis(inject('redisUrl'));
+    const suiteRedis = new Redis(inject('redisAdminUrl')); // CONFIG is the admin user's
     try {
       expect(((await suiteRedis.config('GET', 'maxmemory')) as string[])[1]).toBe(String(defaultRedisMaxmemoryBytes()));
     } finally {
@@ -44,7 +45,7 @@ describe('the embedded Redis', () => {
 
 describe('a flood of unique Idempotency-Keys', () => {
   it('is refused 503 at the watermark; existing holds are still confirmed, released and expired; no 500s', async () => {
-    const redis = new Redis(redisUrl);
+    const redis = new Redis(redisAdminUrl);
     try {
       expect(((await redis.config('GET', 'maxmemory')) as string[])[1]).toBe(String(maxmemoryBytes));
       await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku: 'MEM', name: 'm', price_cents: 100, stock: 1_000_000 } });

@@ -128,7 +128,7 @@ describe('no secret in any log line', () => {
     // and a reservation's batch, whose arguments are its Idempotency-Keys and user ids, is refused.
     const services = findLocalServices(dataDir)!;
     const appUser = decodeURIComponent(new URL(services.redisUrl).username) || 'default';
-    const admin = new Redis(adminUrlOf(dataDir, services.redisUrl), { maxRetriesPerRequest: 1 });
+    const admin = new Redis(services.redisAdminUrl, { maxRetriesPerRequest: 1 });
     try {
       await admin.call('ACL', 'SETUSER', appUser, '-evalsha', '-eval');
       const failed = await call(base, 'POST', '/v1/reservations', { token: secrets.client, headers: { 'idempotency-key': keys[2]! },
@@ -143,18 +143,13 @@ describe('no secret in any log line', () => {
     stack = null;
 
     const output = s.output();
-    const passwords = [services.redisUrl, services.databaseUrl].map((url) => decodeURIComponent(new URL(url).password)).filter(Boolean);
+    const passwords = [services.redisUrl, services.redisAdminUrl, services.databaseUrl].map((url) => decodeURIComponent(new URL(url).password)).filter(Boolean);
     for (const secret of [secrets.admin, secrets.client, ...passwords, ...keys, ...users, 'tok_ok']) {
       expect(output.includes(secret), `"${secret}" in the log`).toBe(false);
     }
     expect(output).toMatch(/"command":\{"name":"evalsha"\}/); // the failed call is logged, by name
   }, 300_000);
 });
-
-/** A Redis URL that may run CONFIG: the embedded services' admin user where there is one. */
-function adminUrlOf(_dataDir: string, redisUrl: string): string {
-  return redisUrl;
-}
 
 describe('docker-compose.yml', () => {
   it('ships no secret: every token and password comes from the environment (.env) and is required; the API is published on loopback', async () => {

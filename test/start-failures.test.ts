@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ afterAll(() => {
 
 function dataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'stockade-fail-'));
+  chmodSync(dir, 0o711); // as root the services' OS users pass through (Stockade never loosens a dir it did not make)
   dirs.push(dir);
   return dir;
 }

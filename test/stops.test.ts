@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { killStack, running, stackTokens, startStack, waitGone, type Stack } fro
 // acknowledged; a second signal stops at once; nothing is left running. One data directory for
 // the file, so the embedded PostgreSQL is initialised once.
 const dataDir = mkdtempSync(join(tmpdir(), 'stockade-stops-'));
+chmodSync(dataDir, 0o711); // as root the services' OS users pass through (Stockade never loosens a dir it did not make)
 let stack: Stack | null = null;
 let seen: number[] = [];
 let clean = false;

@@ -19,7 +19,7 @@ export const tokens = { admin: 'test-admin-token', client: 'test-client-token' }
 export async function freshDatabase(): Promise<string> {
   const url = new URL(inject('databaseUrl'));
   const name = `t_${randomBytes(5).toString('hex')}`;
-  const admin = postgres({ host: url.hostname, port: Number(url.port), user: url.username, database: 'postgres', max: 1, onnotice: () => {} });
+  const admin = postgres({ host: url.hostname, port: Number(url.port), user: url.username, pass: decodeURIComponent(url.password), database: 'postgres', max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`create database ${name}`);
   } finally {
@@ -40,7 +40,7 @@ export interface TestApi {
 /** A real server on a free port, over the suite's Redis and a fresh database. */
 export async function testApi(o: {
   engine?: Partial<EngineSettings>; api?: Partial<ApiSettings>; workers?: Partial<WorkerSettings> | false; databaseUrl?: string;
-  provider?: Partial<SimulatedProviderOptions>; faults?: FaultHooks; redisUrl?: string;
+  provider?: Partial<SimulatedProviderOptions>; faults?: FaultHooks; redisUrl?: string; providerDir?: string;
 } = {}): Promise<TestApi> {
   const redisUrl = o.redisUrl ?? inject('redisUrl');
   const runtime = await createRuntime({
@@ -51,7 +51,7 @@ export async function testApi(o: {
     // Room for a loaded machine: a confirm answers 202 only past the payment timeout.
     api: { adminToken: tokens.admin, clientToken: tokens.client, paymentTimeoutMs: 5_000, ...o.api },
     log: createLogger('test', 'silent'),
-    providerDir: mkdtempSync(join(tmpdir(), 'stockade-provider-')),
+    providerDir: o.providerDir ?? mkdtempSync(join(tmpdir(), 'stockade-provider-')),
     provider: o.provider,
     faults: o.faults,
   });

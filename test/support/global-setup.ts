@@ -8,7 +8,10 @@ import { stopProcessesUnderSync } from './processes.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** As the application's ACL user (no FLUSHALL, CONFIG, DEBUG, …). */
     redisUrl: string;
+    /** As the admin ACL user: for tests that read or change the server (CONFIG GET, …). */
+    redisAdminUrl: string;
     databaseUrl: string;
   }
 }
@@ -68,8 +71,10 @@ export default async function setup(project: TestProject) {
     }
   };
   try {
-    const services = await startLocalServices({ dataDir, ephemeral: true, ports: { redisPort: await freePort(), postgresPort: await freePort() } });
+    // anyDatabase: each test file gets a database of its own (test/support/api.ts freshDatabase).
+    const services = await startLocalServices({ dataDir, ephemeral: true, anyDatabase: true, ports: { redisPort: await freePort(), postgresPort: await freePort() } });
     project.provide('redisUrl', services.redisUrl);
+    project.provide('redisAdminUrl', services.redisAdminUrl);
     project.provide('databaseUrl', services.databaseUrl);
   } catch (error) {
     await teardown();

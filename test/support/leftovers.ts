@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -22,6 +22,7 @@ export function leftovers() {
   return {
     dir(prefix: string): string {
       const dir = mkdtempSync(join(tmpdir(), prefix));
+      chmodSync(dir, 0o711); // like /tmp for what runs in it: the embedded services' OS users pass through (as root)
       dirs.push(dir);
       return dir;
     },
