@@ -5,7 +5,7 @@
 // exit 0 and stop the services it started). Cleans up on failure too. Exit 0 = passed.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,10 @@ const readyWithinMs = 180_000; // a first initdb and migrations on a loaded 2-co
 const writtenWithinMs = 60_000;
 const stoppedWithinMs = 60_000;
 
-const dataDir = mkdtempSync(join(tmpdir(), 'stockade-smoke-'));
+// Stockade makes its data dir itself: as root it is 0711, so the services' OS users pass through it (and through this parent).
+const scratch = mkdtempSync(join(tmpdir(), 'stockade-smoke-'));
+chmodSync(scratch, 0o711);
+const dataDir = join(scratch, 'data');
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const tokens = { admin: `smoke-admin-${randomBytes(8).toString('hex')}`, client: `smoke-client-${randomBytes(8).toString('hex')}` };
@@ -118,7 +121,7 @@ async function cleanUp() {
   if (servicePids().some(isAlive)) {
     spawnSync(nodeBin, ['bin/stockade.mjs', 'services', 'down'], { cwd: root, env, stdio: 'ignore', timeout: stoppedWithinMs });
   }
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
 }
 
 function freePort() {
