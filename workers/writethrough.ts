@@ -1,6 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
-import { type Engine, type Logger, requireDecoded, type DecodedEntry, fulfilsWithin } from '../engine/index.ts';
+import { type Engine, type Logger, requireDecoded, type DecodedEntry } from '../engine/index.ts';
+import { bullConnection, closeBull } from './bull.ts';
 import type { Sql } from '../store/db.ts';
 import { writeEntries } from '../store/writes.ts';
 import { failureReason, isPermanent } from './failures.ts';
@@ -9,25 +9,8 @@ import { drainAttempts, type WorkerSettings } from '../settings/views.ts';
 
 export const queueName = 'outbox';
 
-/** ioredis options for BullMQ's connections, from a redis:// or rediss:// URL (blocking connections need maxRetriesPerRequest: null). */
-export function bullConnection(redisUrl: string): RedisOptions {
-  const url = new URL(redisUrl);
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(url.port || 6379),
-    username: decodeURIComponent(url.username) || undefined,
-    password: decodeURIComponent(url.password) || undefined,
-    db: Number(url.pathname.slice(1) || 0),
-    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
-    maxRetriesPerRequest: null,
-    connectionName: 'stockade-writethrough',
-  };
-}
 /** Batches one drain job writes before it makes way for other partitions' jobs: fairness, not a setting (STOCKADE_OUTBOX_BATCH_MAX sizes a batch). */
 const drainRoundsMax = 20;
-/** How long stop() waits for BullMQ's connections to be up before it closes them. */
-const bullReadyWaitMs = 5_000;
-
 /** A retry pass that leaves parked entries parked logs a warning at most this often (else at debug). */
 const parkedWarnIntervalMs = 60_000;
 
@@ -86,7 +69,7 @@ export class WriteThrough {
 
   constructor(private readonly engine: Engine, redisUrl: string, private readonly sql: Sql,
     private readonly settings: WorkerSettings, private readonly log: Logger) {
-    const connection = bullConnection(redisUrl);
+    const connection = bullConnection(redisUrl, 'stockade-writethrough');
     const prefix = `${engine.settings.keyPrefix}{bull}`;
     this.queue = new Queue<DrainJob>(queueName, { connection, prefix });
     this.worker = new Worker<DrainJob>(queueName, (job) => this.drain(job), {
@@ -109,31 +92,9 @@ export class WriteThrough {
   async stop(): Promise<void> {
     if (this.pumpTimer) clearInterval(this.pumpTimer);
     this.pumpTimer = null;
-    // BullMQ 5.81 crashes the process when a connection still being set up is closed (its set-up's rejection is
-    // emitted as an 'error' after close removed every listener; cf. taskforcesh/bullmq#1218, #2385): wait until
-    // its connections are up. When they never come up (Redis away), leave them to the process's exit.
-    if (!(await fulfilsWithin(Promise.all([this.queue.waitUntilReady(), this.worker.waitUntilReady()]), bullReadyWaitMs))) {
-      this.log.warn('write-through stopped without closing its BullMQ connections: Redis did not answer');
-      return;
-    }
-    // Bounded: after Redis went away and came back under it, BullMQ's close was seen waiting for ever with
-    // no drain job running (test/api-readiness.test.ts: PostgreSQL stopped, an entry parked, Redis
-    // restarted), forced close included. Past a lock's time the close is forced, past two its connections
-    // are cut. A job still running is left to the stall check (another worker runs
-    // it again; its rows are written once, ON CONFLICT DO NOTHING).
-    const { lockMs } = this.settings;
-    const closed = (async () => {
-      if (!(await fulfilsWithin(this.worker.close(), lockMs))) await this.worker.close(true);
-      await this.queue.close();
-    })();
-    if (!(await fulfilsWithin(closed, 2 * lockMs))) {
-      // Its connections are up (waited for above), so cutting them cannot hit the set-up crash; a process
-      // whose connections kept reconnecting would not exit.
-      this.log.warn({ lockMs }, 'BullMQ did not close within two lock times; its connections are cut');
-      // (The worker's blocking connection is BullMQ's own field: cut it too.)
-      const blocking = (this.worker as unknown as { blockingConnection?: { disconnect(): Promise<void> } }).blockingConnection;
-      await Promise.allSettled([this.worker.disconnect(), this.queue.disconnect(), blocking?.disconnect()]);
-    }
+    // A job still running past the lock is left to the stall check (another worker runs it again;
+    // its rows are written once, ON CONFLICT DO NOTHING).
+    await closeBull(this.queue, this.worker, this.settings.lockMs, this.log, 'write-through');
   }
 
   /** Outbox entries not yet written through, over every partition. */
