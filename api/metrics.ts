@@ -182,6 +182,46 @@ export async function stackMetrics(engine: Engine): Promise<MetricsJson> {
   return (await registry.getMetricsAsJSON()) as MetricsJson;
 }
 
+/** A sweep's counts (engine.sweepStats fields) as counters: field, metric name, help, and the outcome label where one metric has several fields. */
+const sweepCounters: Array<{ field: string; name: string; help: string; outcome?: string }> = [
+  { field: 'runs', name: 'stockade_sweep_runs_total', help: 'sweep passes run (once per interval across every worker process)' },
+  { field: 'skipped', name: 'stockade_sweep_skipped_total', help: 'sweep iterations skipped: the process that took one was still running the previous pass' },
+  { field: 'failed', name: 'stockade_sweep_failures_total', help: 'failed sweep passes, and failed steps within passes (a partition, a hold): each is tried again next pass' },
+  { field: 'expired', name: 'stockade_sweep_holds_expired_total', help: 'holds expired by the sweeps' },
+  { field: 'purged', name: 'stockade_sweep_records_purged_total', help: 'records past retention deleted by the sweeps' },
+  ...(['committed', 'released', 'refunded'] as const).map((outcome) => ({ field: outcome, outcome, name: 'stockade_sweep_payments_finished_total',
+    help: 'overdue payments finished by the sweeps, by outcome: committed (captured: an order), released (declined or voided), refunded (a capture on a released hold)' })),
+];
+
+/** What each sweep did, summed over every pass in every process (kept in Redis: engine.sweepStats), read once per scrape. */
+export async function sweepMetrics(engine: Engine): Promise<MetricsJson> {
+  const registry = new client.Registry();
+  const registers = [registry];
+  const counters = new Map<string, client.Counter>();
+  const counter = (name: string, help: string, labelNames: string[]) => {
+    let c = counters.get(name);
+    if (!c) counters.set(name, c = new client.Counter({ name, help, labelNames, registers }));
+    return c;
+  };
+  const seconds = new client.Counter({ name: 'stockade_sweep_seconds_total', help: 'time spent in sweep passes (over runs_total: the mean pass)',
+    labelNames: ['sweep'] as const, registers });
+  const last = new client.Gauge({ name: 'stockade_sweep_last_duration_seconds', help: 'how long the last pass of each sweep took',
+    labelNames: ['sweep'] as const, registers });
+  const lastAt = new client.Gauge({ name: 'stockade_sweep_last_run_timestamp_seconds', help: 'when the last pass of each sweep ended (alert when it falls behind)',
+    labelNames: ['sweep'] as const, registers });
+  for (const [sweep, counts] of Object.entries(await engine.sweepStats())) {
+    for (const m of sweepCounters) {
+      if (counts[m.field] === undefined && !['runs', 'skipped', 'failed'].includes(m.field)) continue; // a count this sweep does not report
+      const c = counter(m.name, m.help, m.outcome ? ['sweep', 'outcome'] : ['sweep']);
+      c.inc(m.outcome ? { sweep, outcome: m.outcome } : { sweep }, counts[m.field] ?? 0);
+    }
+    seconds.inc({ sweep }, (counts.ms ?? 0) / 1000);
+    if (counts.last_ms !== undefined) last.set({ sweep }, counts.last_ms / 1000);
+    if (counts.last_at !== undefined) lastAt.set({ sweep }, counts.last_at / 1000);
+  }
+  return (await registry.getMetricsAsJSON()) as MetricsJson;
+}
+
 /** Readiness as the assembling process last checked it (the state /readyz answers from: a scrape checks nothing again). */
 async function readinessJson(r: Readiness): Promise<MetricsJson> {
   const registry = new client.Registry();
@@ -211,7 +251,7 @@ async function processesJson(answered: number, missing: number): Promise<Metrics
  * process metrics by their own rules, e.g. the event loop lag averaged).
  */
 export async function assembleScrape(d: ApiDeps, others: MetricsJson[] = [], missing = 0): Promise<string> {
-  const lists = await Promise.all([d.metrics.processJson(d), stackMetrics(d.engine), processesJson(1 + others.length, missing),
+  const lists = await Promise.all([d.metrics.processJson(d), stackMetrics(d.engine), sweepMetrics(d.engine), processesJson(1 + others.length, missing),
     d.readiness.current().then(readinessJson)]);
   return client.AggregatorRegistry.aggregate([...lists, ...others]).metrics();
 }

@@ -2,11 +2,11 @@ import cluster, { type Worker } from 'node:cluster';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { raiseDescriptorLimit } from '../api/connections.ts';
 import { startApi, startOps, type ApiServer } from '../api/server.ts';
-import { createLogger, fulfilsWithin, type Logger, startSweepLoop } from '../engine/index.ts';
+import { createLogger, fulfilsWithin, type Logger } from '../engine/index.ts';
 import { resolveServices } from '../services/resolve.ts';
 import { maskPassword } from '../settings/kinds.ts';
 import { checkSettings, processRoles, serviceSettings, workerSettings } from '../settings/views.ts';
-import { startWorkers } from '../workers/run.ts';
+import { startSweeps, startWorkers } from '../workers/run.ts';
 import { wireMetrics } from './metrics-aggregate.ts';
 import type { WriteThrough } from '../workers/writethrough.ts';
 import { Lifecycle, watchNpmParent } from './lifecycle.ts';
@@ -19,7 +19,7 @@ import { bearerTokens, type BearerTokens } from './tokens.ts';
  * `npm start`. The primary process checks everything it can before it starts
  * anything (app/preflight.ts: settings, the data directory's lock, the port),
  * starts the services (embedded unless REDIS_URL/DATABASE_URL are set),
- * migrates, runs the sweeper and the write-through workers, and serves the API
+ * migrates, runs the sweeps and the write-through workers, and serves the API
  * itself or, with STOCKADE_API_PROCESSES > 1, forks that many API processes
  * sharing the port. SIGINT/SIGTERM (app/lifecycle.ts): stop accepting, answer
  * the requests in flight, drain write-through (bounded), stop Redis and
@@ -58,8 +58,8 @@ async function startPrimary(life: Lifecycle, log: Logger, checked: Awaited<Retur
   const drain = workerSettings();
   const writeThrough = startWorkers(runtime.engine, urls.redisUrl, runtime.sql, log);
   life.add('write-through', () => stopWriteThrough(writeThrough, drain.shutdownDrainMs, drain.pollMs, log));
-  const sweeper = startSweepLoop(runtime.engine, log, runtime.recovery);
-  life.add('sweeper', () => sweeper.stop());
+  const sweeps = await startSweeps(runtime, urls.redisUrl);
+  life.add('sweeps', () => sweeps.stop());
   wireMetrics(runtime.apiDeps(), { log, writeThrough, processes: settings.processes });
 
   if (settings.processes === 1) {
@@ -168,7 +168,7 @@ function forkApiProcesses(count: number, o: { redisUrl: string; databaseUrl: str
   };
 }
 
-/** `stockade workers`: write-through alone (any number of these may run). */
+/** `stockade workers`: write-through and the sweeps, no HTTP (any number of these may run). */
 export async function runWorkersOnly(): Promise<void> {
   checkSettings(process.env, processRoles.workers);
   const log = createLogger('stockade-workers');
@@ -183,8 +183,10 @@ export async function runWorkersOnly(): Promise<void> {
     const drain = workerSettings();
     const writeThrough = startWorkers(runtime.engine, services.redisUrl, runtime.sql, log);
     life.add('write-through', () => stopWriteThrough(writeThrough, drain.shutdownDrainMs, drain.pollMs, log));
+    const sweeps = await startSweeps(runtime, services.redisUrl);
+    life.add('sweeps', () => sweeps.stop());
     life.checkpoint();
-    log.info({ pid: process.pid }, 'write-through workers running');
+    log.info({ pid: process.pid, sweeps: true }, 'write-through workers running');
     life.running();
   } catch (error) {
     await life.failed(error);

@@ -32,7 +32,7 @@ const program = new Command('stockade')
 program.command('start').description('run the engine (with its local Redis and PostgreSQL unless REDIS_URL/DATABASE_URL are set)')
   .action(lazy(() => import('./start.ts'), 'startCommand'));
 
-program.command('workers').description('run write-through workers alone (outbox -> PostgreSQL); any number may run')
+program.command('workers').description('run write-through (outbox -> PostgreSQL) and the sweeps, no HTTP; any number may run')
   .action(lazy(() => import('./start.ts'), 'workersCommand'));
 
 program.command('config').description('print the settings in force: name, value, from the environment or the default, roles, doc (secrets masked)')

@@ -8,6 +8,7 @@ import { HoldMaker } from './holds/make.ts';
 import { fingerprints, IdempotencyClaims } from './idempotency/claims.ts';
 import { readHoldCounts, type HoldCounts } from './redis/hold-counts.ts';
 import { Sweeper, type SweepReport } from './reconciler/sweeper.ts';
+import { readSweepStats, recordSweepRun, type SweepCounts, type SweepStats } from './reconciler/sweep-stats.ts';
 import { recordRetentionMs, type EngineContext } from './redis/context.ts';
 import { KeySpace } from './redis/keys.ts';
 import { MemoryGuard, type MemoryState } from './redis/memory.ts';
@@ -146,6 +147,16 @@ export class Engine {
   /** One pass of the sweeper: expires due holds and purges records past retention, every partition and shard. */
   sweepOnce(): Promise<SweepReport> {
     return this.#parts.sweeper.sweepOnce();
+  }
+
+  /** Adds a sweep run's counts (or, with durationMs null, an iteration skipped) to the stack-wide sweep stats in Redis. */
+  recordSweep(sweep: string, counts: SweepCounts, durationMs: number | null): Promise<void> {
+    return recordSweepRun(this.#parts.ctx, sweep, counts, durationMs);
+  }
+
+  /** What every sweep did, summed over every run in every process (read by GET /metrics). */
+  sweepStats(): Promise<SweepStats> {
+    return readSweepStats(this.#parts.ctx);
   }
 
   // Redis memory, rate limits, statistics.

@@ -9,8 +9,8 @@ export {
   settledCharge, type ChargeRecord, type ChargeRequest, type ChargeResult, type PaymentProvider, type SettledCharge,
 } from './checkout/payments.ts';
 export { OverdueRecovery, type RecoveryReport } from './reconciler/overdue.ts';
-export { startSweepLoop } from './reconciler/sweep-loop.ts';
 export type { SweepReport } from './reconciler/sweeper.ts';
+export type { SweepCounts, SweepStats } from './reconciler/sweep-stats.ts';
 export { engineSettings, engineSettingRows, type EngineSettings } from '../settings/views.ts';
 export { StockadeError, type ErrorCode } from '../common/errors.ts';
 export { lostReply, type FaultHooks } from './faults.ts';

@@ -17,7 +17,7 @@ export const roles = {
   engine: 'any process running the engine (start, API processes, workers, reconcile, bench)',
   api: 'processes that serve HTTP',
   payments: 'the checkout saga and the simulated payment provider (every process built on the runtime)',
-  workers: 'write-through workers (outbox -> PostgreSQL)',
+  workers: 'worker processes: write-through (outbox -> PostgreSQL) and the sweeps',
   reconciler: 'the sweeps: expiry, purge, overdue payments',
   services: 'finding or starting Redis and PostgreSQL (the embedded local ones unless given by URL)',
   log: 'logging',
@@ -137,7 +137,7 @@ export const workerRows = {
   pollMs: { name: 'STOCKADE_OUTBOX_POLL_MS', kind: int(5, 60_000), default: 50, roles: ['workers'],
     doc: 'how often workers look for outboxes with entries' },
   lockMs: { name: 'STOCKADE_WORKER_LOCK_MS', kind: int(1_000, 600_000), default: 10_000, roles: ['workers'],
-    doc: "a drain job's lock: a killed worker's job is taken over after it" },
+    doc: "a drain or sweep job's lock: a killed worker's job is taken over after it" },
   failedRetryMs: { name: 'STOCKADE_WORKER_FAILED_RETRY_MS', kind: int(100, 3_600_000), default: 30_000, roles: ['workers'],
     doc: 'how long a drain job out of attempts stays failed before it runs again' },
   parkAfterAttempts: { name: 'STOCKADE_OUTBOX_PARK_AFTER_ATTEMPTS', kind: int(1, drainAttempts), default: 3, roles: ['workers'],
@@ -181,7 +181,7 @@ export const engineRows = {
   outboxLengthMax: { name: 'STOCKADE_OUTBOX_LENGTH_MAX', kind: int(1), default: 100_000, roles: ['engine'],
     doc: 'outbox entries per partition past which new holds are refused (503) until write-through catches up' },
   sweepIntervalMs: { name: 'STOCKADE_SWEEP_INTERVAL_MS', kind: int(10), default: 1_000, roles: ['reconciler'],
-    doc: 'how often the sweeper expires due holds, purges old records and finishes overdue payments' },
+    doc: 'how often the sweeps expire due holds and purge old records (once per interval across every process that runs workers)' },
   sweepBudgetMs: { name: 'STOCKADE_SWEEP_BUDGET_MS', kind: int(0, 60_000), default: 1_000, roles: ['reconciler'],
     doc: 'time one sweep pass may spend repeating expiry steps on partitions with holds still due; past it, each partition left gets one step' },
   recoveryHoldsMax: { name: 'STOCKADE_RECOVERY_HOLDS_MAX', kind: int(1, 10_000), default: 100, roles: ['reconciler'],
@@ -192,6 +192,7 @@ export const engineRows = {
     doc: 'how often the engine reads Redis memory (`INFO memory`), at most' },
   cartReplayWaitMs: { name: 'STOCKADE_CART_REPLAY_WAIT_MS', kind: int(0), default: 2_000, roles: ['engine'],
     doc: 'how long a replay waits for a multi-partition cart in progress' },
+  overdueSweepIntervalMs: { name: 'STOCKADE_OVERDUE_SWEEP_INTERVAL_MS', kind: int(10), default: 1_000, roles: ['reconciler'], doc: 'how often the sweeps finish overdue payments (settle holds stuck paying past their deadline)' },
 } satisfies Group;
 
 /** Every setting, in the README's order. */

@@ -157,7 +157,7 @@ export function logSettings(env: Env = process.env): LogSettings {
 /** The roles each command plays: what it checks before it starts anything. */
 export const processRoles = {
   start: ['log', 'services', 'engine', 'reconciler', 'api', 'payments', 'workers'],
-  workers: ['log', 'services', 'engine', 'payments', 'workers'],
+  workers: ['log', 'services', 'engine', 'reconciler', 'payments', 'workers'],
   reconcile: ['log', 'services', 'engine', 'reconciler'],
   services: ['log', 'services'],
 } as const satisfies Record<string, readonly Role[]>;

@@ -87,7 +87,9 @@ describe('GET /metrics with STOCKADE_API_PROCESSES=2: one scrape shows the whole
       expect(scrape.status).toBe(200);
       const t = scrape.body as string;
       const done = total(t, 'stockade_writethrough_lag_seconds_count') === orders
-        && total(t, 'stockade_holds_expired_total', { by: 'sweeper' }) === 1 && total(t, 'stockade_queue_depth', { queue: 'outbox' }) === 0;
+        && total(t, 'stockade_holds_expired_total', { by: 'sweeper' }) === 1 && total(t, 'stockade_queue_depth', { queue: 'outbox' }) === 0
+        && total(t, 'stockade_sweep_payments_finished_total', { outcome: 'committed' }) === 1 // the sweeps' counts, recorded once a pass ends
+        && total(t, 'stockade_sweep_holds_expired_total') === 1;
       return done && t;
     }, 60_000, 'the orders written through and the short hold expired, in a scrape');
 
@@ -107,7 +109,12 @@ describe('GET /metrics with STOCKADE_API_PROCESSES=2: one scrape shows the whole
     expect(total(text, 'stockade_writethrough_entries_total', { outcome: 'written' })).toBe(3 + orders);
     expect(total(text, 'stockade_writethrough_lag_seconds_bucket', { le: '+Inf' })).toBe(orders);
     expect(total(text, 'stockade_writethrough_lag_seconds_sum')).toBeGreaterThan(0);
-    // What Redis holds, read once: holds by state, stock, the outbox drained.
+    // The primary's sweeps (job schedulers run by its worker): the expiry and the late capture, counted in Redis.
+    expect(total(text, 'stockade_sweep_holds_expired_total', { sweep: 'expire' })).toBe(1);
+    expect(total(text, 'stockade_sweep_payments_finished_total', { sweep: 'overdue', outcome: 'committed' })).toBe(1);
+    expect(total(text, 'stockade_sweep_runs_total', { sweep: 'expire' })).toBeGreaterThanOrEqual(1);
+    expect(total(text, 'stockade_sweep_failures_total')).toBe(0);
+        // What Redis holds, read once: holds by state, stock, the outbox drained.
     const live = made.length - confirmed.length - 1;
     expect([total(text, 'stockade_holds', { state: 'held' }), total(text, 'stockade_holds', { state: 'paying' })]).toEqual([live, 0]);
     expect(total(text, 'stockade_stock_units', { sku: 'MA', state: 'reserved' })).toBe(live);
