@@ -1,4 +1,5 @@
 import { benchEngine, type EngineBenchOptions, type EngineBenchResult } from '../bench/engine-reserve.ts';
+import { benchExpire, type ExpireBenchResult } from '../bench/expire.ts';
 import { benchHttp, type HttpBenchResult } from '../bench/http-flash-sale.ts';
 import { benchMemory, type MemoryBenchResult } from '../bench/memory.ts';
 import { withScratch } from '../bench/scratch.ts';
@@ -65,6 +66,23 @@ export async function benchMemoryCommand(opts: Output & { count: number }): Prom
     ['Idempotency-Key on a hold', `+${r.claimBytes} B`],
     ['recorded refusal (sold out)', `${r.refusalBytes} B`],
   ], [`record (${r.count} of each)`, 'Redis memory each']));
+}
+
+/** `stockade bench expire`: the expire sweep over many due holds, and Redis memory per active hold, on a private redis-server. */
+export async function benchExpireCommand(opts: Output & { holds: number; skus: number }): Promise<void> {
+  const out: { result?: ExpireBenchResult } = {};
+  await onRedis(opts, (redisUrl) => [{
+    title: `${opts.holds.toLocaleString('en-US')} holds over ${opts.skus} SKUs, all due at once, swept until none is held`,
+    run: async (report) => { out.result = await benchExpire({ redisUrl: redisUrl(), holds: opts.holds, skus: opts.skus, report }); },
+  }]);
+  const r = out.result!;
+  console.log(opts.json ? JSON.stringify(r) : pairs([
+    ['time to expire them all', `${r.seconds} s (${r.passes} ${r.passes === 1 ? "pass" : "passes"})`],
+    ['holds expired per second', r.holdsPerSec.toLocaleString('en-US')],
+    ['Redis CPU per hold (in scripts)', `${r.redisCpuUsPerHold} µs (${r.scriptUsPerHold} µs)`],
+    ['Redis memory per active hold', `${r.memoryBytesPerHold} B`],
+    ['pass budget / work per step', `${r.sweepBudgetMs} ms / ${r.expireWorkMax}`],
+  ], [`${r.holds.toLocaleString('en-US')} due holds, ${r.skus} SKUs, ${r.partitions} partitions`, '']));
 }
 
 /** `stockade bench writethrough`: on the given URLs, or on private (fsynced) services started and stopped for the run. */

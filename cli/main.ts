@@ -62,6 +62,11 @@ bench.command('memory').description('Redis memory per hold, per idempotency clai
   .option('--count <n>', 'records of each kind', positive, 50_000)
   .option('--json', 'print one JSON object')
   .action(lazy(() => import('./bench.ts'), 'benchMemoryCommand'));
+bench.command('expire').description('time for the expire sweep to expire many due holds, and Redis memory per active hold')
+  .option('--holds <n>', 'holds made, then all due at once', positive, 100_000)
+  .option('--skus <n>', 'SKUs they are spread over (every partition)', positive, 256)
+  .option('--json', 'print one JSON object')
+  .action(lazy(() => import('./bench.ts'), 'benchExpireCommand'));
 bench.command('writethrough').description('write-through rate (orders/s into PostgreSQL) and lag (commit to row visible)')
   .option('--orders <n>', 'orders waiting in the outbox for the drain runs', positive, 20_000)
   .option('--rate <n>', 'orders confirmed per second for the lag run', positive, 1_000)

@@ -89,6 +89,18 @@ it('bench engine on a private redis-server: --json lines or a table, and its scr
   expect(leftIn(tmp)).toEqual([]);
 }, 90_000);
 
+it('bench expire on a private redis-server: every due hold expired by the sweep, the figures in one JSON object', () => {
+  const tmp = ownTmpdir();
+  const run = spawnSync(process.execPath, [bin, 'bench', 'expire', '--holds', '2000', '--skus', '8', '--json'],
+    { env: { PATH: process.env.PATH ?? '', TMPDIR: tmp }, encoding: 'utf8', timeout: 60_000 });
+  expect(run.status, run.stderr).toBe(0);
+  const result = JSON.parse(run.stdout) as { holds: number; passes: number; seconds: number; memoryBytesPerHold: number };
+  expect(result).toMatchObject({ holds: 2000 });
+  expect(result.passes).toBeGreaterThanOrEqual(1);
+  expect(result.memoryBytesPerHold).toBeGreaterThan(0);
+  expect(leftIn(tmp)).toEqual([]);
+}, 90_000);
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   it(`bench engine interrupted with ${signal}: its redis-server is stopped and its scratch dir removed`, async () => {
     const tmp = ownTmpdir();

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Engine, partitionKeys, shardKeys } from '../engine/index.ts';
+import { cpuDelta, redisCpu } from './redis-stats.ts';
+
+/**
+ * How long the expire sweep takes over `holds` due holds: holds made (one unit
+ * each, over `skus` SKUs in every partition), then the scripts' clock moved
+ * past their TTL (each partition's clock offset: every hold falls due at once),
+ * then passes of the sweep (Engine.sweepOnce: what each `expire` job runs, with
+ * the settings' budget and step sizes) until none is held. Also Redis memory
+ * per active hold (used_memory before and after making them, over the count).
+ */
+export interface ExpireBenchResult {
+  holds: number;
+  skus: number;
+  partitions: number;
+  /** used_memory added per hold made (its record, its share of the due index and counters). */
+  memoryBytesPerHold: number;
+  /** Passes of the sweep it took, and their time in all. */
+  passes: number;
+  seconds: number;
+  holdsPerSec: number;
+  /** Redis CPU (user + sys) per expired hold, and scripts' time per expired hold. */
+  redisCpuUsPerHold: number;
+  scriptUsPerHold: number;
+  /** The passes' settings: time budget and work per step (STOCKADE_SWEEP_BUDGET_MS, STOCKADE_EXPIRE_WORK_MAX). */
+  sweepBudgetMs: number;
+  expireWorkMax: number;
+}
+
+/** Requests in flight while making holds. */
+const makeConcurrency = 1_000;
+
+async function usedMemory(redis: Redis): Promise<number> {
+  return Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))![1]);
+}
+
+/** Moves every partition's and key shard's script clock forward by ms (the meta hashes' clock_offset_ms). */
+async function advanceClock(redis: Redis, engine: Engine, ms: number): Promise<void> {
+  const { keyPrefix, partitions, keyShards } = engine.settings;
+  const pipeline = redis.pipeline();
+  for (let p = 0; p < partitions; p++) pipeline.hincrby(partitionKeys(keyPrefix, p).meta, 'clock_offset_ms', ms);
+  for (let s = 0; s < keyShards; s++) pipeline.hincrby(shardKeys(keyPrefix, s).meta, 'clock_offset_ms', ms);
+  await pipeline.exec();
+}
+
+export async function benchExpire(o: { redisUrl: string; holds: number; skus: number; report?: (text: string) => void }): Promise<ExpireBenchResult> {
+  const redis = new Redis(o.redisUrl);
+  const report = o.report ?? (() => {});
+  try {
+    const engine = Engine.create(redis, { keyPrefix: `exp${randomBytes(3).toString('hex')}:`, inflightMax: 1_000_000 });
+    const skus = Array.from({ length: o.skus }, (_, i) => `EXP-${i}`);
+    const perSku = Math.ceil(o.holds / o.skus);
+    for (const sku of skus) await engine.createProduct({ sku, name: sku, priceCents: 100, stock: perSku });
+    const before = await usedMemory(redis);
+    for (let done = 0; done < o.holds; done += makeConcurrency) {
+      report(`holds made: ${done.toLocaleString('en-US')}`);
+      await Promise.all(Array.from({ length: Math.min(makeConcurrency, o.holds - done) }, async (_, j) => {
+        const i = done + j;
+        const out = await engine.reserve({ userId: `u${i}`, items: [{ sku: skus[i % skus.length]!, qty: 1 }] });
+        if (out.kind !== 'held') throw new Error(`hold ${i}: ${out.kind}`);
+      }));
+    }
+    const memoryBytesPerHold = Math.round((await usedMemory(redis) - before) / o.holds);
+
+    await advanceClock(redis, engine, engine.settings.holdTtlMsMax + 1_000);
+    const cpuBefore = await redisCpu(redis);
+    const started = performance.now();
+    let passes = 0;
+    let expired = 0;
+    while ((await engine.holdCounts()).live.held > 0) {
+      const pass = await engine.sweepOnce();
+      if (pass.failed > 0) throw pass.lastError;
+      passes += 1;
+      expired += pass.expired;
+      report(`pass ${passes}: ${expired.toLocaleString('en-US')} expired`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = cpuDelta(cpuBefore, await redisCpu(redis));
+    if (expired !== o.holds) throw new Error(`expired ${expired} of ${o.holds} holds`);
+    return {
+      holds: o.holds, skus: o.skus, partitions: engine.settings.partitions, memoryBytesPerHold,
+      passes, seconds: Math.round(seconds * 1000) / 1000, holdsPerSec: Math.round(o.holds / seconds),
+      redisCpuUsPerHold: Math.round((cpu.cpuSec * 1e6 / o.holds) * 100) / 100,
+      scriptUsPerHold: Math.round((cpu.scriptUsec / o.holds) * 100) / 100,
+      sweepBudgetMs: engine.settings.sweepBudgetMs, expireWorkMax: engine.settings.expireWorkMax,
+    };
+  } finally {
+    redis.disconnect();
+  }
+}
