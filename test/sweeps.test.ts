@@ -211,13 +211,14 @@ describe('sweeps in one process', () => {
       expect((await call(api.url, 'GET', `/v1/reservations/${paying}`)).body.status).toBe('confirmed');
 
       // No backlog: passes of 100 ms intervals often outlast them here (iterations skipped), yet the queue holds at
-      // most one next job per sweep, and one running or skipped per sweep and process.
+      // most one next job per sweep, and one running or skipped per sweep and process; finished jobs are trimmed.
       const connection = bullConnection(inject('redisUrl'), 'test-sweeps');
       const queue = new Queue(sweepQueueName, { connection, prefix: `${engine.settings.keyPrefix}{bull}` });
       for (let i = 0; i < 20; i++) {
-        const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+        const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'completed', 'failed');
         expect(counts.delayed! + counts.waiting! + counts.prioritized!).toBeLessThanOrEqual(2 * 2);
         expect(counts.active).toBeLessThanOrEqual(2);
+        expect(counts.completed! + counts.failed!).toBeLessThanOrEqual(2 * 100); // finished jobs kept: the newest 100 of each state
         await new Promise((r) => setTimeout(r, 50));
       }
 
