@@ -40,7 +40,7 @@ export interface Runtime {
   sql: Sql;
   provider: SimulatedProvider;
   checkout: Checkout;
-  /** Finishes payments nobody finished (run by the sweep loop). */
+  /** Finishes payments nobody finished (run by the `overdue` sweep, workers/sweeps.ts). */
   recovery: OverdueRecovery;
   settings: ApiSettings;
   log: Logger;
