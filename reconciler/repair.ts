@@ -59,7 +59,8 @@ export async function repair(deps: RepairDeps): Promise<RepairReport> {
   const counters = await audit(deps);
   actions.push(...await resetCounters(deps, counters.report.violations, counters.skus));
   const after = await audit(deps);
-  for (const v of after.report.violations) actions.push(leftFor(v));
+  const saidLeft = new Set(actions.filter((a) => a.kind === 'left').map((a) => a.reservation ?? a.sku));
+  for (const v of after.report.violations) if (!saidLeft.has(v.reservation ?? v.sku)) actions.push(leftFor(v));
   return { actions, after: after.report };
 }
 

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, inject, it } from 'vitest';
 import { partitionKeys, partitionOf } from '../engine/index.ts';
+import { repair } from '../reconciler/repair.ts';
 import { verify } from '../reconciler/verify.ts';
 import { startWorkers } from '../workers/run.ts';
 import { call, freshDatabase, testApi, waitFor, type TestApi } from './support/api.ts';
-import { stockOf } from './support/engine.ts';
+import { advanceClock, stockOf } from './support/engine.ts';
 
 // `stockade reconcile verify|repair` against real Redis, PostgreSQL and provider
 // records: each test has its own key prefix, database and provider dir, breaks
@@ -98,6 +99,15 @@ it('a clean sale: verify exits 0 (--json and the table), as the function API say
   expect(text.status, text.stderr).toBe(0);
   expect(text.stdout).toMatch(/^result +ok$/m);
   expect(await stockOf(api.runtime.engine, s.sku)).toEqual({ total: 5, available: 3, reserved: 0, sold: 2 });
+
+  // An order whose payment row is gone is named; repair does not invent one, and says so.
+  await api.runtime.sql`delete from payments where order_id = ${s.orderId}`;
+  const broken = await verify(api.runtime);
+  expect(broken.violations).toEqual([{ kind: 'order_without_payment', reservation: s.id, expected: 'a captured charge of 600 cents',
+    found: 'no payment row', detail: `order ${s.orderId}` }]);
+  const left = await repair(api.runtime);
+  expect(left.after.ok).toBe(false);
+  expect(left.actions).toEqual([expect.objectContaining({ kind: 'left', reservation: s.id })]);
 });
 
 it('a tampered counter: verify names the SKU and exits 1; repair sets available from total - reserved - sold; verify exits 0', async () => {
@@ -186,4 +196,47 @@ it('a lost paid order whose units are gone: repair refunds the capture instead o
   expect(refund).toMatchObject({ amount_cents: 600 });
   expect((await json(env, 'verify')).ok).toBe(true);
   expect((await json(env, 'repair')).actions).toEqual([]);
+});
+
+it('a parked outbox entry: verify names it; repair writes it again (the workers\' own parked retry) and says so', async () => {
+  const { api } = await stack(false);
+  const s = await sale(api, 5, 2);
+  const { engine } = api.runtime;
+  const p = partitionOf(s.sku, engine.settings.partitions);
+  const entry = (await engine.outbox.read(p, 100)).find((e) => e.event?.t === 'order')!;
+  expect(await engine.outbox.park(p, entry, 'test: failed for good')).toBe(true);
+  await engine.outbox.startParkedWait(p, 600_000); // the workers leave it parked: repair is what writes it
+  const workers = startWorkers(engine, inject('redisUrl'), api.runtime.sql, api.runtime.log, { pollMs: 20 });
+  stops.push(() => workers.stop());
+  await drained(api);
+
+  const before = await verify(api.runtime);
+  expect(before.violations).toEqual([{ kind: 'parked_entry', partition: p, reservation: s.id, expected: 'written through', found: 'parked',
+    detail: `order event ${entry.eventId}` }]);
+  const repaired = await repair(api.runtime);
+  expect(repaired.actions).toEqual([{ kind: 'redrive_parked', partition: p, detail: '1 of 1 parked entries written' }]);
+  expect(repaired.after.ok).toBe(true);
+  expect((await call(api.url, 'GET', `/v1/orders/${s.orderId}`)).status).toBe(200);
+  expect((await repair(api.runtime)).actions).toEqual([]);
+});
+
+it('a payment stuck in paying past its deadline: verify names it; repair finishes it from the provider\'s record', async () => {
+  const { api } = await stack(false);
+  const sku = `RV-${process.pid}-${++n}`;
+  expect((await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 300, stock: 5 } })).status).toBe(201);
+  const r = await call(api.url, 'POST', '/v1/reservations', { body: { user_id: 'u1', items: [{ sku, qty: 1 }] }, headers: { 'idempotency-key': `rv-${n}` } });
+  const { engine, provider } = api.runtime;
+  const id = r.body.id as string;
+  const begun = await engine.beginPayment(id);
+  if (begun.kind !== 'paying') throw new Error(begun.kind);
+  // Charged, then the process died before it committed.
+  expect((await provider.charge({ reservationId: id, amountCents: 300, token: 'tok_ok', lines: [{ sku, qty: 1, priceCents: 300 }] }, 1_000)).status).toBe('captured');
+  expect((await verify(api.runtime)).ok).toBe(true); // paying, within its deadline: the saga may still finish it
+  await advanceClock(engine, Math.max(engine.settings.holdTtlMsDefault, engine.settings.paymentWindowMs) + 2 * engine.settings.sweepIntervalMs + 1_000);
+  const before = await verify(api.runtime);
+  expect(before.violations).toEqual([expect.objectContaining({ kind: 'payment_overdue', reservation: id, found: expect.stringMatching(/^paying at /) })]);
+  const repaired = await repair(api.runtime);
+  expect(repaired.actions).toEqual([{ kind: 'finish_payments', detail: expect.stringContaining('1 committed') }]);
+  expect(repaired.after.ok).toBe(true);
+  expect(await stockOf(engine, sku)).toEqual({ total: 5, available: 4, reserved: 0, sold: 1 });
 });
