@@ -24,11 +24,14 @@
 --- @include "clock"
 --- @include "record"
 --- @include "status"
+--- @include "counts"
 --- @include "outbox"
 local skusKey, holdsKey, gcKey, outboxKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, orderId, userId, amountCents, paymentRef = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local retentionMs, lineCount = tonumber(ARGV[6]), tonumber(ARGV[7])
 
+-- A confirmed record is no live hold: counting on (every status change counts) moves no count here.
+countHoldsIn(metaKey, 'access')
 local rec = loadRecord(holdsKey, id)
 if rec then
   if rec.status == 'confirmed' then return { 1, rec.order } end
