@@ -50,6 +50,10 @@ services.command('status').description('print their URLs when running (exit 1 wh
 const reconcile = program.command('reconcile').description('reconciler steps');
 reconcile.command('expire').description('expire every due hold and purge records past retention, now')
   .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileExpire'));
+reconcile.command('verify').description('check every invariant across Redis, PostgreSQL and the payment provider; exit 1 naming each violation')
+  .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileVerify'));
+reconcile.command('repair').description('fix what can be fixed without guessing (parked entries, stuck payments, lost paid orders, broken counters); report each action')
+  .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileRepair'));
 
 const bench = program.command('bench').description('benchmarks (a table by default; --json for scripts)');
 bench.command('engine').description('in-process reservations per second through the batching path, one hot SKU')

@@ -20,7 +20,7 @@ describe('scripts', () => {
     const scripts = loadScripts();
     expect(scripts.map((s) => s.name).sort()).toEqual(['activateCart', 'adjustStock', 'beginPayment', 'claimKeys',
       'commitHold', 'createProduct', 'dueIds', 'expireHolds', 'forgetClaim', 'hitRateLimit', 'parkEntries', 'purgeRecords', 'readHold',
-      'recordRefund', 'releaseHold', 'reserveHolds']);
+      'recordRefund', 'releaseHold', 'reserveHolds', 'resetCounts', 'restoreOrder']);
     for (const s of scripts) {
       expect(s.lua).toMatch(/^#!lua( flags=[a-z,-]+)?\n/);
       expect(s.lua).not.toMatch(/--- @include/);

@@ -9,6 +9,9 @@ import { fingerprints, IdempotencyClaims } from './idempotency/claims.ts';
 import { readHoldCounts, type HoldCounts } from './redis/hold-counts.ts';
 import { Sweeper, type SweepReport } from './reconciler/sweeper.ts';
 import { readSweepStats, recordSweepRun, type SweepCounts, type SweepStats } from './reconciler/sweep-stats.ts';
+import { Audit, type OverdueHold, type PartitionSnapshot, type RestoreOutcome } from './reconciler/audit.ts';
+import type { ResetCountsReply } from './redis/scripts/resetCounts.ts';
+import type { LostOrder } from './redis/scripts/restoreOrder.ts';
 import { recordRetentionMs, type EngineContext } from './redis/context.ts';
 import { KeySpace } from './redis/keys.ts';
 import { MemoryGuard, type MemoryState } from './redis/memory.ts';
@@ -18,7 +21,7 @@ import { defineScripts } from './redis/script-loader.ts';
 import { hitRateLimit, type RateLimitHit } from './redis/scripts/hitRateLimit.ts';
 import type { RefundNote } from './redis/scripts/recordRefund.ts';
 import type {
-  AdjustStockOutcome, BeginPaymentOutcome, CommitOutcome, CreateProductOutcome, PaymentRecord, Product, ProductInput,
+  AdjustStockOutcome, BeginPaymentOutcome, Stock, CommitOutcome, CreateProductOutcome, PaymentRecord, Product, ProductInput,
   ReleaseMode, ReleaseOutcome, Reservation, ReserveOutcome, ReserveRequest,
 } from './types.ts';
 
@@ -48,6 +51,7 @@ export class Engine {
   readonly outbox: OutboxStreams;
   readonly settings: EngineSettings;
   readonly #parts: EngineInternals;
+  readonly #audit: Audit;
 
   private constructor(ctx: EngineContext) {
     const products = new ProductCatalog(ctx);
@@ -57,6 +61,7 @@ export class Engine {
     internals.set(this, this.#parts);
     this.outbox = new OutboxStreams(ctx);
     this.settings = ctx.settings;
+    this.#audit = new Audit(ctx, this.outbox);
   }
 
   /** `faults`: test-only hooks (engine/faults.ts); never set by the runtime. */
@@ -157,6 +162,33 @@ export class Engine {
   /** What every sweep did, summed over every run in every process (read by GET /metrics). */
   sweepStats(): Promise<SweepStats> {
     return readSweepStats(this.#parts.ctx);
+  }
+
+  // The reconciler's view of Redis (verify) and its repairs.
+
+  /** One partition's SKU counts, undrained and parked outbox events, read together at one instant. */
+  partitionSnapshot(partition: number): Promise<PartitionSnapshot> {
+    return this.#audit.snapshot(partition);
+  }
+
+  /** A partition's holds (and payments) more than lateByMs past their deadline, by the scripts' clock. */
+  overdueHolds(partition: number, lateByMs: number): Promise<OverdueHold[]> {
+    return this.#audit.overdue(partition, lateByMs);
+  }
+
+  /** Units per SKU that a partition's live hold records reserve (scans its holds: for repair, not the hot path). */
+  reservedByHolds(partition: number): Promise<Map<string, number>> {
+    return this.#audit.reservedByHolds(partition);
+  }
+
+  /** Recreates the order of a capture Redis and PostgreSQL both lost (units available -> sold and its order event, atomically). */
+  restoreLostOrder(order: Omit<LostOrder, 'orderId'>): Promise<RestoreOutcome> {
+    return this.#audit.restoreOrder(order);
+  }
+
+  /** Sets a SKU's available and reserved counts, unless its counts moved since they were read as `read`. */
+  resetCounts(sku: string, read: Stock, next: { available: number; reserved: number }): Promise<ResetCountsReply> {
+    return this.#audit.resetCounts(sku, read, next);
   }
 
   // Redis memory, rate limits, statistics.

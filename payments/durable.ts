@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, stat, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** fsync of a directory: makes the names created in it (link, mkdir) survive a power loss. */
@@ -69,5 +69,15 @@ export async function readIfExists(path: string): Promise<string | null> {
     return await handle.readFile('utf8');
   } finally {
     await handle.close();
+  }
+}
+
+/** The names in a directory, or none when it does not exist. */
+export async function readdirIfExists(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
   }
 }

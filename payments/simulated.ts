@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { settledCharge, type ChargeRecord, type ChargeRequest, type ChargeResult, type PaymentProvider } from '../engine/index.ts';
 import { privateDir } from '../services/private-files.ts';
-import { readIfExists, writeOnce } from './durable.ts';
+import { readdirIfExists, readIfExists, writeOnce } from './durable.ts';
 
 export interface SimulatedProviderOptions {
   /** Added to every charge, to model a real provider's latency. */
@@ -63,6 +63,7 @@ export class SimulatedProvider implements PaymentProvider {
       amountCents: request.amountCents,
       reference: `ch_${request.reservationId}`,
       lines: request.lines,
+      ...(request.userId === undefined ? {} : { userId: request.userId }),
     });
     if (request.token === 'tok_timeout') {
       await sleep(timeoutMs);
@@ -76,6 +77,24 @@ export class SimulatedProvider implements PaymentProvider {
     if (text === null) return null;
     const refunded = (await readIfExists(this.pathOf(reservationId, 'refund'))) !== null;
     return { ...(JSON.parse(text) as StoredRecord), refunded };
+  }
+
+  /**
+   * Every charge record the provider keeps (captured, declined, voided; with
+   * whether it was refunded), in no particular order: the reconciler's view of
+   * the money side, as a real provider's list of charges would give it.
+   */
+  async *charges(): AsyncGenerator<ChargeRecord> {
+    for (const bucket of await readdirIfExists(this.dir)) {
+      if (!/^[0-9a-f]{2}$/.test(bucket)) continue;
+      for (const name of await readdirIfExists(join(this.dir, bucket))) {
+        if (!/^[0-9a-f]{40}\.json$/.test(name)) continue; // refunds and temporary files are read with their charge
+        const text = await readIfExists(join(this.dir, bucket, name));
+        if (text === null) continue;
+        const record = JSON.parse(text) as StoredRecord;
+        yield { ...record, refunded: (await readIfExists(this.pathOf(record.reservationId, 'refund'))) !== null };
+      }
+    }
   }
 
   async void(reservationId: string): Promise<ChargeRecord> {

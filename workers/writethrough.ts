@@ -210,23 +210,11 @@ export class WriteThrough {
 
   /** Writes each parked entry on its own; a transient failure stops the pass (the job retries). */
   private async retryEach(partition: number, entries: DecodedEntry[]): Promise<{ written: number; reason: string | null }> {
-    let written = 0;
-    let reason: string | null = null;
-    for (const entry of entries) {
-      this.stats.parkedRetried += 1;
-      try {
-        await writeEntries(this.sql, partition, requireDecoded([entry]));
-      } catch (error) {
-        if (!isPermanent(error)) throw error;
-        reason ??= failureReason(error);
-        continue;
-      }
-      await this.engine.outbox.unpark(partition, entry);
+    this.stats.parkedRetried += entries.length;
+    return retryParkedEntries(this.engine, this.sql, partition, entries, async (entry) => {
       await this.observeWritten(partition, [entry]);
       this.stats.unparked += 1;
-      written += 1;
-    }
-    return { written, reason };
+    });
   }
 
   private observeWritten(partition: number, entries: DecodedEntry[]): Promise<void> {
@@ -239,4 +227,30 @@ export class WriteThrough {
     if (warn) this.lastParkedWarn = Date.now();
     this.log[warn ? 'warn' : 'debug']({ partition, failed, first_reason: reason }, 'parked outbox entries still fail; they stay parked');
   }
+}
+
+/**
+ * Writes parked entries again, each in its own transaction under its original
+ * event id; a written one leaves the parked stream (then onWritten). A
+ * permanent failure leaves the entry parked and goes on (the first reason is
+ * answered); a transient one throws. Used by write-through's retry passes and
+ * by `reconcile repair`.
+ */
+export async function retryParkedEntries(engine: Engine, sql: Sql, partition: number, entries: DecodedEntry[],
+  onWritten?: (entry: DecodedEntry) => Promise<void>): Promise<{ written: number; reason: string | null }> {
+  let written = 0;
+  let reason: string | null = null;
+  for (const entry of entries) {
+    try {
+      await writeEntries(sql, partition, requireDecoded([entry]));
+    } catch (error) {
+      if (!isPermanent(error)) throw error;
+      reason ??= failureReason(error);
+      continue;
+    }
+    await engine.outbox.unpark(partition, entry);
+    await onWritten?.(entry);
+    written += 1;
+  }
+  return { written, reason };
 }

@@ -116,7 +116,7 @@ export class Checkout {
     const reservation = await this.engine.getReservation(id);
     if (!reservation) return { kind: 'not_found' };
     const charge = await withTimeout(this.provider.charge(
-      { reservationId: id, amountCents: begun.totalCents, token, lines: reservation.items }, this.paymentTimeoutMs), this.paymentTimeoutMs);
+      { reservationId: id, amountCents: begun.totalCents, token, lines: reservation.items, userId: reservation.userId }, this.paymentTimeoutMs), this.paymentTimeoutMs);
     if (charge.status === 'timeout') {
       this.stats.pending += 1;
       return { kind: 'payment_pending', deadlineMs: begun.deadlineMs };

@@ -6,6 +6,8 @@ export interface ChargeRequest {
   amountCents: number;
   token: string;
   lines: Line[];
+  /** Whose order it pays for: kept in the provider's record, so an order Redis and PostgreSQL both lost can be recreated for its user. */
+  userId?: string;
 }
 
 export type ChargeResult =
@@ -24,6 +26,8 @@ export interface ChargeRecord {
   amountCents: number;
   reference: string;
   lines: Line[];
+  /** The user the charge was for, when the request named one (records written before it was kept have none). */
+  userId?: string;
   /** A captured charge that was refunded in full since. */
   refunded: boolean;
 }

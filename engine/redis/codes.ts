@@ -20,6 +20,8 @@ export const Code = {
   OVERDUE: -17,
   EXISTS: -20,
   WOULD_GO_NEGATIVE: -21,
+  /** The counts changed since the caller read them (resetCounts). */
+  CHANGED: -22,
 } as const;
 
 export type CodeValue = (typeof Code)[keyof typeof Code];

@@ -133,6 +133,6 @@ describe('holds by state, counted by the scripts', () => {
     const counting = changing.filter((f) => /\bcountHoldsIn\(/.test(readFileSync(new URL(f, luaDir), 'utf8')));
     // recordRefund saves a released hold with its refund noted: no status changes there.
     expect(changing.filter((f) => !counting.includes(f))).toEqual(['recordRefund-3.lua']);
-    expect(counting.length).toBe(6);
+    expect(counting.length).toBe(7);
   });
 });

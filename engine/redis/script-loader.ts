@@ -54,6 +54,8 @@ export interface ScriptCommands {
   readHold: ScriptFn;
   parkEntries: ScriptFn;
   forgetClaim: ScriptFn;
+  restoreOrder: ScriptFn;
+  resetCounts: ScriptFn;
 }
 
 export function defineScripts(redis: Redis | Cluster, faults?: FaultHooks): ScriptCommands {

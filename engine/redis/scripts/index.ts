@@ -13,6 +13,8 @@ import { purgeRecordsSpec } from './purgeRecords.ts';
 import { readHoldSpec } from './readHold.ts';
 import { recordRefundSpec } from './recordRefund.ts';
 import { releaseHoldSpec } from './releaseHold.ts';
+import { resetCountsSpec } from './resetCounts.ts';
+import { restoreOrderSpec } from './restoreOrder.ts';
 import { reserveHoldsSpec } from './reserveHolds.ts';
 import type { ScriptSpec } from './reply.ts';
 
@@ -20,5 +22,5 @@ import type { ScriptSpec } from './reply.ts';
 export const scriptSpecs: readonly ScriptSpec[] = [
   activateCartSpec, adjustStockSpec, beginPaymentSpec, claimKeysSpec, commitHoldSpec, createProductSpec, dueIdsSpec,
   expireHoldsSpec, forgetClaimSpec, hitRateLimitSpec, parkEntriesSpec, purgeRecordsSpec, readHoldSpec, recordRefundSpec,
-  releaseHoldSpec, reserveHoldsSpec,
+  releaseHoldSpec, reserveHoldsSpec, resetCountsSpec, restoreOrderSpec,
 ];

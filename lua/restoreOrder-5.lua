@@ -1,0 +1,62 @@
+#!lua
+--[[
+  restoreOrder: recreates the order of a capture that Redis and PostgreSQL both
+  lost (no hold record here, no order there; the reconciler's repair checks
+  PostgreSQL before it calls this), from the payment provider's record: moves
+  each line's units available -> sold, saves a confirmed hold record under the
+  reservation id and appends the `order` event to the outbox, all in one step.
+  A line whose units are no longer available refuses the whole order and
+  changes nothing (never below zero, never sold twice): the caller refunds.
+  A repeat finds the record it saved and returns the first outcome.
+
+  KEYS[1] skus  KEYS[2] holds  KEYS[3] gc  KEYS[4] outbox  KEYS[5] meta
+  ARGV[1] id  ARGV[2] orderId  ARGV[3] userId  ARGV[4] amountCents
+  ARGV[5] paymentRef  ARGV[6] retentionMs  ARGV[7] line count
+  ARGV[8..] per line: sku, qty, price_cents
+
+  Returns
+    {   1, orderId }  restored (now, or before: the order id it has)
+    {  -3, sku }  a line's sku is not a product
+    { -21, sku, available }  a line's units are no longer available
+    or any other status code of includes/status.lua (statusReply): a record
+    stands under this id in another state
+]]
+--- @include "clock"
+--- @include "record"
+--- @include "status"
+--- @include "counts"
+--- @include "outbox"
+local skusKey, holdsKey, gcKey, outboxKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local id, orderId, userId, amountCents, paymentRef = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local retentionMs, lineCount = tonumber(ARGV[6]), tonumber(ARGV[7])
+
+-- A confirmed record is no live hold: counting on (every status change counts) moves no count here.
+countHoldsIn(metaKey, 'access')
+local rec = loadRecord(holdsKey, id)
+if rec then
+  if rec.status == 'confirmed' then return { 1, rec.order } end
+  return statusReply(rec)
+end
+
+local lines = {}
+for i = 0, lineCount - 1 do
+  local sku, qty, price = ARGV[8 + i * 3], tonumber(ARGV[9 + i * 3]), tonumber(ARGV[10 + i * 3])
+  local available = redis.call('HGET', skusKey, sku .. ':a')
+  if not available then return { -3, sku } end
+  if tonumber(available) < qty then return { -21, sku, tonumber(available) } end
+  lines[#lines + 1] = sku
+  lines[#lines + 1] = qty
+  lines[#lines + 1] = price
+  lines[#lines + 1] = 0
+end
+
+for i = 1, #lines, LINE_STRIDE do
+  redis.call('HINCRBY', skusKey, lines[i] .. ':a', -lines[i + 1])
+  redis.call('HINCRBY', skusKey, lines[i] .. ':s', lines[i + 1])
+end
+local now = nowMs(metaKey)
+rec = { status = 'confirmed', created = now, expires = now, home = '', parts = '', ended = now, order = orderId,
+  note = '', lines = lines, user = userId }
+endRecord(holdsKey, gcKey, id, rec, 'confirmed', now, retentionMs)
+appendOrder(outboxKey, id, rec, amountCents, paymentRef, now)
+return { 1, orderId }

@@ -1,0 +1,242 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, inject, it } from 'vitest';
+import { partitionKeys, partitionOf } from '../engine/index.ts';
+import { repair } from '../reconciler/repair.ts';
+import { verify } from '../reconciler/verify.ts';
+import { startWorkers } from '../workers/run.ts';
+import { call, freshDatabase, testApi, waitFor, type TestApi } from './support/api.ts';
+import { advanceClock, stockOf } from './support/engine.ts';
+
+// `stockade reconcile verify|repair` against real Redis, PostgreSQL and provider
+// records: each test has its own key prefix, database and provider dir, breaks
+// something the way a lost or tampered Redis would, and checks that verify names
+// it (exit 1), repair fixes it and says how, and verify passes again (exit 0).
+
+const opened: TestApi[] = [];
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+  for (const api of opened.splice(0)) await api.close();
+});
+
+interface Stack {
+  api: TestApi;
+  env: Record<string, string>;
+}
+
+async function stack(workers: boolean): Promise<Stack> {
+  const databaseUrl = await freshDatabase();
+  const providerDir = mkdtempSync(join(tmpdir(), 'stockade-provider-'));
+  const api = await testApi({ workers: workers ? {} : false, databaseUrl, providerDir });
+  opened.push(api);
+  const env = { REDIS_URL: inject('redisUrl'), DATABASE_URL: databaseUrl, STOCKADE_KEY_PREFIX: api.runtime.engine.settings.keyPrefix,
+    STOCKADE_PROVIDER_DIR: providerDir, STOCKADE_LOG_LEVEL: 'warn' };
+  return { api, env };
+}
+
+/** `stockade reconcile <command> [--json]` as a user runs it (a child process; the test's own workers keep running). */
+async function stockade(env: Record<string, string>, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['bin/stockade.mjs', 'reconcile', ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  return { status, stdout, stderr };
+}
+
+async function json(env: Record<string, string>, command: 'verify' | 'repair') {
+  const run = await stockade(env, command, '--json');
+  const body = JSON.parse(run.stdout);
+  expect(run.status, run.stderr).toBe(body.ok ? 0 : 1);
+  return body;
+}
+
+let n = 0;
+
+/** A product and a confirmed sale of qty of it over HTTP: the reservation and its order. */
+async function sale(api: TestApi, stock = 5, qty = 2): Promise<{ sku: string; id: string; orderId: string }> {
+  const sku = `RV-${process.pid}-${++n}`;
+  expect((await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 300, stock } })).status).toBe(201);
+  const r = await call(api.url, 'POST', '/v1/reservations', { body: { user_id: 'u1', items: [{ sku, qty }] }, headers: { 'idempotency-key': `rv-${n}` } });
+  expect(r.status).toBe(201);
+  const c = await call(api.url, 'POST', `/v1/reservations/${r.body.id}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+  expect(c.status).toBe(200);
+  return { sku, id: r.body.id, orderId: c.body.order_id };
+}
+
+const drained = (api: TestApi) => waitFor(async () => (await api.runtime.engine.outbox.backlog()) === 0, 20_000, 'outbox drained');
+
+/** What a Redis that lost its last second does to a paid sale: no hold record, no order event, its units back to available. */
+async function forgetSale(api: TestApi, s: { sku: string; id: string }, qty: number): Promise<void> {
+  const { engine, redis } = api.runtime;
+  const k = partitionKeys(engine.settings.keyPrefix, partitionOf(s.sku, engine.settings.partitions));
+  const orderEvents = (await engine.outbox.read(partitionOf(s.sku, engine.settings.partitions), 1_000))
+    .filter((e) => e.event?.t === 'order' && e.event.id === s.id);
+  expect(orderEvents).toHaveLength(1);
+  await redis.multi().hdel(k.holds, s.id).xdel(k.outbox, orderEvents[0]!.streamId)
+    .hincrby(k.skus, `${s.sku}:s`, -qty).hincrby(k.skus, `${s.sku}:a`, qty).exec();
+}
+
+it('a clean sale: verify exits 0 (--json and the table), as the function API says; an undrained sale is no violation', async () => {
+  const { api, env } = await stack(false);
+  const s = await sale(api);
+  // Not written through yet: Redis sold 2, PostgreSQL 0, the difference the undrained order event.
+  const early = await verify(api.runtime);
+  expect(early.violations).toEqual([]);
+  expect(early).toMatchObject({ ok: true, checked: { skus: 1, orders: 0, charges: 1, outbox: 2, parked: 0 } });
+  const workers = startWorkers(api.runtime.engine, inject('redisUrl'), api.runtime.sql, api.runtime.log, { pollMs: 20 });
+  stops.push(() => workers.stop());
+  await drained(api);
+  const body = await json(env, 'verify');
+  expect(body).toMatchObject({ ok: true, violations: [], checked: { skus: 1, orders: 1, charges: 1, outbox: 0, parked: 0 } });
+  const text = await stockade(env, 'verify');
+  expect(text.status, text.stderr).toBe(0);
+  expect(text.stdout).toMatch(/^result +ok$/m);
+  expect(await stockOf(api.runtime.engine, s.sku)).toEqual({ total: 5, available: 3, reserved: 0, sold: 2 });
+
+  // An order whose payment row is gone is named; repair does not invent one, and says so.
+  await api.runtime.sql`delete from payments where order_id = ${s.orderId}`;
+  const broken = await verify(api.runtime);
+  expect(broken.violations).toEqual([{ kind: 'order_without_payment', reservation: s.id, expected: 'a captured charge of 600 cents',
+    found: 'no payment row', detail: `order ${s.orderId}` }]);
+  const left = await repair(api.runtime);
+  expect(left.after.ok).toBe(false);
+  expect(left.actions).toEqual([expect.objectContaining({ kind: 'left', reservation: s.id })]);
+});
+
+it('a tampered counter: verify names the SKU and exits 1; repair sets available from total - reserved - sold; verify exits 0', async () => {
+  const { api, env } = await stack(true);
+  const s = await sale(api, 10, 2);
+  await drained(api);
+  // A live hold too: repair must count its units as reserved, not hand them out.
+  const held = await call(api.url, 'POST', '/v1/reservations', { body: { user_id: 'u2', items: [{ sku: s.sku, qty: 3 }] }, headers: { 'idempotency-key': `rv-h-${n}` } });
+  expect(held.status).toBe(201);
+  const k = partitionKeys(api.runtime.engine.settings.keyPrefix, partitionOf(s.sku, api.runtime.engine.settings.partitions));
+  await api.runtime.redis.hincrby(k.skus, `${s.sku}:a`, 4);
+
+  const before = await json(env, 'verify');
+  expect(before.ok).toBe(false);
+  expect(before.violations).toEqual([{ kind: 'conservation', sku: s.sku, expected: 10, found: 14,
+    detail: 'available + reserved + sold != total (total 10, available 9, reserved 3, sold 2)' }]);
+  const text = await stockade(env, 'verify');
+  expect(text.status).toBe(1);
+  expect(text.stdout).toMatch(new RegExp(`^conservation +${s.sku} +10 +14 `, 'm'));
+
+  const repaired = await json(env, 'repair');
+  expect(repaired.ok).toBe(true);
+  expect(repaired.actions).toEqual([expect.objectContaining({ kind: 'reset_counts', sku: s.sku,
+    detail: expect.stringContaining('available 9 -> 5, reserved 3 -> 3') })]);
+  expect(await stockOf(api.runtime.engine, s.sku)).toEqual({ total: 10, available: 5, reserved: 3, sold: 2 });
+  expect((await json(env, 'verify')).ok).toBe(true);
+  // Safe to run twice: nothing left to do.
+  expect((await json(env, 'repair')).actions).toEqual([]);
+});
+
+it('a paid order Redis and PostgreSQL both lost: verify names the charge; repair recreates the order from the provider record', async () => {
+  const { api, env } = await stack(false);
+  const s = await sale(api, 5, 2);
+  await forgetSale(api, s, 2);
+  expect(await stockOf(api.runtime.engine, s.sku)).toEqual({ total: 5, available: 5, reserved: 0, sold: 0 });
+
+  const before = await json(env, 'verify');
+  expect(before.violations).toEqual([expect.objectContaining({ kind: 'charge_without_order', reservation: s.id, expected: 'an order',
+    found: 'no hold, no order' })]);
+
+  const repaired = await json(env, 'repair');
+  expect(repaired.ok).toBe(true);
+  expect(repaired.actions).toEqual([expect.objectContaining({ kind: 'restore_order', reservation: s.id })]);
+  expect(await stockOf(api.runtime.engine, s.sku)).toEqual({ total: 5, available: 3, reserved: 0, sold: 2 });
+  const again = await json(env, 'repair');
+  expect(again.actions).toEqual([]); // never sold twice
+  expect(await stockOf(api.runtime.engine, s.sku)).toEqual({ total: 5, available: 3, reserved: 0, sold: 2 });
+
+  // Write-through writes the recreated order, for its user, with its captured payment.
+  const workers = startWorkers(api.runtime.engine, inject('redisUrl'), api.runtime.sql, api.runtime.log, { pollMs: 20 });
+  stops.push(() => workers.stop());
+  await drained(api);
+  const reservation = await api.runtime.engine.getReservation(s.id);
+  expect(reservation).toMatchObject({ status: 'confirmed', userId: 'u1' });
+  const order = await call(api.url, 'GET', `/v1/orders/${reservation!.orderId}`);
+  expect(order.status).toBe(200);
+  expect(order.body).toMatchObject({ user_id: 'u1', items: [{ sku: s.sku, qty: 2, price_cents: 300 }], payment: { status: 'captured', amount_cents: 600 } });
+  expect((await json(env, 'verify')).ok).toBe(true);
+});
+
+it('a lost paid order whose units are gone: repair refunds the capture instead of selling twice; verify exits 0', async () => {
+  const { api, env } = await stack(true);
+  const s = await sale(api, 5, 2);
+  await drained(api);
+  // PostgreSQL lost it too (an older backup): the order rows go; Redis forgets the sale, and its units are taken since.
+  await api.runtime.sql`delete from payments where order_id = ${s.orderId}`;
+  await api.runtime.sql`delete from order_items where order_id = ${s.orderId}`;
+  await api.runtime.sql`delete from order_parts where order_id = ${s.orderId}`;
+  await api.runtime.sql`delete from orders where id = ${s.orderId}`;
+  const { engine, redis } = api.runtime;
+  const k = partitionKeys(engine.settings.keyPrefix, partitionOf(s.sku, engine.settings.partitions));
+  await redis.multi().hdel(k.holds, s.id).hincrby(k.skus, `${s.sku}:s`, -2).hincrby(k.skus, `${s.sku}:a`, 2).exec();
+  expect((await engine.adjustStock(s.sku, -5)).kind).toBe('adjusted'); // the 5 units shrunk away
+  await drained(api);
+
+  const before = await json(env, 'verify');
+  expect(before.violations).toEqual([expect.objectContaining({ kind: 'charge_without_order', reservation: s.id })]);
+  const repaired = await json(env, 'repair');
+  expect(repaired.actions).toEqual([expect.objectContaining({ kind: 'refund_capture', reservation: s.id, sku: s.sku,
+    detail: expect.stringContaining('has 0 available') })]);
+  expect(repaired.ok).toBe(true);
+  expect(await api.runtime.provider.lookup(s.id)).toMatchObject({ status: 'captured', refunded: true });
+  expect(await stockOf(engine, s.sku)).toEqual({ total: 0, available: 0, reserved: 0, sold: 0 });
+  await drained(api);
+  const [refund] = await api.runtime.sql`select amount_cents, reason from refunds where reservation_id = ${s.id}`;
+  expect(refund).toMatchObject({ amount_cents: 600 });
+  expect((await json(env, 'verify')).ok).toBe(true);
+  expect((await json(env, 'repair')).actions).toEqual([]);
+});
+
+it('a parked outbox entry: verify names it; repair writes it again (the workers\' own parked retry) and says so', async () => {
+  const { api } = await stack(false);
+  const s = await sale(api, 5, 2);
+  const { engine } = api.runtime;
+  const p = partitionOf(s.sku, engine.settings.partitions);
+  const entry = (await engine.outbox.read(p, 100)).find((e) => e.event?.t === 'order')!;
+  expect(await engine.outbox.park(p, entry, 'test: failed for good')).toBe(true);
+  await engine.outbox.startParkedWait(p, 600_000); // the workers leave it parked: repair is what writes it
+  const workers = startWorkers(engine, inject('redisUrl'), api.runtime.sql, api.runtime.log, { pollMs: 20 });
+  stops.push(() => workers.stop());
+  await drained(api);
+
+  const before = await verify(api.runtime);
+  expect(before.violations).toEqual([{ kind: 'parked_entry', partition: p, reservation: s.id, expected: 'written through', found: 'parked',
+    detail: `order event ${entry.eventId}` }]);
+  const repaired = await repair(api.runtime);
+  expect(repaired.actions).toEqual([{ kind: 'redrive_parked', partition: p, detail: '1 of 1 parked entries written' }]);
+  expect(repaired.after.ok).toBe(true);
+  expect((await call(api.url, 'GET', `/v1/orders/${s.orderId}`)).status).toBe(200);
+  expect((await repair(api.runtime)).actions).toEqual([]);
+});
+
+it('a payment stuck in paying past its deadline: verify names it; repair finishes it from the provider\'s record', async () => {
+  const { api } = await stack(false);
+  const sku = `RV-${process.pid}-${++n}`;
+  expect((await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 300, stock: 5 } })).status).toBe(201);
+  const r = await call(api.url, 'POST', '/v1/reservations', { body: { user_id: 'u1', items: [{ sku, qty: 1 }] }, headers: { 'idempotency-key': `rv-${n}` } });
+  const { engine, provider } = api.runtime;
+  const id = r.body.id as string;
+  const begun = await engine.beginPayment(id);
+  if (begun.kind !== 'paying') throw new Error(begun.kind);
+  // Charged, then the process died before it committed.
+  expect((await provider.charge({ reservationId: id, amountCents: 300, token: 'tok_ok', lines: [{ sku, qty: 1, priceCents: 300 }] }, 1_000)).status).toBe('captured');
+  expect((await verify(api.runtime)).ok).toBe(true); // paying, within its deadline: the saga may still finish it
+  await advanceClock(engine, Math.max(engine.settings.holdTtlMsDefault, engine.settings.paymentWindowMs) + 2 * engine.settings.sweepIntervalMs + 1_000);
+  const before = await verify(api.runtime);
+  expect(before.violations).toEqual([expect.objectContaining({ kind: 'payment_overdue', reservation: id, found: expect.stringMatching(/^paying at /) })]);
+  const repaired = await repair(api.runtime);
+  expect(repaired.actions).toEqual([{ kind: 'finish_payments', detail: expect.stringContaining('1 committed') }]);
+  expect(repaired.after.ok).toBe(true);
+  expect(await stockOf(engine, sku)).toEqual({ total: 5, available: 4, reserved: 0, sold: 1 });
+});
