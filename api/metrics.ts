@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { summaryDriftMax, type VerifySummary } from '../reconciler/verify.ts';
 import type { CheckoutStats, Engine } from '../engine/index.ts';
 import type { ConnectionCount } from './connections.ts';
 import type { ApiDeps } from './deps.ts';
@@ -219,7 +220,31 @@ export async function sweepMetrics(engine: Engine): Promise<MetricsJson> {
     if (counts.last_ms !== undefined) last.set({ sweep }, counts.last_ms / 1000);
     if (counts.last_at !== undefined) lastAt.set({ sweep }, counts.last_at / 1000);
   }
+  verifyGauges(parseSummary(await engine.sweepReport('verify')), registers);
   return (await registry.getMetricsAsJSON()) as MetricsJson;
+}
+
+function parseSummary(text: string | null): VerifySummary | null {
+  try {
+    return text === null ? null : (JSON.parse(text) as VerifySummary);
+  } catch {
+    return null;
+  }
+}
+
+/** The last periodic verify (the verify sweep's summary): whether every invariant held, violations by kind, the SKUs that drift most. */
+function verifyGauges(summary: VerifySummary | null, registers: client.Registry[]): void {
+  const ok = new client.Gauge({ name: 'stockade_verify_ok', help: '1 when the last periodic verify found every invariant holding, 0 when not (absent before the first)', registers });
+  const byKind = new client.Gauge({ name: 'stockade_verify_violations', help: 'violations the last periodic verify found, by kind (stockade reconcile verify names them)',
+    labelNames: ['kind'] as const, registers });
+  const drift = new client.Gauge({ name: 'stockade_verify_drift_units', help: `found - expected per SKU whose counts the last verify found wrong (the ${summaryDriftMax} largest), by kind`,
+    labelNames: ['sku', 'kind'] as const, registers });
+  const at = new client.Gauge({ name: 'stockade_verify_last_run_timestamp_seconds', help: 'when the last periodic verify ended', registers });
+  if (!summary) return;
+  ok.set(summary.ok ? 1 : 0);
+  at.set(summary.at / 1000);
+  for (const [kind, n] of Object.entries(summary.byKind)) byKind.set({ kind }, n ?? 0);
+  for (const d of summary.drift) drift.set({ sku: d.sku, kind: d.kind }, d.units);
 }
 
 /** Readiness as the assembling process last checked it (the state /readyz answers from: a scrape checks nothing again). */

@@ -8,7 +8,7 @@ import { HoldMaker } from './holds/make.ts';
 import { fingerprints, IdempotencyClaims } from './idempotency/claims.ts';
 import { readHoldCounts, type HoldCounts } from './redis/hold-counts.ts';
 import { Sweeper, type SweepReport } from './reconciler/sweeper.ts';
-import { readSweepStats, recordSweepRun, type SweepCounts, type SweepStats } from './reconciler/sweep-stats.ts';
+import { readSweepReport, readSweepStats, recordSweepReport, recordSweepRun, type SweepCounts, type SweepStats } from './reconciler/sweep-stats.ts';
 import { Audit, type OverdueHold, type PartitionSnapshot, type RestoreOutcome } from './reconciler/audit.ts';
 import type { ResetCountsReply } from './redis/scripts/resetCounts.ts';
 import type { LostOrder } from './redis/scripts/restoreOrder.ts';
@@ -162,6 +162,16 @@ export class Engine {
   /** What every sweep did, summed over every run in every process (read by GET /metrics). */
   sweepStats(): Promise<SweepStats> {
     return readSweepStats(this.#parts.ctx);
+  }
+
+  /** Keeps a sweep's last report (text, bounded), replacing the one before: what verify found, for GET /metrics. */
+  recordSweepReport(sweep: string, text: string): Promise<void> {
+    return recordSweepReport(this.#parts.ctx, sweep, text);
+  }
+
+  /** A sweep's last report, or null before its first. */
+  sweepReport(sweep: string): Promise<string | null> {
+    return readSweepReport(this.#parts.ctx, sweep);
   }
 
   // The reconciler's view of Redis (verify) and its repairs.

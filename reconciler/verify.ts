@@ -68,6 +68,31 @@ export interface VerifyReport {
   durationMs: number;
 }
 
+/** What /metrics shows of the last periodic verify (the verify sweep keeps it in Redis): violations by kind, the SKUs that drift most. */
+export interface VerifySummary {
+  ok: boolean;
+  /** When the run ended (ms since the epoch). */
+  at: number;
+  durationMs: number;
+  byKind: Partial<Record<ViolationKind, number>>;
+  /** found - expected, for violations of a SKU's counts: the largest (by size) first. */
+  drift: { sku: string; kind: ViolationKind; units: number }[];
+}
+
+/** SKUs a summary names at most (the rest are counted in byKind): a bound on /metrics' series. */
+export const summaryDriftMax = 64;
+
+export function verifySummary(report: VerifyReport, at = Date.now()): VerifySummary {
+  const byKind: Partial<Record<ViolationKind, number>> = {};
+  for (const v of report.violations) byKind[v.kind] = (byKind[v.kind] ?? 0) + 1;
+  const drift = report.violations
+    .filter((v) => v.sku !== undefined && typeof v.expected === 'number' && typeof v.found === 'number')
+    .map((v) => ({ sku: v.sku!, kind: v.kind, units: (v.found as number) - (v.expected as number) }))
+    .sort((a, b) => Math.abs(b.units) - Math.abs(a.units))
+    .slice(0, summaryDriftMax);
+  return { ok: report.ok, at, durationMs: report.durationMs, byKind, drift };
+}
+
 /** What verify learned of one SKU: repair decides from it. */
 export interface SkuFacts {
   sku: string;

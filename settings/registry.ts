@@ -193,6 +193,8 @@ export const engineRows = {
   cartReplayWaitMs: { name: 'STOCKADE_CART_REPLAY_WAIT_MS', kind: int(0), default: 2_000, roles: ['engine'],
     doc: 'how long a replay waits for a multi-partition cart in progress' },
   overdueSweepIntervalMs: { name: 'STOCKADE_OVERDUE_SWEEP_INTERVAL_MS', kind: int(10), default: 1_000, roles: ['reconciler'], doc: 'how often the sweeps finish overdue payments (settle holds stuck paying past their deadline)' },
+  verifyIntervalMs: { name: 'STOCKADE_VERIFY_INTERVAL_MS', kind: int(1_000, 86_400_000), default: 60_000, roles: ['reconciler'],
+    doc: 'how often the sweeps run `reconcile verify` (its result is in /metrics: `stockade_verify_*`)' },
 } satisfies Group;
 
 /** Every setting, in the README's order. */

@@ -7,6 +7,7 @@ import { partitionKeys, partitionOf } from '../engine/index.ts';
 import { repair } from '../reconciler/repair.ts';
 import { verify } from '../reconciler/verify.ts';
 import { startWorkers } from '../workers/run.ts';
+import { sweeps } from '../workers/sweeps.ts';
 import { call, freshDatabase, testApi, waitFor, type TestApi } from './support/api.ts';
 import { advanceClock, stockOf } from './support/engine.ts';
 
@@ -239,4 +240,24 @@ it('a payment stuck in paying past its deadline: verify names it; repair finishe
   expect(repaired.actions).toEqual([{ kind: 'finish_payments', detail: expect.stringContaining('1 committed') }]);
   expect(repaired.after.ok).toBe(true);
   expect(await stockOf(engine, sku)).toEqual({ total: 5, available: 4, reserved: 0, sold: 1 });
+});
+
+it('the periodic verify (a sweep) puts what it found in /metrics: ok, violations by kind, the drifting SKU', async () => {
+  const { api } = await stack(false);
+  const sku = 'VM-1';
+  expect((await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: 'v', price_cents: 100, stock: 10 } })).status).toBe(201);
+  const verifySweep = sweeps.find((s) => s.name === 'verify')!;
+  const parts = { ...api.runtime, log: api.runtime.log };
+  const scrape = async () => (await call(api.url, 'GET', '/metrics', { token: 'admin' })).body as string;
+  expect(await verifySweep.run(parts)).toEqual({ violations: 0 });
+  expect(await scrape()).toMatch(/^stockade_verify_ok 1$/m);
+
+  const k = partitionKeys(api.runtime.engine.settings.keyPrefix, partitionOf(sku, api.runtime.engine.settings.partitions));
+  await api.runtime.redis.hincrby(k.skus, `${sku}:a`, 4);
+  expect((await verifySweep.run(parts)).violations).toBeGreaterThan(0);
+  const text = await scrape();
+  expect(text).toMatch(/^stockade_verify_ok 0$/m);
+  expect(text).toMatch(/^stockade_verify_violations\{kind="conservation"\} 1$/m);
+  expect(text).toMatch(new RegExp(`^stockade_verify_drift_units\\{sku="${sku}",kind="conservation"\\} 4$`, 'm'));
+  expect(text).toMatch(/^stockade_verify_last_run_timestamp_seconds \d/m);
 });

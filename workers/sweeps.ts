@@ -1,14 +1,18 @@
 import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Engine, EngineSettings, Logger, OverdueRecovery, SweepCounts } from '../engine/index.ts';
+import { verify, verifySummary, type ChargeLedger } from '../reconciler/verify.ts';
+import type { Sql } from '../store/db.ts';
 import { bullConnection, closeBull } from './bull.ts';
 
 export const sweepQueueName = 'sweeps';
 
-/** What a sweep works with: the process's engine and its overdue-payment recovery. */
+/** What a sweep works with: the process's engine, its overdue-payment recovery, PostgreSQL and the provider's records (verify). */
 export interface SweepParts {
   engine: Engine;
   recovery: OverdueRecovery;
+  sql: Sql;
+  provider: ChargeLedger;
   log: Logger;
 }
 
@@ -46,6 +50,18 @@ export const sweeps: readonly Sweep[] = [
       const r = await recovery.recoverOverdue();
       if (r.committed + r.released + r.refunded > 0) log.info(r, 'finished overdue payments');
       return { committed: r.committed, released: r.released, refunded: r.refunded, failed: r.failed };
+    },
+  },
+  {
+    // `reconcile verify`: every invariant of DESIGN.md §2 checked against Redis, PostgreSQL and the provider; its summary to /metrics.
+    name: 'verify',
+    intervalMs: (s) => s.verifyIntervalMs,
+    run: async (parts) => {
+      const report = await verify(parts);
+      const summary = verifySummary(report);
+      await parts.engine.recordSweepReport('verify', JSON.stringify(summary));
+      if (!report.ok) parts.log.warn({ violations: report.violations.length, by_kind: summary.byKind }, 'verify found violations (stockade reconcile verify names them)');
+      return { violations: report.violations.length };
     },
   },
 ];

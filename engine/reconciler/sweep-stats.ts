@@ -1,3 +1,4 @@
+import { StockadeError } from '../../common/errors.ts';
 import type { EngineContext } from '../redis/context.ts';
 
 /**
@@ -35,4 +36,20 @@ export async function readSweepStats(ctx: EngineContext): Promise<SweepStats> {
     (stats[field.slice(0, at)] ??= {})[field.slice(at + 1)] = Number(value);
   }
   return stats;
+}
+
+/** A sweep's last report, as text (e.g. verify's summary), at most this long: a report is a summary, not a dump. */
+export const sweepReportLengthMax = 64 * 1024;
+
+const reportKey = (ctx: EngineContext, sweep: string) => `${ctx.keys.prefix}{sweeps}:report:${sweep}`;
+
+/** Keeps a sweep's last report (replacing the one before) for GET /metrics. */
+export async function recordSweepReport(ctx: EngineContext, sweep: string, text: string): Promise<void> {
+  if (text.length > sweepReportLengthMax) throw new StockadeError('ASSERTION', `a ${sweep} report of ${text.length} characters`);
+  await ctx.redis.set(reportKey(ctx, sweep), text);
+}
+
+/** A sweep's last report, or null before its first. */
+export function readSweepReport(ctx: EngineContext, sweep: string): Promise<string | null> {
+  return ctx.redis.get(reportKey(ctx, sweep));
 }
