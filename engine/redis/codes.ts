@@ -20,6 +20,8 @@ export const Code = {
   OVERDUE: -17,
   EXISTS: -20,
   WOULD_GO_NEGATIVE: -21,
+  /** The partition is fenced (lua/includes/fence.lua): the reply's next value says why. */
+  FENCED: -30,
 } as const;
 
 export type CodeValue = (typeof Code)[keyof typeof Code];

@@ -54,6 +54,9 @@ export interface ScriptCommands {
   readHold: ScriptFn;
   parkEntries: ScriptFn;
   forgetClaim: ScriptFn;
+  checkFence: ScriptFn;
+  setFence: ScriptFn;
+  liftFence: ScriptFn;
 }
 
 export function defineScripts(redis: Redis | Cluster, faults?: FaultHooks): ScriptCommands {
