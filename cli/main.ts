@@ -50,6 +50,9 @@ services.command('status').description('print their URLs when running (exit 1 wh
 const reconcile = program.command('reconcile').description('reconciler steps');
 reconcile.command('expire').description('expire every due hold and purge records past retention, now')
   .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileExpire'));
+reconcile.command('rebuild').description('restore Redis from PostgreSQL (after FLUSHALL, a lost volume, a new Redis) and lift the fences')
+  .option('--force', 'rebuild over a Redis that still has state (its live holds are dropped)')
+  .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileRebuild'));
 
 const bench = program.command('bench').description('benchmarks (a table by default; --json for scripts)');
 bench.command('engine').description('in-process reservations per second through the batching path, one hot SKU')
