@@ -137,3 +137,27 @@ describe('fence and lift (the API repair uses)', () => {
     expect(await confirmOrder(engine, 'u', [{ sku: 'fwd', qty: 1 }])).toMatch(/^o/);
   });
 });
+
+describe('rebuildPartition', () => {
+  it('an interrupted rebuild leaves the partitions not yet rebuilt refusing; the next rebuild finishes them', async () => {
+    const engine = newEngine();
+    await engine.useRecord(emptyRecord);
+    await engine.createProduct(product('rb-a', 4));
+    const p = partitionOf('rb-a', 4);
+    const other = (p + 1) % 4;
+    await engine.outbox.trim(p, await engine.outbox.read(p, 100));
+    const snapshot = { products: [{ sku: 'rb-a', name: 'rb-a', priceCents: 100, perUserLimit: 0, total: 4, sold: 1 }], userUnits: [], markSeq: 7 };
+    await engine.uninitialise();
+    // Interrupted after one partition: the others refuse until rebuilt.
+    await engine.rebuildPartition(p, snapshot);
+    expect((await engine.fences())[other]).toMatchObject({ initialised: false, fenced: 'empty' });
+    expect((await engine.getProduct('rb-a'))?.stock).toEqual({ total: 4, available: 3, reserved: 0, sold: 1 });
+    await expect(engine.rebuildPartition(p, snapshot)).rejects.toMatchObject({ code: 'ASSERTION' }); // initialised: uninitialise first
+    await engine.uninitialise();
+    for (let q = 0; q < 4; q++) await engine.rebuildPartition(q, q === p ? snapshot : { products: [], userUnits: [], markSeq: 0 });
+    expect((await engine.fences()).map((f) => f.fenced)).toEqual([null, null, null, null]);
+    expect((await engine.fences())[p]!.seq).toBe(7);
+    expect((await engine.reserve({ userId: 'u', items: [{ sku: 'rb-a', qty: 3 }] })).kind).toBe('held');
+    expect((await engine.listProducts(null, 10)).items.map((i) => i.sku)).toEqual(['rb-a']);
+  });
+});
