@@ -28,7 +28,7 @@ const queueDepthHelp = 'requests queued or in flight in the batchers, and outbox
 /** The problems that refuse a request, by the reason they are counted under. */
 const refusalReasons: Partial<Record<string, string>> = Object.fromEntries(Object.entries({
   'out-of-stock': 'out_of_stock', 'per-user-limit': 'per_user_limit', 'unknown-sku': 'unknown_sku',
-  'idempotency-key-reused': 'key_reused', overloaded: 'overloaded', 'rate-limited': 'rate_limited', unavailable: 'unavailable',
+  'idempotency-key-reused': 'key_reused', overloaded: 'overloaded', 'rate-limited': 'rate_limited', unavailable: 'unavailable', fenced: 'fenced',
 } satisfies Partial<Record<ProblemSlug, string>>).map(([slug, reason]) => [`/problems/${slug}`, reason]));
 
 /** Prometheus metrics of one process (summed over the processes of the stack). */

@@ -82,6 +82,8 @@ export const problemTypes = {
     about: 'Over the per-token or per-user request rate. Retry after `Retry-After` seconds.' },
   internal: { status: 500, title: 'Internal error', members: { request_id: Type.String() },
     about: 'A bug. The problem is logged with `request_id` (also in the x-request-id header): report it.' },
+  fenced: { status: 503, title: 'Fenced', members: { request_id: Type.Optional(Type.String()) }, headers: retryLater,
+    about: 'Redis may be behind PostgreSQL for this data (it restarted from an older state, or lost its data): nothing is held, restocked, paid or confirmed there, and its products and reservations are not read, until `stockade reconcile repair` or `reconcile rebuild` has made the stores agree. Retry after `Retry-After` seconds, with the same Idempotency-Key.' },
   unavailable: { status: 503, title: 'Service unavailable', members: { request_id: Type.Optional(Type.String()) }, headers: retryLater,
     about: 'Redis or PostgreSQL is unreachable, or the server is shutting down. Retry after `Retry-After` seconds, with the same Idempotency-Key.' },
   overloaded: { status: 503, title: 'Overloaded', headers: retryLater,

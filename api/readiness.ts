@@ -36,12 +36,12 @@ export interface Readiness {
 }
 
 /**
- * DESIGN.md §3 fencing is not built yet. When the engine keeps its marker (Redis
- * behind PostgreSQL), ask it here: true makes the process not ready (reason
- * `fenced`) until `reconcile repair|rebuild` has made the stores agree.
+ * Whether any partition is fenced (DESIGN.md §3: Redis behind PostgreSQL, or
+ * empty): the process is not ready (reason `fenced`) until `reconcile
+ * repair|rebuild` has made the stores agree.
  */
-async function isFenced(_d: Pick<ApiDeps, 'engine'>): Promise<boolean> {
-  return false;
+function isFenced(d: Pick<ApiDeps, 'engine'>): Promise<boolean> {
+  return d.engine.isFenced();
 }
 
 /** The answer of `work`, or `fallback` when it fails or takes longer than checkMs (a store that hangs must not stall the refreshes). */

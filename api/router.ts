@@ -72,7 +72,7 @@ export function problemsOf(route: Route): ProblemSlug[] {
   if (route.idempotencyKey) slugs.add('bad-request'); // a key over 255 characters
   if (route.idempotencyKey === 'required') slugs.add('idempotency-key-required');
   if (route.body) slugs.add('unsupported-media-type').add('body-too-large').add('malformed-json').add('invalid-request');
-  slugs.add('internal').add('unavailable'); // any exception; a dependency away, or the server shutting down
+  slugs.add('internal').add('unavailable').add('fenced'); // any exception; a dependency away, the server shutting down; fenced
   return [...slugs];
 }
 
@@ -242,12 +242,20 @@ function accessProblem(access: Route['access'], credentials: Credentials): Reply
   return null;
 }
 
+/** Retry-After of a fenced answer: a fence lasts until an operator's repair or rebuild, longer than a blip. */
+const fencedRetryAfterS = 5;
+
 /** Infrastructure failures as problems: never a stack trace, Redis or SQL text. */
 export function errorReply(error: unknown, requestId: string, log: Logger): Reply {
   const code = (error as StockadeError)?.code;
   if (code === 'OVERLOADED' || isOutOfMemory(error)) {
     return problem('overloaded', 'Stockade is at capacity (requests in flight, write-through backlog or Redis memory); retry shortly', {},
       { 'retry-after': '1' });
+  }
+  if (code === 'FENCED') {
+    log.warn({ err: error, requestId }, 'fenced');
+    return problem('fenced', 'Redis may be behind PostgreSQL for this data; nothing is granted until they agree', { request_id: requestId },
+      { 'retry-after': String(fencedRetryAfterS) });
   }
   if (code === 'REDIS_UNAVAILABLE' || code === 'SERVICE_FAILED' || isConnectionError(error)) {
     log.warn({ err: error, requestId }, 'dependency unavailable');

@@ -8,6 +8,7 @@ import { apiSettings, paymentSettings, type ApiSettings } from '../settings/view
 import { type EngineSettings, Checkout, Engine, OverdueRecovery, type FaultHooks, createLogger, fulfilsWithin, type Logger } from '../engine/index.ts';
 import { SimulatedProvider, type SimulatedProviderOptions } from '../payments/simulated.ts';
 import { connectDb, type Sql } from '../store/db.ts';
+import { recordView } from '../store/marks.ts';
 import { migrate } from '../store/migrate.ts';
 import { join } from 'node:path';
 import { defaultDataDir } from '../services/local.ts';
@@ -54,6 +55,8 @@ export interface Runtime {
  */
 /** How long closing waits for Redis to answer QUIT before it cuts the connection. */
 const quitWaitMs = 2_000;
+/** How long a start waits for the first fencing check (granting calls wait for it in any case). */
+const fenceCheckWaitMs = 5_000;
 
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const env = o.env ?? process.env;
@@ -64,6 +67,9 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   try {
     await migrate(sql);
     const engine = Engine.create(redis, o.engine, env, o.faults);
+    engine.onFenced((partition, reason) => log.error({ partition, reason }, 'partition fenced: Redis may be behind PostgreSQL; run `stockade reconcile repair` or `reconcile rebuild`'));
+    // Fencing: every partition checked against PostgreSQL before it grants anything (a Redis away now is checked when it is ready).
+    await fulfilsWithin(engine.useRecord(recordView(sql)), fenceCheckWaitMs);
     const provider = await SimulatedProvider.create(o.providerDir ?? providerDir(env),
       { latencyMs: settings.paymentLatencyMs, failureRate: settings.paymentFailureRate, ...o.provider });
     const checkout = new Checkout(engine, provider, settings.paymentTimeoutMs, log);

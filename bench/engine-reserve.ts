@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Engine } from '../engine/index.ts';
+import { emptyRecord, Engine } from '../engine/index.ts';
 import { cpuDelta, redisCpu } from './redis-stats.ts';
 
 /**
@@ -31,6 +31,7 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBench
   const redis = new Redis(opts.redisUrl);
   const stats = new Redis(opts.redisUrl);
   const engine = Engine.create(redis, { keyPrefix: `bench${randomBytes(3).toString('hex')}:`, inflightMax: 1_000_000 });
+  await engine.useRecord(emptyRecord);
   const sku = 'HOT-1';
   await engine.createProduct({ sku, name: 'hot', priceCents: 1000, stock: opts.scenario === 'sold-out' ? 0 : 1_000_000_000 });
   const outcomes: Record<string, number> = {};

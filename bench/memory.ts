@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Engine } from '../engine/index.ts';
+import { emptyRecord, Engine } from '../engine/index.ts';
 
 /**
  * What Redis memory each kind of record costs: `used_memory` before and after
@@ -35,6 +35,7 @@ export async function benchMemory(o: { redisUrl: string; count: number; concurre
   const concurrency = o.concurrency ?? 128;
   try {
     const engine = Engine.create(redis, { keyPrefix: `mem${randomBytes(3).toString('hex')}:`, inflightMax: 1_000_000 });
+    await engine.useRecord(emptyRecord);
     await engine.createProduct({ sku: 'M-OPEN', name: 'open', priceCents: 1000, stock: 1_000_000_000 });
     await engine.createProduct({ sku: 'M-GONE', name: 'gone', priceCents: 1000, stock: 0 });
     const line = (sku: string) => [{ sku, qty: 1 }];

@@ -54,6 +54,9 @@ reconcile.command('verify').description('check every invariant across Redis, Pos
   .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileVerify'));
 reconcile.command('repair').description('fix what can be fixed without guessing (parked entries, stuck payments, lost paid orders, broken counters); report each action')
   .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileRepair'));
+reconcile.command('rebuild').description('restore Redis from PostgreSQL (after FLUSHALL, a lost volume, a new Redis) and lift the fences')
+  .option('--force', 'rebuild over a Redis that still has state (its live holds are dropped)')
+  .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileRebuild'));
 
 const bench = program.command('bench').description('benchmarks (a table by default; --json for scripts)');
 bench.command('engine').description('in-process reservations per second through the batching path, one hot SKU')

@@ -6,6 +6,9 @@ import { resolveServices, type ServiceUrls } from '../services/resolve.ts';
 import { checkSettings, processRoles } from '../settings/views.ts';
 import { runSteps } from './progress.ts';
 import { pairs, table } from './table.ts';
+import { connectDb } from '../store/db.ts';
+import { migrate } from '../store/migrate.ts';
+import { rebuildFromRecord, type RebuildSummary } from './rebuild.ts';
 
 /** Sweep passes one `reconcile expire` makes at most: a guard against a loop that never ends, not a setting (each pass is sized by the sweep settings). */
 const passesMax = 1_000;
@@ -97,4 +100,39 @@ function verifyText(report: VerifyReport): string {
   if (report.ok) return summary;
   const rows = report.violations.map((v) => [v.kind, v.sku ?? v.reservation ?? `partition ${v.partition}`, String(v.expected), String(v.found), v.detail]);
   return `${table(['violation', 'of', 'expected', 'found', 'detail'], rows)}\n\n${summary}`;
+}
+
+/**
+ * `stockade reconcile rebuild [--force]`: restores Redis from PostgreSQL (products, totals, sold, per-user
+ * counts, the catalog index, the fencing markers) and lifts the fences. Live holds are not in PostgreSQL:
+ * reserved is 0 after it (their units are available again).
+ */
+export async function reconcileRebuild(opts: { json?: boolean; force?: boolean }): Promise<void> {
+  checkSettings(process.env, processRoles.reconcile);
+  const run: { services?: ServiceUrls; summary?: RebuildSummary } = {};
+  try {
+    await runSteps([
+      { title: 'find or start Redis and PostgreSQL', run: async () => { run.services = await resolveServices(); } },
+      { title: 'rebuild Redis from PostgreSQL, partition by partition', run: async (report) => {
+        run.summary = await rebuildWith(run.services!, Boolean(opts.force), report);
+      } },
+    ], opts);
+  } finally {
+    await run.services?.stop();
+  }
+  const s = run.summary!;
+  const rows = { partitions: s.partitions.length, products: s.products, holds_dropped: s.holdsDropped };
+  console.log(opts.json ? JSON.stringify({ ok: true, ...rows, reserved: 0 }) : pairs([['partitions rebuilt', rows.partitions],
+    ['products', rows.products], ['hold records dropped (live holds are gone: reserved is 0, their units available)', rows.holds_dropped]]));
+}
+
+async function rebuildWith(services: ServiceUrls, force: boolean, report: (text: string) => void): Promise<RebuildSummary> {
+  const redis = new Redis(services.redisUrl);
+  const sql = connectDb(services.databaseUrl, { max: 2 });
+  try {
+    await migrate(sql);
+    return await rebuildFromRecord(Engine.create(redis), sql, { force }, report);
+  } finally {
+    await Promise.allSettled([redis.quit(), sql.end({ timeout: 5 })]);
+  }
 }

@@ -7,6 +7,8 @@ export type ErrorCode =
   /** What a start needs is taken: the API's port, or the data directory (by a running Stockade). */
   | 'IN_USE'
   | 'OUTBOX_UNDECODABLE'
+  /** A partition whose Redis may be behind PostgreSQL grants nothing until the stores agree (DESIGN.md §3). */
+  | 'FENCED'
   /** A script replied a code its module does not know (a script and its module out of step). */
   | 'UNKNOWN_REPLY'
   | 'ASSERTION';

@@ -3,6 +3,10 @@ import { engineSettings, type EngineSettings } from '../settings/views.ts';
 import { randomUUID } from 'node:crypto';
 import { ProductCatalog } from './catalog/products.ts';
 import type { FaultHooks } from './faults.ts';
+import { Fencing, type FenceState, type LiftOutcome, type RecordView } from './fencing/fencing.ts';
+import {
+  partitionContents, rebuildPartition, uninitialise, type PartitionContents, type RecordSnapshot, type RebuiltPartition,
+} from './fencing/rebuild.ts';
 import { Holds } from './holds/holds.ts';
 import { HoldMaker } from './holds/make.ts';
 import { fingerprints, IdempotencyClaims } from './idempotency/claims.ts';
@@ -68,14 +72,76 @@ export class Engine {
   static create(redis: Redis | Cluster, overrides: Partial<EngineSettings> = {}, env: NodeJS.ProcessEnv = process.env,
     faults?: FaultHooks): Engine {
     const settings = engineSettings(env, overrides);
-    return new Engine({
+    const ctx: EngineContext = {
       redis,
       scripts: defineScripts(redis, faults),
       keys: new KeySpace(settings.keyPrefix, settings.partitions, settings.keyShards),
       settings,
       recordRetentionMs: recordRetentionMs(settings),
       memory: new MemoryGuard(redis, settings.memoryHighWatermarkPct, settings.memoryCheckMs),
-    });
+      fencing: null as unknown as Fencing,
+    };
+    ctx.fencing = new Fencing(ctx);
+    return new Engine(ctx);
+  }
+
+  // Fencing (DESIGN.md §3).
+
+  /**
+   * Attaches PostgreSQL's view (store/marks.ts; `emptyRecord` for an engine without PostgreSQL) and checks
+   * every partition against it now and after every reconnect. Until then nothing is granted: an engine
+   * without one refuses (FENCED) on a partition that was never checked.
+   */
+  useRecord(record: RecordView): Promise<FenceState[]> {
+    return this.#parts.ctx.fencing.attach(record, this.#parts.ctx.redis);
+  }
+
+  /** Checks every partition against PostgreSQL's markers now (fencing what is behind or empty); their states after. */
+  checkFences(): Promise<FenceState[]> {
+    return this.#parts.ctx.fencing.check();
+  }
+
+  /** Every partition's fence state, as Redis has it now. */
+  fences(): Promise<FenceState[]> {
+    return this.#parts.ctx.fencing.fences();
+  }
+
+  /** Whether any partition is fenced or not initialised (readiness). */
+  async isFenced(): Promise<boolean> {
+    return (await this.fences()).some((f) => f.fenced !== null);
+  }
+
+  /** Fences a partition (write-through's backstop, repair); the reason it is fenced for (its first). */
+  fence(partition: number, reason: string): Promise<string> {
+    return this.#parts.ctx.fencing.fence(partition, reason);
+  }
+
+  /** Lifts a partition's fence if the stores agree (drained outbox, per-SKU total and sold equal); else what differs. */
+  liftFence(partition: number): Promise<LiftOutcome> {
+    return this.#parts.ctx.fencing.liftFence(partition);
+  }
+
+  /** What a rebuild would replace, per partition. */
+  partitionContents(): Promise<PartitionContents[]> {
+    return partitionContents(this.#parts.ctx);
+  }
+
+  /** A rebuild's first step: every partition's init removed, so nothing is granted (and nothing changes) until it is rebuilt. */
+  uninitialise(): Promise<void> {
+    return uninitialise(this.#parts.ctx);
+  }
+
+  /**
+   * Rebuilds one (uninitialised) partition from PostgreSQL's snapshot of it (`reconcile rebuild`): its init is set last, with
+   * its fence lifted. Refused (ASSERTION) while its outbox holds entries not yet written through.
+   */
+  rebuildPartition(partition: number, snapshot: RecordSnapshot): Promise<RebuiltPartition> {
+    return rebuildPartition(this.#parts.ctx, this.#parts.ctx.fencing, partition, snapshot);
+  }
+
+  /** Called once per partition when this process first sees it fenced (for a log line). */
+  onFenced(listener: (partition: number, reason: string) => void): void {
+    this.#parts.ctx.fencing.onFenced = listener;
   }
 
   // Catalog and stock.

@@ -31,5 +31,7 @@ export {
 export type { RateLimitHit } from './redis/scripts/hitRateLimit.ts';
 export type { RefundNote } from './redis/scripts/recordRefund.ts';
 export { listLimitMax } from './catalog/sku-index.ts';
+export { emptyRecord, type FenceState, type LiftOutcome, type Mark, type RecordView } from './fencing/fencing.ts';
+export type { PartitionContents, RecordSnapshot, ProductSnapshot, RebuiltPartition } from './fencing/rebuild.ts';
 export { priceCentsMax, productNameLengthMax, skuPattern, stockUnitsMax, userIdLengthMax } from './validate.ts';
 export type * from './types.ts';

@@ -13,16 +13,20 @@
     { 1, total, available }   adjusted
     { -3 }                    no such sku
     { -21, available }        the shrink would take available below zero
+    { -30, reason }           the partition is fenced (lua/includes/fence.lua): nothing changed
 ]]
 --- @include "clock"
 --- @include "record"
 --- @include "ops"
 --- @include "outbox"
+--- @include "fence"
 local skusKey, holdsKey, gcKey, outboxKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local sku, delta, opId, retentionMs = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 
 local first = repeatedOp(holdsKey, opId)
 if first then return first end
+local fence = fenceReason(metaKey)
+if fence then return { FENCED, fence } end
 local now = nowMs(metaKey)
 local available = redis.call('HGET', skusKey, sku .. ':a')
 if not available then
@@ -34,5 +38,5 @@ if available + delta < 0 then
 end
 local total = redis.call('HINCRBY', skusKey, sku .. ':t', delta)
 available = redis.call('HINCRBY', skusKey, sku .. ':a', delta)
-appendStock(outboxKey, sku, delta, total, now)
+appendStock(outboxKey, metaKey, sku, delta, total, now)
 return recordOp(holdsKey, gcKey, opId, { 1, total, available }, now + retentionMs)

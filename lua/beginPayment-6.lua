@@ -22,6 +22,7 @@
     { -12 }  released              { -13, orderId }  confirmed already
     { -14 }  a cart still being reserved
     { -17 }  paying, and past its payment deadline: begin no charge
+    { -30, reason }  the partition is fenced (lua/includes/fence.lua): nothing changed
     or any other status code of includes/status.lua (statusReply)
 ]]
 --- @include "clock"
@@ -29,9 +30,12 @@
 --- @include "units"
 --- @include "status"
 --- @include "counts"
+--- @include "fence"
 local skusKey, holdsKey, payingKey, usersKey, gcKey, metaKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, windowMs, retentionMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local fence = fenceReason(metaKey)
+if fence then return { FENCED, fence } end
 local now = nowMs(metaKey)
 countHoldsIn(metaKey, 'access')
 

@@ -15,6 +15,8 @@
     {   1, orderId, parts }  confirmed (now or before); parts as in beginPayment
     { -10 }  no such hold   { -11 }  expired   { -12 }  released
     { -14 }  a cart still being reserved   { -16 }  held: payment not begun
+    { -30, reason }  the partition is fenced (lua/includes/fence.lua): nothing changed; the
+             saga stays paying and is committed once the fence is lifted
     or any other status code of includes/status.lua (statusReply)
 ]]
 --- @include "clock"
@@ -23,10 +25,13 @@
 --- @include "status"
 --- @include "counts"
 --- @include "outbox"
+--- @include "fence"
 local skusKey, holdsKey, payingKey, gcKey, outboxKey, metaKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, orderId, amountCents, paymentRef = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local retentionMs = tonumber(ARGV[5])
+local fence = fenceReason(metaKey)
+if fence then return { FENCED, fence } end
 local now = nowMs(metaKey)
 countHoldsIn(metaKey, 'access')
 
@@ -40,5 +45,5 @@ moveReserved(skusKey, nil, rec, 's')
 rec.order = orderId
 endRecord(holdsKey, gcKey, id, rec, 'confirmed', now, retentionMs)
 redis.call('ZREM', payingKey, id)
-appendOrder(outboxKey, id, rec, amountCents, paymentRef, now)
+appendOrder(outboxKey, metaKey, id, rec, amountCents, paymentRef, now)
 return { 1, orderId, rec.parts }

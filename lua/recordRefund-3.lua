@@ -31,5 +31,5 @@ if rec then
   saveRecord(holdsKey, id, rec)
   user = rec.user
 end
-appendRefund(outboxKey, id, user, amountCents, reference, reason, nowMs(metaKey))
+appendRefund(outboxKey, metaKey, id, user, amountCents, reference, reason, nowMs(metaKey))
 return { 1 }

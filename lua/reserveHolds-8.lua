@@ -45,6 +45,8 @@
     -2, sku, per_user_limit  the user's units of sku would pass the limit
     -3, sku, 0               no such product
     -5, backlog, 0           the outbox holds more than outboxLengthMax entries
+    -30, reason, 0           the partition is fenced (lua/includes/fence.lua): nothing
+                             reserved, for every request of the batch
     -6, sku, available       short now, but more due holds of sku remain than this
                              call may expire: send the request again (nothing recorded)
 ]]
@@ -53,22 +55,27 @@
 --- @include "units"
 --- @include "expire"
 --- @include "counts"
+--- @include "fence"
 local k = { skus = KEYS[1], holds = KEYS[2], due = KEYS[3], dueHolds = KEYS[4], users = KEYS[5], gc = KEYS[6] }
 local skusKey, holdsKey, usersKey, gcKey, metaKey, outboxKey = k.skus, k.holds, k.users, k.gc, KEYS[7], KEYS[8]
 local reclaimWorkMax, reclaimBudget = tonumber(ARGV[1]), tonumber(ARGV[2])
 local retentionMs, requestCount = tonumber(ARGV[3]), tonumber(ARGV[4])
 
-local backlog = redis.call('XLEN', outboxKey)
-if backlog > tonumber(ARGV[5]) then
+-- Every request refused alike (code, a, 0).
+local function refuseAll(code, a)
   local out = {}
   for r = 1, requestCount do
     out[#out + 1] = 3
-    out[#out + 1] = -5
-    out[#out + 1] = backlog
+    out[#out + 1] = code
+    out[#out + 1] = a
     out[#out + 1] = 0
   end
   return out
 end
+local fence = fenceReason(KEYS[7])
+if fence then return refuseAll(FENCED, fence) end
+local backlog = redis.call('XLEN', outboxKey)
+if backlog > tonumber(ARGV[5]) then return refuseAll(-5, backlog) end
 local REQ_HEADER = 6
 local now = nowMs(metaKey)
 local nowText = num(now)

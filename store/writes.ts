@@ -1,4 +1,4 @@
-import type { OutboxEntry } from '../engine/index.ts';
+import { StockadeError, type OutboxEntry } from '../engine/index.ts';
 import type postgres from 'postgres';
 import type { Sql } from './db.ts';
 
@@ -52,6 +52,7 @@ export function rowsOf(partition: number, entries: OutboxEntry[]) {
 export async function writeEntries(sql: Sql, partition: number, entries: OutboxEntry[]): Promise<void> {
   const r = rowsOf(partition, entries);
   await sql.begin(async (tx) => {
+    const top = await checkMark(tx, partition, entries);
     await insertRows(tx, 'products', r.products);
     await insertRows(tx, 'stock_ledger', r.ledger);
     await insertRows(tx, 'orders', r.orders);
@@ -59,7 +60,49 @@ export async function writeEntries(sql: Sql, partition: number, entries: OutboxE
     await insertRows(tx, 'order_parts', r.parts);
     await insertRows(tx, 'order_items', r.items);
     await insertRows(tx, 'refunds', r.refunds);
+    if (top) {
+      await tx`insert into partition_marks (partition, seq, event_id) values (${partition}, ${top.seq}, ${top.eventId})
+        on conflict (partition) do update set seq = excluded.seq, event_id = excluded.event_id
+        where partition_marks.seq < excluded.seq`;
+    }
   });
+}
+
+/** A stream id 'ms-n' as a pair of numbers, for ordering. */
+function streamOrder(eventId: string): [bigint, bigint] {
+  const [ms, n] = eventId.slice(eventId.indexOf(':') + 1).split('-');
+  return [BigInt(ms ?? 0), BigInt(n ?? 0)];
+}
+
+function streamBefore(a: string, b: string): boolean {
+  const [am, an] = streamOrder(a);
+  const [bm, bn] = streamOrder(b);
+  return am < bm || (am === bm && an < bn);
+}
+
+/**
+ * Write-through's fencing backstop: the batch's highest sequence number (to
+ * record as the partition's marker), after checking the batch against the
+ * marker. An event numbered at or below the marker is one written before (a
+ * batch delivered again, a parked entry retried: its stream id comes before
+ * the marker's event) unless Redis went back in time and numbered new events
+ * again: such an event (FENCED) is not written.
+ */
+async function checkMark(tx: postgres.TransactionSql, partition: number, entries: OutboxEntry[]): Promise<{ seq: number; eventId: string } | null> {
+  let top: { seq: number; eventId: string } | null = null;
+  for (const { eventId, event } of entries) if (event.q !== undefined && (!top || event.q > top.seq)) top = { seq: event.q, eventId };
+  if (!top) return null;
+  const [mark] = await tx`select seq, event_id from partition_marks where partition = ${partition} for update`;
+  if (!mark) return top;
+  const markSeq = Number(mark.seq);
+  const markEvent = String(mark.event_id);
+  const again = entries.find(({ eventId, event: { q } }) => q !== undefined && q <= markSeq
+    && eventId !== markEvent && !(q < markSeq && streamBefore(eventId, markEvent)));
+  if (again) {
+    throw new StockadeError('FENCED', `outbox event ${again.eventId} has sequence number ${again.event.q}, at or below `
+      + `PostgreSQL's marker ${markSeq} (event ${markEvent}) of partition ${partition}: Redis went back in time; not written`);
+  }
+  return top.seq > markSeq ? top : null;
 }
 
 /** Inserts rows of one shape, as many statements as their bind parameters need. */

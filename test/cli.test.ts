@@ -7,7 +7,7 @@ import { expect, inject, it } from 'vitest';
 import { withScratch } from '../bench/scratch.ts';
 import { freePort, isAlive } from '../services/process.ts';
 import { redisUrls, startRedis, stopRedis } from '../services/redis.ts';
-import { waitFor } from './support/api.ts';
+import { freshDatabase, waitFor } from './support/api.ts';
 import { leftovers } from './support/leftovers.ts';
 import { processesUnder } from './support/processes.ts';
 
@@ -63,6 +63,28 @@ it('reconcile expire: a table, or --json; nothing but the result on a pipe', () 
   const json = stockade(['reconcile', 'expire', '--json'], env);
   expect(json.status, json.stderr).toBe(0);
   expect(JSON.parse(json.stdout)).toEqual({ ok: true, expired: 0, purged: 0 });
+});
+
+it('reconcile rebuild: a table, or --json; twice is safe; over hold records it refuses unless --force', async () => {
+  const env = { REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(), STOCKADE_KEY_PREFIX: `clirb${process.pid}:` };
+  const text = stockade(['reconcile', 'rebuild'], env);
+  expect(text.status, text.stderr).toBe(0);
+  expect(text.stdout).toMatch(/^partitions rebuilt +64\nproducts +0\nhold records dropped .* +0\n$/);
+  const json = stockade(['reconcile', 'rebuild', '--json'], env);
+  expect(json.status, json.stderr).toBe(0);
+  expect(JSON.parse(json.stdout)).toEqual({ ok: true, partitions: 64, products: 0, holds_dropped: 0, reserved: 0 });
+  const redis = new Redis(inject('redisUrl'));
+  try {
+    await redis.hset(`clirb${process.pid}:{p:3}:holds`, 'some-hold', 'x');
+    const refused = stockade(['reconcile', 'rebuild'], env);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('--force');
+    const forced = stockade(['reconcile', 'rebuild', '--force', '--json'], env);
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(JSON.parse(forced.stdout)).toMatchObject({ ok: true, holds_dropped: 1 });
+  } finally {
+    redis.disconnect();
+  }
 });
 
 it('bench options are checked before anything starts', () => {

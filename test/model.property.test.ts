@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it, inject } from 'vitest';
-import { Engine, partitionOf, type Stock } from '../engine/index.ts';
+import { emptyRecord, Engine, partitionOf, type Stock } from '../engine/index.ts';
 import { advanceClock, conserved } from './support/engine.ts';
 
 /*
@@ -88,6 +88,7 @@ function skuNames(): string[] {
 
 async function runSequence(ops: Op[]): Promise<void> {
   const engine = Engine.create(redis, { keyPrefix: `m${randomBytes(4).toString('hex')}:`, partitions, keyShards: 1, reclaimWorkMax: 100_000 });
+  await engine.useRecord(emptyRecord);
   const model = new Model();
   const names = skuNames();
   for (const [i, sku] of names.entries()) {

@@ -4,7 +4,8 @@ export type FailureKind = 'permanent' | 'transient';
 /** SQLSTATE classes no retry fixes: 22 data exception, 23 integrity violation, 42 syntax or access rule, 54 program limit. */
 const permanentSqlStateClasses = new Set(['22', '23', '42', '54']);
 /** postgres.js and Stockade codes no retry fixes. */
-const permanentCodes = new Set(['MAX_PARAMETERS_EXCEEDED', 'OUTBOX_UNDECODABLE']);
+/** FENCED: an event of a Redis that went back in time (store/writes.ts): parked for repair, never written. */
+const permanentCodes = new Set(['MAX_PARAMETERS_EXCEEDED', 'OUTBOX_UNDECODABLE', 'FENCED']);
 const sqlStatePattern = /^[0-9A-Z]{5}$/;
 /** A reason is stored with each parked entry and logged: bounded. */
 export const failureReasonLengthMax = 500;

@@ -153,6 +153,7 @@ export class WriteThrough {
     try {
       await writeEntries(this.sql, partition, requireDecoded(entries));
     } catch (error) {
+      await this.fenceOnRollback(partition, error);
       if (!parkOnFailure || !isPermanent(error)) throw error;
       return this.split(partition, entries, error);
     }
@@ -215,6 +216,13 @@ export class WriteThrough {
       await this.observeWritten(partition, [entry]);
       this.stats.unparked += 1;
     });
+  }
+
+  /** The backstop refused an event of a Redis that went back in time: the partition is fenced (every process refuses). */
+  private async fenceOnRollback(partition: number, error: unknown): Promise<void> {
+    if ((error as { code?: unknown })?.code !== 'FENCED') return;
+    const reason = await this.engine.fence(partition, 'rolled back: write-through found an event numbered at or below PostgreSQL\'s marker');
+    this.log.error({ partition, reason, err: error }, 'Redis went back in time: the partition is fenced; its events are not written');
   }
 
   private observeWritten(partition: number, entries: DecodedEntry[]): Promise<void> {

@@ -17,8 +17,12 @@ export class ProductCatalog {
     this.catalog = new SkuIndex(ctx);
   }
 
+  private partitionOf(sku: string): number {
+    return partitionOf(sku, this.ctx.settings.partitions);
+  }
+
   private keysOf(sku: string) {
-    return this.ctx.keys.partition(partitionOf(sku, this.ctx.settings.partitions));
+    return this.ctx.keys.partition(this.partitionOf(sku));
   }
 
   /**
@@ -28,7 +32,7 @@ export class ProductCatalog {
   async create(input: ProductInput, operationId: string = randomUUID()): Promise<CreateProductOutcome> {
     const problem = productProblem(input);
     if (problem) return { kind: 'invalid', detail: problem };
-    const created = await createProduct(this.ctx, this.keysOf(input.sku), input, operationId);
+    const created = await createProduct(this.ctx, this.partitionOf(input.sku), input, operationId);
     await this.catalog.add(input.sku);
     if (created === 'exists') return { kind: 'exists' };
     const product = await this.get(input.sku);
@@ -39,7 +43,7 @@ export class ProductCatalog {
     if (!skuPattern.test(sku)) return { kind: 'not_found' };
     const problem = deltaProblem(delta);
     if (problem) return { kind: 'invalid', detail: problem };
-    const reply = await adjustStock(this.ctx, this.keysOf(sku), sku, delta, operationId);
+    const reply = await adjustStock(this.ctx, this.partitionOf(sku), sku, delta, operationId);
     if (reply.kind !== 'adjusted') return reply;
     return { kind: 'adjusted', product: (await this.get(sku))! };
   }
@@ -54,7 +58,8 @@ export class ProductCatalog {
 
   async get(sku: string): Promise<Product | null> {
     if (!skuPattern.test(sku)) return null;
-    const v = await this.ctx.redis.hmget(this.keysOf(sku).skus, ...productFields(sku));
+    const [, v] = await Promise.all([this.ctx.fencing.assertReadable(this.partitionOf(sku)),
+      this.ctx.redis.hmget(this.keysOf(sku).skus, ...productFields(sku))]);
     return v[0] === null ? null : productOf(sku, v);
   }
 }

@@ -2,6 +2,11 @@ import type { EngineContext } from '../redis/context.ts';
 
 export const listLimitMax = 100;
 
+/** The catalog index's key (its own slot). */
+export function catalogKey(prefix: string): string {
+  return `${prefix}{catalog}:skus`;
+}
+
 /**
  * The catalog index: every SKU in one lexicographic sorted set, for listing
  * products page by page. It lives in its own slot ({catalog}), apart from the
@@ -11,7 +16,7 @@ export const listLimitMax = 100;
 export class SkuIndex {
   private readonly key: string;
   constructor(private readonly ctx: EngineContext) {
-    this.key = `${ctx.settings.keyPrefix}{catalog}:skus`;
+    this.key = catalogKey(ctx.settings.keyPrefix);
   }
 
   async add(sku: string): Promise<void> {

@@ -175,6 +175,8 @@ export class Checkout {
       try {
         return await this.engine.commit(id, { amountCents, reference });
       } catch (error) {
+        // Fenced: the saga stays paying; the overdue recovery commits it once the fence is lifted.
+        if ((error as StockadeError)?.code === 'FENCED') throw error;
         if (attempt >= commitAttempts) throw new StockadeError('REDIS_UNAVAILABLE',
           `commit of ${id} after a captured payment failed ${attempt} times; the overdue recovery finishes it`, { cause: error });
         await sleep(50 * 2 ** attempt);

@@ -36,7 +36,7 @@ export class Holds {
   async find(id: string): Promise<{ record: HoldRecord; reservation: Reservation | null } | null> {
     const home = this.homeOf(id);
     if (home < 0) return null;
-    const { nowMs, record } = await readHold(this.ctx, home, id);
+    const [, { nowMs, record }] = await Promise.all([this.ctx.fencing.assertReadable(home), readHold(this.ctx, home, id)]);
     if (!record || record.home !== '') return null;
     if (record.status === 'rejected' || record.status === 'aborted') return { record, reservation: null };
     const others = await Promise.all(record.parts.filter((p) => p !== home).map((p) => this.recordAt(p, id)));

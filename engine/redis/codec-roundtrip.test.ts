@@ -29,7 +29,7 @@ async function outbox(partition: number): Promise<{ v: unknown; event: OutboxEve
 }
 
 describe('outbox events the scripts append', () => {
-  it('product, stock, a cart\'s order over three partitions and a refund decode to what was asked, as version 2', async () => {
+  it('product, stock, a cart\'s order over three partitions and a refund decode to what was asked, as version 3 (numbered per partition)', async () => {
     const [a, b, c] = skusInDistinctPartitions(engine, `rt${++n}`, 3) as [string, string, string];
     const user = 'u\x1f,é ☕';
     await engine.createProduct({ sku: a, name: 'Café ☕ mug', priceCents: 150, stock: 10, perUserLimit: 3 });
@@ -60,22 +60,22 @@ describe('outbox events the scripts append', () => {
 
     const inA = await outbox(partitionOfSku(a));
     expect(inA.map((e) => sorted(e.event))).toEqual([
-      { t: 'product', sku: a, name: 'Café ☕ mug', price: 150, limit: 3, stock: 10, at },
-      { t: 'stock', sku: a, delta: -2, total: 8, at },
-      orderPart(a, 2, 150),
-      { t: 'refund', id: late.reservation.id, user: 'u2', amount: 150, payment: 're_rt', reason: 'late capture', at },
+      { t: 'product', sku: a, name: 'Café ☕ mug', price: 150, limit: 3, stock: 10, at, q: 1 },
+      { t: 'stock', sku: a, delta: -2, total: 8, at, q: 2 },
+      { ...orderPart(a, 2, 150), q: 3 },
+      { t: 'refund', id: late.reservation.id, user: 'u2', amount: 150, payment: 're_rt', reason: 'late capture', at, q: 4 },
     ]);
     const inB = await outbox(partitionOfSku(b));
     expect(inB.map((e) => sorted(e.event))).toEqual([
-      { t: 'product', sku: b, name: b, price: 200, limit: 0, stock: 5, at },
-      orderPart(b, 1, 200),
+      { t: 'product', sku: b, name: b, price: 200, limit: 0, stock: 5, at, q: 1 },
+      { ...orderPart(b, 1, 200), q: 2 },
     ]);
     const inC = await outbox(partitionOfSku(c));
     expect(inC.map((e) => sorted(e.event))).toEqual([
-      { t: 'product', sku: c, name: c, price: 300, limit: 0, stock: 5, at },
-      orderPart(c, 3, 300),
+      { t: 'product', sku: c, name: c, price: 300, limit: 0, stock: 5, at, q: 1 },
+      { ...orderPart(c, 3, 300), q: 2 },
     ]);
-    expect([...inA, ...inB, ...inC].map((e) => e.v)).toEqual(Array(8).fill(2));
+    expect([...inA, ...inB, ...inC].map((e) => e.v)).toEqual(Array(8).fill(3));
   });
 });
 

@@ -22,6 +22,8 @@ export const Code = {
   WOULD_GO_NEGATIVE: -21,
   /** The counts changed since the caller read them (resetCounts). */
   CHANGED: -22,
+  /** The partition is fenced (lua/includes/fence.lua): the reply's next value says why. */
+  FENCED: -30,
 } as const;
 
 export type CodeValue = (typeof Code)[keyof typeof Code];

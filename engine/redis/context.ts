@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { EngineSettings } from '../../settings/views.ts';
+import type { Fencing } from '../fencing/fencing.ts';
 import type { KeySpace } from './keys.ts';
 import type { MemoryGuard } from './memory.ts';
 import type { ScriptCommands } from './script-loader.ts';
@@ -14,6 +15,8 @@ export interface EngineContext {
   recordRetentionMs: number;
   /** Redis memory against its watermark: new holds are refused past it. */
   memory: MemoryGuard;
+  /** Whether each partition may grant (DESIGN.md §3): granting script calls go through its guard. */
+  fencing: Fencing;
 }
 
 export function recordRetentionMs(settings: EngineSettings): number {

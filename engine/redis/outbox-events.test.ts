@@ -52,12 +52,12 @@ describe('the golden outbox event samples (test/fixtures/outbox-events.json)', (
     expect(one!.event).toEqual(decoded);
   });
 
-  it('hold every event type in versions 1 and 2', () => {
+  it('hold every event type in versions 1, 2 and 3', () => {
     const kinds = golden.events.map(({ msgpack }) => {
       const raw = new Packr({ useRecords: false, int64AsType: 'number' }).unpack(Buffer.from(msgpack, 'base64')) as { t: string; v?: number };
       return `${raw.t} v${raw.v ?? 1}`;
     });
-    for (const t of ['product', 'stock', 'order', 'refund']) expect(kinds).toEqual(expect.arrayContaining([`${t} v1`, `${t} v2`]));
+    for (const t of ['product', 'stock', 'order', 'refund']) expect(kinds).toEqual(expect.arrayContaining([`${t} v1`, `${t} v2`, `${t} v3`]));
   });
 });
 
@@ -66,7 +66,9 @@ describe('versions', () => {
   const decode = (event: object) => decodeEntries(0, [entry('1-0', 'e', packr.pack(event))])[0]!;
 
   it('an event of a version this code does not know is undecodable (so it ends parked)', () => {
-    expect(decode({ ...stock, v: 3 })).toMatchObject({ event: null, problem: 'has an unknown event version 3' });
+    expect(decode({ ...stock, v: 4 })).toMatchObject({ event: null, problem: 'has an unknown event version 4' });
+    expect(decode({ ...stock, v: 3 })).toMatchObject({ event: null, problem: 'has a stock event without a valid q' });
+    expect(decode({ ...stock, v: 3, q: 7 }).event).toEqual({ ...stock, q: 7 });
     expect(decode({ ...stock, v: '2' })).toMatchObject({ event: null, problem: 'has an unknown event version "2"' });
   });
 

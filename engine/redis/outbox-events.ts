@@ -8,16 +8,18 @@ const unpackr = new Unpackr({ int64AsType: 'number', mapsAsObjects: true });
 /**
  * Outbox events, decoded: the one reader in TypeScript of the msgpack maps
  * that lua/includes/outbox.lua writes (and describes); both are checked against
- * test/fixtures/outbox-events.json. Version 2 events carry `v: 2`; version 1
- * (no `v`, written before versions) still decodes. An order's lines and parts
+ * test/fixtures/outbox-events.json. Version 3 events carry `v: 3` and `q`, the
+ * partition's sequence number (the fencing marker); version 2 (`v: 2`, no `q`)
+ * and version 1 (no `v`, written before versions) still decode, without `q`. An order's lines and parts
  * come out typed, whatever layout its version had.
  */
-export type OutboxEvent =
+export type OutboxEvent = (
   | { t: 'product'; sku: string; name: string; price: number; limit: number; stock: number; at: number }
   | { t: 'stock'; sku: string; delta: number; total: number; at: number }
   | { t: 'order'; id: string; order: string; user: string; home: string; parts: number[]; lines: Line[];
       total: number; amount: number; payment: string; at: number }
-  | { t: 'refund'; id: string; user: string; amount: number; payment: string; reason: string; at: number };
+  | { t: 'refund'; id: string; user: string; amount: number; payment: string; reason: string; at: number }
+) & { q?: number };
 
 type FieldType = 'string' | 'number';
 
@@ -30,8 +32,14 @@ const eventShapes: Record<OutboxEvent['t'], Record<string, FieldType>> = {
   refund: { id: 'string', user: 'string', amount: 'number', payment: 'string', reason: 'string', at: 'number' },
 };
 
+/** One [sku, qty, price_cents] array per line, and parts as an array of partition numbers. */
+const arrayLayout = {
+  lines: (v: unknown) => (Array.isArray(v) && v.every((l) => Array.isArray(l) && l.length === 3) ? typedLines(v) : null),
+  parts: (v: unknown) => partitionNumbers(v),
+};
+
 /** An order's lines and parts as each version laid them out; null when they are not. */
-const orderLayouts: Record<1 | 2, { lines: (v: unknown) => Line[] | null; parts: (v: unknown) => number[] | null }> = {
+const orderLayouts: Record<1 | 2 | 3, { lines: (v: unknown) => Line[] | null; parts: (v: unknown) => number[] | null }> = {
   // The hold record's own line list, flat (sku, qty, price_cents, counted per line), and parts as comma-separated text.
   1: {
     lines: (v) => {
@@ -43,10 +51,9 @@ const orderLayouts: Record<1 | 2, { lines: (v: unknown) => Line[] | null; parts:
     parts: (v) => (typeof v === 'string' ? partitionNumbers(partitionList(v)) : null),
   },
   // One [sku, qty, price_cents] array per line, and parts as an array of partition numbers.
-  2: {
-    lines: (v) => (Array.isArray(v) && v.every((l) => Array.isArray(l) && l.length === 3) ? typedLines(v) : null),
-    parts: partitionNumbers,
-  },
+  2: arrayLayout,
+  // Version 2's (the event has q).
+  3: arrayLayout,
 };
 
 function typedLines(lines: unknown[][]): Line[] | null {
@@ -125,7 +132,7 @@ function decodeEvent(packed: Buffer | undefined): OutboxEvent | string {
 
 function typedEvent(event: Record<string, unknown>): OutboxEvent | string {
   const version = event.v === undefined ? 1 : event.v;
-  if (version !== 1 && version !== 2) return `has an unknown event version ${JSON.stringify(version)?.slice(0, 40)}`;
+  if (version !== 1 && version !== 2 && version !== 3) return `has an unknown event version ${JSON.stringify(version)?.slice(0, 40)}`;
   const type = event.t;
   const shape = typeof type === 'string' && Object.hasOwn(eventShapes, type) ? eventShapes[type as OutboxEvent['t']] : null;
   if (!shape) return `has an unknown event type ${JSON.stringify(type)?.slice(0, 40) ?? 'undefined'}`;
@@ -133,6 +140,10 @@ function typedEvent(event: Record<string, unknown>): OutboxEvent | string {
   for (const [name, fieldType] of Object.entries(shape)) {
     if (typeof event[name] !== fieldType) return `has a ${type} event without a valid ${name}`;
     typed[name] = event[name];
+  }
+  if (version === 3) {
+    if (!Number.isSafeInteger(event.q) || (event.q as number) < 1) return `has a ${type} event without a valid q`;
+    typed.q = event.q;
   }
   if (type === 'order') {
     const layout = orderLayouts[version];

@@ -56,6 +56,9 @@ export interface ScriptCommands {
   forgetClaim: ScriptFn;
   restoreOrder: ScriptFn;
   resetCounts: ScriptFn;
+  checkFence: ScriptFn;
+  setFence: ScriptFn;
+  liftFence: ScriptFn;
 }
 
 export function defineScripts(redis: Redis | Cluster, faults?: FaultHooks): ScriptCommands {

@@ -427,3 +427,52 @@ describe('expireHolds and purgeRecords', () => {
     }
   });
 });
+
+describe('-30: a fenced partition (lua/includes/fence.lua) grants nothing, in every granting script', () => {
+  // Straight at the scripts: each refuses with [-30, reason] and changes nothing.
+  const scriptsOf = () => internalsOf(engine).ctx.scripts;
+  async function fencedPartitionWith(reason: 'fenced' | 'empty' | 'unchecked') {
+    const s = await product(5);
+    const held = await hold(s, 1);
+    const p = partitionOf(s, engine.settings.partitions);
+    const k = internalsOf(engine).ctx.keys.partition(p);
+    const before = await internalsOf(engine).ctx.redis.hgetall(k.meta);
+    if (reason === 'fenced') await internalsOf(engine).ctx.redis.hset(k.meta, 'fenced', 'test');
+    if (reason === 'empty') await internalsOf(engine).ctx.redis.hdel(k.meta, 'init');
+    if (reason === 'unchecked') await internalsOf(engine).ctx.redis.hset(k.meta, 'ck', 'other');
+    const restore = () => internalsOf(engine).ctx.redis.hset(k.meta, before).then(() => internalsOf(engine).ctx.redis.hdel(k.meta, 'fenced'));
+    return { s, k, id: held.id, restore, want: reason === 'fenced' ? 'test' : reason };
+  }
+  for (const reason of ['fenced', 'empty', 'unchecked'] as const) {
+    it(`-30 ${reason}: reserveHolds, adjustStock, createProduct, beginPayment, commitHold`, async () => {
+      const { s, k, id, restore, want } = await fencedPartitionWith(reason);
+      try {
+        const x = scriptsOf();
+        expect(await x.reserveHolds(k.skus, k.holds, k.due, k.dueHolds, k.users, k.gc, k.meta, k.outbox, 100, 100, 1000, 2, 1000,
+          'r1', 'u', 60_000, 'h0', '', 1, s, 1, 'r2', 'u', 60_000, 'h0', '', 1, s, 1)).toEqual([3, Code.FENCED, want, 0, 3, Code.FENCED, want, 0]);
+        expect(await x.adjustStock(k.skus, k.holds, k.gc, k.outbox, k.meta, s, 1, '', 1000)).toEqual([Code.FENCED, want]);
+        expect(await x.createProduct(k.skus, k.holds, k.gc, k.outbox, k.meta, `${s}n`, 'n', 1, 0, 1, '', 1000)).toEqual([Code.FENCED, want]);
+        expect(await x.beginPayment(k.skus, k.holds, k.paying, k.users, k.gc, k.meta, id, 60_000, 1000)).toEqual([Code.FENCED, want]);
+        expect(await x.commitHold(k.skus, k.holds, k.paying, k.gc, k.outbox, k.meta, id, 'o1', 100, 'ch', 1000)).toEqual([Code.FENCED, want]);
+      } finally {
+        await restore();
+      }
+      expect(await stockOf(engine, s)).toEqual({ total: 5, available: 4, reserved: 1, sold: 0 });
+    });
+  }
+  it('checkFence 1/-30, setFence -30, liftFence 1/-30', async () => {
+    const s = await product(2);
+    const k = internalsOf(engine).ctx.keys.partition(partitionOf(s, engine.settings.partitions));
+    const x = scriptsOf();
+    const seq = Number(await internalsOf(engine).ctx.redis.hget(k.meta, 'seq'));
+    expect(await x.checkFence(k.meta, k.skus, 0, '1', 1)).toEqual([1, 'ok', seq]);
+    expect(await x.checkFence(k.meta, k.skus, seq + 5, '1', 1)).toEqual([Code.FENCED, 'behind', seq + 5]);
+    expect(await x.setFence(k.meta, 'later')).toEqual([Code.FENCED, 'behind']);
+    expect(await x.liftFence(k.meta, seq + 7, '0', 1)).toEqual([1, seq + 7]);
+    expect(await x.setFence(k.meta, 'by hand')).toEqual([Code.FENCED, 'by hand']);
+    await internalsOf(engine).ctx.redis.hdel(k.meta, 'init');
+    expect(await x.liftFence(k.meta, seq + 7, '0', 1)).toEqual([Code.FENCED, 'empty']);
+    expect(await x.liftFence(k.meta, 3, '1', 1)).toEqual([1, seq + 7]);
+    expect(await internalsOf(engine).ctx.redis.hmget(k.meta, 'init', 'fenced', 'seq')).toEqual(['1', null, String(seq + 7)]);
+  });
+});

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { Engine, type EngineSettings, type FaultHooks, partitionKeys, partitionOf, shardKeys, type Stock } from '../../engine/index.ts';
+import { emptyRecord, Engine, type EngineSettings, type FaultHooks, partitionKeys, partitionOf, shardKeys, type Stock } from '../../engine/index.ts';
 
 /** A fresh engine on the suite's Redis, in a key prefix of its own. */
 export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: FaultHooks): { engine: Engine; redis: Redis; close: () => Promise<void> } {
   const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
   const engine = Engine.create(redis, { keyPrefix: `t${randomBytes(4).toString('hex')}:`, ...overrides }, process.env, faults);
+  void engine.useRecord(emptyRecord).catch(() => {}); // no PostgreSQL: every partition starts fresh
   return { engine, redis, close: async () => void (await redis.quit()) };
 }
 

@@ -1,6 +1,7 @@
 import { Code, holdStateOf, statusCodes, type HoldState } from '../codes.ts';
 import type { EngineContext } from '../context.ts';
 import { partitionList } from '../records.ts';
+import { fencedOf, type FencedReply } from './fence.ts';
 import { flat, type ScriptSpec } from './reply.ts';
 
 /** held -> paying: its payment deadline, what it costs, and a cart home's parts; or the state that refuses it. */
@@ -8,9 +9,10 @@ export type BeginPaymentReply = { kind: 'paying'; deadlineMs: number; totalCents
 
 export const beginPaymentSpec = {
   name: 'beginPayment',
-  codes: [Code.OK, ...statusCodes, Code.OVERDUE],
-  decode(reply: unknown): BeginPaymentReply {
+  codes: [Code.OK, ...statusCodes, Code.OVERDUE, Code.FENCED],
+  decode(reply: unknown): BeginPaymentReply | FencedReply {
     const r = flat('beginPayment', reply);
+    if (r[0] === Code.FENCED) return fencedOf(r)!;
     if (r[0] !== Code.OK) return holdStateOf('beginPayment', r, beginPaymentSpec.codes);
     return { kind: 'paying', deadlineMs: Number(r[1]), totalCents: Number(r[2]), parts: partitionList(r[3]) };
   },
@@ -18,6 +20,6 @@ export const beginPaymentSpec = {
 
 export async function beginPayment(ctx: EngineContext, partition: number, id: string): Promise<BeginPaymentReply> {
   const k = ctx.keys.partition(partition);
-  return beginPaymentSpec.decode(await ctx.scripts.beginPayment(k.skus, k.holds, k.paying, k.users, k.gc, k.meta,
-    id, ctx.settings.paymentWindowMs, ctx.recordRetentionMs));
+  return ctx.fencing.guard(partition, async () => beginPaymentSpec.decode(await ctx.scripts.beginPayment(k.skus, k.holds,
+    k.paying, k.users, k.gc, k.meta, id, ctx.settings.paymentWindowMs, ctx.recordRetentionMs)));
 }

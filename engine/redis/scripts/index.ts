@@ -6,6 +6,7 @@ import { commitHoldSpec } from './commitHold.ts';
 import { createProductSpec } from './createProduct.ts';
 import { dueIdsSpec } from './dueIds.ts';
 import { expireHoldsSpec } from './expireHolds.ts';
+import { checkFenceSpec, liftFenceSpec, setFenceSpec } from './fence.ts';
 import { forgetClaimSpec } from './forgetClaim.ts';
 import { hitRateLimitSpec } from './hitRateLimit.ts';
 import { parkEntriesSpec } from './parkEntries.ts';
@@ -22,5 +23,5 @@ import type { ScriptSpec } from './reply.ts';
 export const scriptSpecs: readonly ScriptSpec[] = [
   activateCartSpec, adjustStockSpec, beginPaymentSpec, claimKeysSpec, commitHoldSpec, createProductSpec, dueIdsSpec,
   expireHoldsSpec, forgetClaimSpec, hitRateLimitSpec, parkEntriesSpec, purgeRecordsSpec, readHoldSpec, recordRefundSpec,
-  releaseHoldSpec, reserveHoldsSpec, resetCountsSpec, restoreOrderSpec,
+  releaseHoldSpec, reserveHoldsSpec, resetCountsSpec, restoreOrderSpec, checkFenceSpec, setFenceSpec, liftFenceSpec,
 ];

@@ -1,6 +1,7 @@
 import { Code, rejectionOf, type Rejection } from '../codes.ts';
 import type { EngineContext } from '../context.ts';
 import type { ReserveItem } from '../../types.ts';
+import { fencedOf, type FencedReply } from './fence.ts';
 import { flat, unknownReply, type Flat, type ScriptSpec } from './reply.ts';
 
 /** One request's part in a reserveHolds call. */
@@ -32,11 +33,12 @@ export type HoldReply =
 
 export const reserveHoldsSpec = {
   name: 'reserveHolds',
-  codes: [Code.OK, Code.DUPLICATE, Code.OUT_OF_STOCK, Code.PER_USER_LIMIT, Code.NO_PRODUCT, Code.BACKLOG, Code.RECLAIM_MORE],
+  codes: [Code.OK, Code.DUPLICATE, Code.OUT_OF_STOCK, Code.PER_USER_LIMIT, Code.NO_PRODUCT, Code.BACKLOG, Code.RECLAIM_MORE, Code.FENCED],
   /** The flat reply (a count, then that many values, per request) as one outcome per request. */
-  decode(reply: unknown): HoldReply[] {
+  /** (A fenced partition's refusal is each request's: the guard throws FENCED.) */
+  decode(reply: unknown): (HoldReply | FencedReply)[] {
     const values = flat('reserveHolds', reply);
-    const out: HoldReply[] = [];
+    const out: (HoldReply | FencedReply)[] = [];
     for (let at = 0; at < values.length; ) {
       const n = Number(values[at]);
       out.push(decodeOne(values.slice(at + 1, at + 1 + n), reply));
@@ -46,7 +48,7 @@ export const reserveHoldsSpec = {
   },
 } satisfies ScriptSpec;
 
-function decodeOne(r: Flat, whole: unknown): HoldReply {
+function decodeOne(r: Flat, whole: unknown): HoldReply | FencedReply {
   const [code, a, b] = r;
   if (code === Code.OK) return { kind: 'held', expiresAtMs: Number(a), pricesCents: r.slice(2).map(Number) };
   if (code === Code.DUPLICATE) {
@@ -55,6 +57,7 @@ function decodeOne(r: Flat, whole: unknown): HoldReply {
   }
   if (code === Code.RECLAIM_MORE) return { kind: 'reclaim_more', sku: String(a), available: Number(b) };
   if (code === Code.BACKLOG) return { kind: 'backlog', entries: Number(a) };
+  if (code === Code.FENCED) return fencedOf(r)!;
   return rejectionOf(Number(code), a, b) ?? unknownReply('reserveHolds', whole);
 }
 
@@ -68,7 +71,10 @@ export async function reserveHolds(ctx: EngineContext, partition: number, reqs: 
     args.push(r.id, r.userId, r.ttlMs, r.mode + (r.keep ? '1' : '0'), r.parts, r.items.length);
     for (const item of r.items) args.push(item.sku, item.qty);
   }
-  const replies = reserveHoldsSpec.decode(await ctx.scripts.reserveHolds(...args));
+  const replies = await ctx.fencing.guard(partition, async () => {
+    const decoded = reserveHoldsSpec.decode(await ctx.scripts.reserveHolds(...args));
+    return decoded[0]?.kind === 'fenced' ? decoded[0] : decoded as HoldReply[];
+  });
   if (replies.length !== reqs.length) unknownReply('reserveHolds', replies);
   return replies;
 }

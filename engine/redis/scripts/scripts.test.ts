@@ -12,7 +12,7 @@ const luaDir = fileURLToPath(new URL('../../../lua/', import.meta.url));
 const statusPhrase = /status codes? of includes\/status\.lua/;
 const named: Record<string, number> = {
   NOT_FOUND: Code.NOT_FOUND, EXPIRED: Code.EXPIRED, RELEASED: Code.RELEASED, CONFIRMED: Code.CONFIRMED,
-  PENDING: Code.PENDING, PAYING: Code.PAYING, HELD: Code.HELD, OVERDUE: Code.OVERDUE,
+  PENDING: Code.PENDING, PAYING: Code.PAYING, HELD: Code.HELD, OVERDUE: Code.OVERDUE, FENCED: Code.FENCED,
 };
 
 const scripts = readdirSync(luaDir).filter((f) => /^[a-zA-Z]+-\d+\.lua$/.test(f)).map((file) => {

@@ -1,0 +1,198 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fulfilsWithin, partitionOf } from '../engine/index.ts';
+import { freePort } from '../services/process.ts';
+import { startRedis, stopRedis, type LocalRedis } from '../services/redis.ts';
+import { rebuildFromRecord } from '../cli/rebuild.ts';
+import { call, freshDatabase, testApi, waitFor, type TestApi } from './support/api.ts';
+
+// Fencing (DESIGN.md §3) against real processes: a redis-server of this file's
+// own (it is wiped, killed and rolled back), the suite's PostgreSQL, BullMQ
+// write-through. A Redis behind PostgreSQL grants nothing until the stores agree.
+const redisDir = mkdtempSync(join(tmpdir(), 'stockade-fence-redis-'));
+let server: LocalRedis;
+let api: TestApi;
+let n = 0;
+
+beforeAll(async () => {
+  // appendfsync always: a copy of the AOF dir holds every write acknowledged before it.
+  server = await startRedis({ dir: redisDir, port: await freePort(), appendfsync: 'always' });
+  api = await testApi({ redisUrl: server.url, databaseUrl: await freshDatabase(), workers: { pollMs: 20 } });
+}, 120_000);
+afterAll(async () => {
+  await fulfilsWithin(api?.close() ?? Promise.resolve(), 30_000);
+  await stopRedis(redisDir);
+}, 60_000);
+
+/** count SKUs, each in a partition no other test here used (a fence of one test must not reach another's). */
+const usedPartitions = new Set<number>();
+function skusInDistinctPartitions(_engine: unknown, prefix: string, count: number): string[] {
+  const skus: string[] = [];
+  for (let i = 0; skus.length < count; i++) {
+    const p = partitionOf(`${prefix}${i}`, api.runtime.engine.settings.partitions);
+    if (usedPartitions.has(p)) continue;
+    usedPartitions.add(p);
+    skus.push(`${prefix}${i}`);
+  }
+  return skus;
+}
+
+const req = (method: string, path: string, o: Parameters<typeof call>[3] = {}) => call(api.url, method, path, o);
+const drained = () => waitFor(async () => (await api.writeThrough!.backlog()) === 0, 30_000, 'outbox drained');
+
+async function product(sku: string, stock: number, perUserLimit = 0): Promise<void> {
+  const r = await req('POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 100, stock, per_user_limit: perUserLimit } });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+}
+
+async function hold(sku: string, qty: number, user = `u${++n}`) {
+  return req('POST', '/v1/reservations', { body: { user_id: user, items: [{ sku, qty }] }, headers: { 'idempotency-key': `f-${++n}` } });
+}
+
+/** A confirmed order: its id. */
+async function buy(sku: string, qty: number, user?: string): Promise<string> {
+  const held = await hold(sku, qty, user);
+  expect(held.status, JSON.stringify(held.body)).toBe(201);
+  const confirmed = await req('POST', `/v1/reservations/${held.body.id}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+  expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
+  return confirmed.body.order_id;
+}
+
+async function soldInPostgres(sku: string): Promise<number> {
+  const [row] = await api.runtime.sql`select coalesce(sum(qty), 0)::int as sold from order_items where sku = ${sku}`;
+  return row!.sold as number;
+}
+
+async function admin<T>(work: (r: Redis) => Promise<T>): Promise<T> {
+  const r = new Redis(server.adminUrl, { maxRetriesPerRequest: 2 });
+  try {
+    return await work(r);
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** cp -a: owners and modes kept (as root, redis-server runs as its own user and must read its files). */
+const copyDir = (from: string, to: string) => execFileSync('cp', ['-a', from, to]);
+
+const isFenced = (a: { status: number; body: any; headers: Headers }) =>
+  a.status === 503 && a.body?.type === '/problems/fenced' && Number(a.headers.get('retry-after')) >= 1;
+
+describe('FLUSHALL after confirmed orders were written through', () => {
+  it('refuses holds and reads (503 fenced, no unit sold twice); rebuild restores the stock; selling resumes; every order is readable', async () => {
+    const [a, b] = skusInDistinctPartitions(api.runtime.engine, 'FL', 2);
+    await product(a!, 5, 2);
+    await product(b!, 3);
+    const orders = [await buy(a!, 2, 'alice'), await buy(a!, 1), await buy(b!, 3)];
+    await drained();
+
+    await admin((r) => r.flushall());
+    const refused = await hold(a!, 1);
+    expect(isFenced(refused), JSON.stringify(refused.body)).toBe(true);
+    expect(isFenced(await hold(b!, 1))).toBe(true);
+    expect(isFenced(await req('GET', `/v1/products/${a}`))).toBe(true);
+    expect(isFenced(await req('POST', `/v1/products/${a}/stock`, { token: 'admin', body: { delta: 5 } }))).toBe(true);
+    await waitFor(async () => (await req('GET', '/readyz', { token: 'admin' })).body.reasons?.includes('fenced'), 20_000, '/readyz fenced');
+
+    const summary = await rebuildFromRecord(api.runtime.engine, api.runtime.sql, {});
+    expect(summary.products).toBe(2);
+    expect(summary.partitions.filter((p) => p.products > 0)).toHaveLength(2);
+    expect((await req('GET', `/v1/products/${a}`)).body.stock).toEqual({ total: 5, available: 2, reserved: 0, sold: 3 });
+    expect((await req('GET', `/v1/products/${b}`)).body.stock).toEqual({ total: 3, available: 0, reserved: 0, sold: 3 });
+    expect(await soldInPostgres(a!)).toBe(3);
+    // alice bought 2 of a's limit of 2: the per-user count came back too.
+    expect((await hold(a!, 1, 'alice')).body).toMatchObject({ type: '/problems/per-user-limit' });
+    expect((await hold(b!, 1)).body).toMatchObject({ type: '/problems/out-of-stock', available: 0 });
+    await buy(a!, 2);
+    expect((await req('GET', `/v1/products/${a}`)).body.stock).toEqual({ total: 5, available: 0, reserved: 0, sold: 5 });
+    for (const id of orders) expect((await req('GET', `/v1/orders/${id}`)).status).toBe(200);
+    await drained();
+    expect(await soldInPostgres(a!)).toBe(5);
+    await waitFor(async () => (await req('GET', '/readyz', { token: 'admin' })).body.status === 'ready', 20_000, '/readyz ready');
+
+    // Twice is safe; over a Redis with state (hold records) it refuses unless forced.
+    await expect(rebuildFromRecord(api.runtime.engine, api.runtime.sql, {})).rejects.toThrow(/--force/);
+    const again = await rebuildFromRecord(api.runtime.engine, api.runtime.sql, { force: true });
+    expect(again.products).toBe(2);
+    expect((await req('GET', `/v1/products/${a}`)).body.stock).toEqual({ total: 5, available: 0, reserved: 0, sold: 5 });
+  });
+});
+
+describe('write-through\'s backstop', () => {
+  it('an event numbered at or below PostgreSQL\'s marker but not the one it names is not written; the partition is fenced', async () => {
+    const [sku] = skusInDistinctPartitions(api.runtime.engine, 'BS', 1);
+    await product(sku!, 10);
+    await buy(sku!, 1);
+    await drained();
+    const p = partitionOf(sku!, api.runtime.engine.settings.partitions);
+    const [mark] = await api.runtime.sql`select seq, event_id from partition_marks where partition = ${p}`;
+    expect(Number(mark!.seq)).toBe(2);
+    // Redis goes back one event (as an older AOF would) and numbers a new one again.
+    const meta = `${api.runtime.engine.settings.keyPrefix}{p:${p}}:meta`;
+    await admin((r) => r.hset(meta, 'seq', 1));
+    expect((await req('POST', `/v1/products/${sku}/stock`, { token: 'admin', body: { delta: 4 } })).status).toBe(200);
+    await waitFor(async () => (await api.runtime.engine.fences())[p]!.fenced?.startsWith('rolled back'), 20_000, 'fenced by write-through');
+    const [ledger] = await api.runtime.sql`select count(*)::int as n, sum(delta)::int as total from stock_ledger where sku = ${sku!}`;
+    expect(ledger).toEqual({ n: 1, total: 10 });
+    const [after] = await api.runtime.sql`select seq, event_id from partition_marks where partition = ${p}`;
+    expect(after).toEqual(mark);
+    expect(isFenced(await hold(sku!, 1))).toBe(true);
+  });
+});
+
+describe('Redis rolled back (an older AOF), restarted under the running process', () => {
+  it('the partitions behind PostgreSQL are fenced before any hold is granted; PostgreSQL\'s sold never exceeds the stock', async () => {
+    const engine = api.runtime.engine;
+    const [hot, calm] = skusInDistinctPartitions(engine, 'RB', 2);
+    await product(hot!, 6);
+    await product(calm!, 6);
+    await buy(hot!, 2);
+    await drained();
+    const copy = mkdtempSync(join(tmpdir(), 'stockade-fence-aof-'));
+    try {
+      copyDir(join(redisDir, 'appendonlydir'), join(copy, 'appendonlydir'));
+      // Sold after the copy, written through: PostgreSQL's marker is past the copy's.
+      await buy(hot!, 4);
+      await drained();
+      expect(await soldInPostgres(hot!)).toBe(6);
+
+      process.kill(server.pid, 'SIGKILL');
+      await waitFor(async () => {
+        try { process.kill(server.pid, 0); return false; } catch { return true; }
+      }, 10_000, 'redis-server gone');
+      rmSync(join(redisDir, 'appendonlydir'), { recursive: true, force: true });
+      copyDir(join(copy, 'appendonlydir'), join(redisDir, 'appendonlydir'));
+
+      // A burst of holds races the restart and the reconnect: none may be granted by the rolled-back Redis.
+      let racing = true;
+      const answers: number[] = [];
+      const burst = (async () => {
+        while (racing) {
+          const r = await hold(hot!, 1);
+          answers.push(r.status);
+          if (r.status === 201) break;
+        }
+      })();
+      server = await startRedis({ dir: redisDir, port: server.port, appendfsync: 'always' });
+      try {
+        await waitFor(async () => (await engine.fences().catch(() => null))?.[partitionOf(hot!, engine.settings.partitions)]?.fenced === 'behind',
+          30_000, 'the hot partition fenced');
+      } finally {
+        racing = false;
+        await burst;
+      }
+      const fencedAnswer = await hold(hot!, 1);
+      expect(answers.filter((s) => s === 201)).toEqual([]);
+      expect(isFenced(fencedAnswer), JSON.stringify(fencedAnswer.body)).toBe(true);
+      // The calm partition was not behind: it sells on.
+      expect((await hold(calm!, 1)).status).toBe(201);
+      expect(await soldInPostgres(hot!)).toBeLessThanOrEqual(6);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
