@@ -14,7 +14,7 @@ import { readHoldCounts, type HoldCounts } from './redis/hold-counts.ts';
 import { Sweeper, type SweepReport } from './reconciler/sweeper.ts';
 import { readSweepReport, readSweepStats, recordSweepReport, recordSweepRun, type SweepCounts, type SweepStats } from './reconciler/sweep-stats.ts';
 import { Audit, type OverdueHold, type PartitionSnapshot, type RestoreOutcome } from './reconciler/audit.ts';
-import type { ResetCountsReply } from './redis/scripts/resetCounts.ts';
+import type { NextCounts, ResetCountsReply } from './redis/scripts/resetCounts.ts';
 import type { LostOrder } from './redis/scripts/restoreOrder.ts';
 import { recordRetentionMs, type EngineContext } from './redis/context.ts';
 import { KeySpace } from './redis/keys.ts';
@@ -262,8 +262,8 @@ export class Engine {
     return this.#audit.restoreOrder(order);
   }
 
-  /** Sets a SKU's available and reserved counts, unless its counts moved since they were read as `read`. */
-  resetCounts(sku: string, read: Stock, next: { available: number; reserved: number }): Promise<ResetCountsReply> {
+  /** Sets a SKU's counts (total and sold only where given), unless its counts moved since they were read as `read`. */
+  resetCounts(sku: string, read: Stock, next: NextCounts): Promise<ResetCountsReply> {
     return this.#audit.resetCounts(sku, read, next);
   }
 

@@ -13,7 +13,7 @@ export type { SweepReport } from './reconciler/sweeper.ts';
 export type { SweepCounts, SweepStats } from './reconciler/sweep-stats.ts';
 export { snapshotEntriesMax, type OverdueHold, type PartitionSnapshot, type RestoreOutcome } from './reconciler/audit.ts';
 export type { LostOrder } from './redis/scripts/restoreOrder.ts';
-export type { ResetCountsReply } from './redis/scripts/resetCounts.ts';
+export type { NextCounts, ResetCountsReply } from './redis/scripts/resetCounts.ts';
 export { engineSettings, engineSettingRows, type EngineSettings } from '../settings/views.ts';
 export { StockadeError, type ErrorCode } from '../common/errors.ts';
 export { lostReply, type FaultHooks } from './faults.ts';

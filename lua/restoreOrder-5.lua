@@ -58,5 +58,5 @@ local now = nowMs(metaKey)
 rec = { status = 'confirmed', created = now, expires = now, home = '', parts = '', ended = now, order = orderId,
   note = '', lines = lines, user = userId }
 endRecord(holdsKey, gcKey, id, rec, 'confirmed', now, retentionMs)
-appendOrder(outboxKey, id, rec, amountCents, paymentRef, now)
+appendOrder(outboxKey, metaKey, id, rec, amountCents, paymentRef, now)
 return { 1, orderId }

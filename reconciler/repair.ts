@@ -10,6 +10,8 @@ export interface RepairDeps extends VerifyDeps {
 
 export type RepairActionKind =
   | 'redrive_parked' | 'finish_payments' | 'restore_order' | 'commit_capture' | 'refund_capture' | 'reset_counts'
+  /** A fenced partition's counts set to PostgreSQL's (its Redis went back in time), and its fence lifted once the stores agree. */
+  | 'align_counts' | 'lift_fence'
   /** A violation repair does not fix (it says why, and what would). */
   | 'left';
 
@@ -34,6 +36,9 @@ const parkedPageMax = 1_000;
 const parkedPagesMax = 100;
 
 const refundReason = 'captured, but no hold can honour it (its units are gone)';
+/** How long repair waits for write-through to drain a fenced partition's outbox before it lifts the fence (a bound on one run, not a setting). */
+const drainWaitMs = 30_000;
+const drainPollMs = 100;
 
 /**
  * `reconcile repair`: fixes what can be fixed without guessing, and reports
@@ -45,19 +50,27 @@ const refundReason = 'captured, but no hold can honour it (its units are gone)';
  * (Redis and PostgreSQL lost it: units available -> sold with its order event,
  * in one script; refunded instead when its units are no longer available);
  * then counters that break conservation are set again from what the other
- * figures prove. Every step is idempotent: running repair twice does nothing
- * the second time.
+ * figures prove. A partition fenced because its Redis went back in time (an
+ * older AOF, a lagging replica) first has its counts set to PostgreSQL's (plus
+ * the undrained events; reserved from its live holds), before any lost order
+ * is recreated there, and last its fence is lifted once write-through has
+ * drained it and the stores agree (engine.liftFence checks); payments that
+ * waited for the fence are settled then. An empty partition is rebuild's.
+ * Every step is idempotent: running repair twice does nothing the second time.
  */
 export async function repair(deps: RepairDeps): Promise<RepairReport> {
   const actions: RepairAction[] = [];
+  const behind = new Set((await deps.engine.fences()).filter((f) => f.fenced !== null && f.fenced !== 'empty').map((f) => f.partition));
   await redriveParked(deps, actions);
   await finishPayments(deps, actions);
+  await alignFenced(deps, actions, behind);
   const before = await audit(deps);
   for (const v of before.report.violations) {
     if (v.kind === 'charge_without_order') actions.push(await settleCapture(deps, v.reservation!));
   }
   const counters = await audit(deps);
   actions.push(...await resetCounters(deps, counters.report.violations, counters.skus));
+  if (await liftFences(deps, actions, behind)) await finishPayments(deps, actions);
   const after = await audit(deps);
   const saidLeft = new Set(actions.filter((a) => a.kind === 'left').map((a) => a.reservation ?? a.sku));
   for (const v of after.report.violations) if (!saidLeft.has(v.reservation ?? v.sku)) actions.push(leftFor(v));
@@ -167,6 +180,55 @@ async function resetCounters(deps: RepairDeps, violations: Violation[], skus: Ma
   return actions;
 }
 
+/**
+ * A partition whose Redis went back in time: each SKU's total and sold set to
+ * PostgreSQL's plus the undrained events (the system of record), reserved to
+ * what its live holds reserve, available to the rest. Nothing is granted in a
+ * fenced partition meanwhile, and the script sets nothing if the counts moved.
+ */
+async function alignFenced(deps: RepairDeps, actions: RepairAction[], behind: Set<number>): Promise<void> {
+  if (behind.size === 0) return;
+  const { skus } = await audit(deps);
+  const reservedOf = new Map<number, Map<string, number>>();
+  for (const f of skus.values()) {
+    if (!behind.has(f.partition) || f.expectedTotal === null || f.expectedSold === null) continue;
+    const s = f.redis;
+    if (f.expectedTotal === s.total && f.expectedSold === s.sold) continue;
+    if (!reservedOf.has(f.partition)) reservedOf.set(f.partition, await deps.engine.reservedByHolds(f.partition));
+    const reserved = reservedOf.get(f.partition)!.get(f.sku) ?? 0;
+    const available = f.expectedTotal - reserved - f.expectedSold;
+    if (available < 0) {
+      actions.push({ kind: 'left', sku: f.sku, detail: `fenced partition ${f.partition}: live holds reserve ${reserved} of the ${f.expectedTotal - f.expectedSold} `
+        + 'units PostgreSQL has not sold: release some holds (or let them expire), then repair again' });
+      continue;
+    }
+    const out = await deps.engine.resetCounts(f.sku, s, { available, reserved, total: f.expectedTotal, sold: f.expectedSold });
+    actions.push(out.kind === 'set'
+      ? { kind: 'align_counts', sku: f.sku, partition: f.partition, detail: `to PostgreSQL's: total ${s.total} -> ${f.expectedTotal}, `
+        + `sold ${s.sold} -> ${f.expectedSold}, reserved ${s.reserved} -> ${reserved} (live holds), available ${s.available} -> ${available}` }
+      : { kind: 'left', sku: f.sku, detail: `its counts ${out.kind === 'changed' ? 'moved meanwhile: run repair again' : 'are gone'}` });
+  }
+}
+
+/** Lifts the fence of each partition once write-through has drained it and the stores agree; true when one was lifted. */
+async function liftFences(deps: RepairDeps, actions: RepairAction[], behind: Set<number>): Promise<boolean> {
+  let lifted = false;
+  for (const partition of behind) {
+    const deadline = Date.now() + drainWaitMs;
+    for (;;) {
+      const snap = await deps.engine.partitionSnapshot(partition);
+      if ((snap.outboxLength === 0 && snap.parkedLength === 0) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, drainPollMs));
+    }
+    const out = await deps.engine.liftFence(partition);
+    if (out.kind === 'lifted') lifted = true;
+    actions.push(out.kind === 'lifted'
+      ? { kind: 'lift_fence', partition, detail: 'Redis and PostgreSQL agree: the fence is lifted, the partition grants again' }
+      : { kind: 'left', partition, detail: `still fenced: ${out.differences.join('; ')}` });
+  }
+  return lifted;
+}
+
 /** What repair does not fix, and what would. */
 function leftFor(v: Violation): RepairAction {
   const what: Partial<Record<Violation['kind'], string>> = {
@@ -178,6 +240,7 @@ function leftFor(v: Violation): RepairAction {
     parked_entry: 'still fails to write: see the reason in the logs; repair writes it again once fixed',
     hold_overdue: 'the sweeps expire it (`reconcile expire` now)',
     payment_overdue: 'the overdue recovery failed on it: see the logs; the next repair tries again',
+    fenced: 'an empty partition: `reconcile rebuild`; behind PostgreSQL: see the actions above, then repair again',
   };
   return { kind: 'left', ...(v.sku ? { sku: v.sku } : {}), ...(v.reservation ? { reservation: v.reservation } : {}),
     ...(v.partition !== undefined ? { partition: v.partition } : {}),

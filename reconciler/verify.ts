@@ -1,3 +1,4 @@
+import { recordView } from '../store/marks.ts';
 import type { ChargeRecord, DecodedEntry, Engine, PartitionSnapshot, Stock } from '../engine/index.ts';
 import type { Sql } from '../store/db.ts';
 import { readStoreView, type StoreView } from '../store/reconcile.ts';
@@ -38,7 +39,9 @@ export type ViolationKind =
   /** A hold still paying more than one sweep interval past its payment deadline. */
   | 'payment_overdue'
   /** An outbox entry parked: it failed to write for a reason no retry fixed. */
-  | 'parked_entry';
+  | 'parked_entry'
+  /** A partition fenced (Redis behind PostgreSQL, empty, or renumbered events): it grants nothing until repair or rebuild. */
+  | 'fenced';
 
 export interface Violation {
   kind: ViolationKind;
@@ -108,6 +111,14 @@ export interface Audit {
   skus: Map<string, SkuFacts>;
 }
 
+/** The later of two stream ids ('<ms>-<seq>'); the first when the second is absent. */
+function laterStreamId(a: string, b: string | undefined): string {
+  if (!b) return a;
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return bm > am || (bm === am && (bs ?? 0) > (as ?? 0)) ? b : a;
+}
+
 /** Snapshots read at once: partitions are read this many at a time. */
 const snapshotsInFlight = 8;
 
@@ -132,7 +143,11 @@ export async function audit(deps: VerifyDeps): Promise<Audit> {
   const snapshots = await readSnapshots(engine);
   const entries = snapshots.flatMap((s) => [...s.outbox, ...s.parked]);
   const skuParts = snapshots.flatMap((s) => [...s.stock.keys()].map((sku) => ({ sku, partition: s.partition })));
-  const store = await readStoreView(deps.sql, snapshots.map((s) => ({ partition: s.partition, lastEventId: s.lastEventId })), skuParts,
+  // A partition's cut is the last id its Redis gave, or PostgreSQL's marker when that is later: a Redis that went back
+  // in time (an older AOF) lost those events, so PostgreSQL's whole written history is what its counts must match.
+  const marks = await recordView(deps.sql).marks();
+  const cutOf = (s: PartitionSnapshot) => laterStreamId(s.lastEventId, marks.get(s.partition)?.eventId.split(':')[1]);
+  const store = await readStoreView(deps.sql, snapshots.map((s) => ({ partition: s.partition, lastEventId: cutOf(s) })), skuParts,
     entries.map((e) => e.eventId));
   const undrained = undrainedEffects(entries.filter((e) => !store.written.has(e.eventId)));
   const violations: Violation[] = [];
@@ -140,6 +155,10 @@ export async function audit(deps: VerifyDeps): Promise<Audit> {
   await checkMoney(deps, charges, store, undrained.orders, violations);
   for (let p = 0; p < engine.settings.partitions; p++) violations.push(...overdueViolations(await engine.overdueHolds(p, engine.settings.sweepIntervalMs)));
   for (const s of snapshots) violations.push(...s.parked.map((e) => parkedViolation(s.partition, e)));
+  for (const f of await engine.fences()) {
+    if (f.fenced !== null) violations.push({ kind: 'fenced', partition: f.partition, expected: 'not fenced', found: f.fenced,
+      detail: `partition ${f.partition} refuses holds, stock changes and payments: \`reconcile repair\` (Redis behind) or \`reconcile rebuild\` (empty)` });
+  }
   const report: VerifyReport = {
     ok: violations.length === 0,
     violations,

@@ -5,7 +5,7 @@ import { decodeEntries, type DecodedEntry, type RawEntry } from '../redis/outbox
 import type { OutboxStreams } from '../redis/outbox-streams.ts';
 import { partitionOf } from '../redis/partition.ts';
 import { decodeRecord } from '../redis/records.ts';
-import { resetCounts, type ResetCountsReply } from '../redis/scripts/resetCounts.ts';
+import { resetCounts, type NextCounts, type ResetCountsReply } from '../redis/scripts/resetCounts.ts';
 import { restoreOrder, type LostOrder, type RestoreOrderReply } from '../redis/scripts/restoreOrder.ts';
 import type { Line, Stock } from '../types.ts';
 
@@ -142,7 +142,7 @@ export class Audit {
   }
 
   /** Sets available and reserved of a SKU, unless its counts moved since `read`. */
-  resetCounts(sku: string, read: Stock, next: { available: number; reserved: number }): Promise<ResetCountsReply> {
+  resetCounts(sku: string, read: Stock, next: NextCounts): Promise<ResetCountsReply> {
     return resetCounts(this.ctx, partitionOf(sku, this.ctx.settings.partitions), sku, read, next);
   }
 }

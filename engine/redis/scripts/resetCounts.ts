@@ -17,10 +17,17 @@ export const resetCountsSpec = {
   },
 } satisfies ScriptSpec;
 
-/** Sets available and reserved of a SKU whose counts are still `read`. */
-export async function resetCounts(ctx: EngineContext, partition: number, sku: string, read: Stock,
-  next: { available: number; reserved: number }): Promise<ResetCountsReply> {
+/** New counts of a SKU: available and reserved, and total and sold only where given. */
+export interface NextCounts {
+  available: number;
+  reserved: number;
+  total?: number;
+  sold?: number;
+}
+
+/** Sets the counts of a SKU whose counts are still `read`. */
+export async function resetCounts(ctx: EngineContext, partition: number, sku: string, read: Stock, next: NextCounts): Promise<ResetCountsReply> {
   const k = ctx.keys.partition(partition);
   return resetCountsSpec.decode(await ctx.scripts.resetCounts(k.skus,
-    sku, read.total, read.available, read.reserved, read.sold, next.available, next.reserved));
+    sku, read.total, read.available, read.reserved, read.sold, next.available, next.reserved, next.total ?? '', next.sold ?? ''));
 }
