@@ -80,6 +80,8 @@ export interface VerifySummary {
   byKind: Partial<Record<ViolationKind, number>>;
   /** found - expected, for violations of a SKU's counts: the largest (by size) first. */
   drift: { sku: string; kind: ViolationKind; units: number }[];
+  /** Fenced partitions (the first summaryDriftMax) and why. */
+  fenced: { partition: number; reason: string }[];
 }
 
 /** SKUs a summary names at most (the rest are counted in byKind): a bound on /metrics' series. */
@@ -93,7 +95,9 @@ export function verifySummary(report: VerifyReport, at = Date.now()): VerifySumm
     .map((v) => ({ sku: v.sku!, kind: v.kind, units: (v.found as number) - (v.expected as number) }))
     .sort((a, b) => Math.abs(b.units) - Math.abs(a.units))
     .slice(0, summaryDriftMax);
-  return { ok: report.ok, at, durationMs: report.durationMs, byKind, drift };
+  const fenced = report.violations.filter((v) => v.kind === 'fenced').slice(0, summaryDriftMax)
+    .map((v) => ({ partition: v.partition!, reason: String(v.found) }));
+  return { ok: report.ok, at, durationMs: report.durationMs, byKind, drift, fenced };
 }
 
 /** What verify learned of one SKU: repair decides from it. */

@@ -260,4 +260,10 @@ it('the periodic verify (a sweep) puts what it found in /metrics: ok, violations
   expect(text).toMatch(/^stockade_verify_violations\{kind="conservation"\} 1$/m);
   expect(text).toMatch(new RegExp(`^stockade_verify_drift_units\\{sku="${sku}",kind="conservation"\\} 4$`, 'm'));
   expect(text).toMatch(/^stockade_verify_last_run_timestamp_seconds \d/m);
+
+  const partition = partitionOf(sku, api.runtime.engine.settings.partitions);
+  await api.runtime.engine.fence(partition, 'a test');
+  await verifySweep.run(parts);
+  const fencedScrape = await call(api.url, 'GET', '/metrics', { token: 'admin' });
+  expect(fencedScrape.body).toMatch(new RegExp(`^stockade_partition_fenced\\{partition="${partition}",reason="a test"\\} 1$`, 'm'));
 });
