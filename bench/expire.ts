@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Engine, partitionKeys, shardKeys } from '../engine/index.ts';
+import { emptyRecord, Engine, partitionKeys, shardKeys } from '../engine/index.ts';
 import { cpuDelta, redisCpu } from './redis-stats.ts';
 
 /**
@@ -50,6 +50,7 @@ export async function benchExpire(o: { redisUrl: string; holds: number; skus: nu
   const report = o.report ?? (() => {});
   try {
     const engine = Engine.create(redis, { keyPrefix: `exp${randomBytes(3).toString('hex')}:`, inflightMax: 1_000_000 });
+    await engine.useRecord(emptyRecord); // no PostgreSQL: a fresh install, every partition initialised
     const skus = Array.from({ length: o.skus }, (_, i) => `EXP-${i}`);
     const perSku = Math.ceil(o.holds / o.skus);
     for (const sku of skus) await engine.createProduct({ sku, name: sku, priceCents: 100, stock: perSku });

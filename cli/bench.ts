@@ -1,5 +1,6 @@
 import { benchEngine, type EngineBenchOptions, type EngineBenchResult } from '../bench/engine-reserve.ts';
 import { benchExpire, type ExpireBenchResult } from '../bench/expire.ts';
+import { benchRebuild, type RebuildBenchResult } from '../bench/rebuild.ts';
 import { benchHttp, type HttpBenchResult } from '../bench/http-flash-sale.ts';
 import { benchMemory, type MemoryBenchResult } from '../bench/memory.ts';
 import { withScratch } from '../bench/scratch.ts';
@@ -85,6 +86,36 @@ export async function benchExpireCommand(opts: Output & { holds: number; skus: n
   ], [`${r.holds.toLocaleString('en-US')} due holds, ${r.skus} SKUs, ${r.partitions} partitions`, '']));
 }
 
+/** Steps on REDIS_URL and DATABASE_URL when both are set, else on a private redis-server and PostgreSQL started (and stopped) for the run. */
+async function onServices(opts: Output, steps: (urls: () => { redisUrl: string; databaseUrl: string }) => Step[]): Promise<void> {
+  const { redisUrl, databaseUrl } = serviceSettings();
+  if (redisUrl && databaseUrl) return runSteps(steps(() => ({ redisUrl, databaseUrl })), opts);
+  await withScratch('stockade-bench-', async (scratch) => {
+    const urls = { redisUrl: '', databaseUrl: '' };
+    const start = async () => {
+      const ports = { redisPort: await freePort(), postgresPort: await freePort() };
+      Object.assign(urls, await scratch.started(startLocalServices({ dataDir: scratch.dir, ports }), () => stopLocalServices(scratch.dir)));
+    };
+    await runSteps([{ title: 'start a private redis-server and PostgreSQL', run: start }, ...steps(() => urls)], opts);
+  });
+}
+
+/** `stockade bench rebuild`: `reconcile rebuild` of an empty Redis from a PostgreSQL of many SKUs and orders (private services unless both URLs are set). */
+export async function benchRebuildCommand(opts: Output & { skus: number; orders: number }): Promise<void> {
+  const out: { result?: RebuildBenchResult } = {};
+  await onServices(opts, (urls) => [{
+    title: `${opts.skus.toLocaleString('en-US')} SKUs and ${opts.orders.toLocaleString('en-US')} orders in PostgreSQL, rebuilt into an empty Redis`,
+    run: async (report) => { out.result = await benchRebuild({ ...urls(), skus: opts.skus, orders: opts.orders, report }); },
+  }]);
+  const r = out.result!;
+  console.log(opts.json ? JSON.stringify(r) : pairs([
+    ['time to rebuild', `${r.seconds} s`],
+    ['SKUs rebuilt per second', r.skusPerSec.toLocaleString('en-US')],
+    ['sampled SKUs not equal to PostgreSQL', r.wrong],
+  ], [`${r.skus.toLocaleString('en-US')} SKUs, ${r.orders.toLocaleString('en-US')} orders, ${r.partitions} partitions`, '']));
+  if (r.wrong > 0) process.exitCode = 1;
+}
+
 /** `stockade bench writethrough`: on the given URLs, or on private (fsynced) services started and stopped for the run. */
 export async function benchWriteThroughCommand(opts: Output & { orders: number; rate: number; seconds: number }): Promise<void> {
   const out: { result?: WriteThroughBenchResult } = {};
@@ -92,19 +123,7 @@ export async function benchWriteThroughCommand(opts: Output & { orders: number; 
     title: `drain ${opts.orders} orders twice, then ${opts.seconds} s at ${opts.rate} orders/s`,
     run: async (report) => { out.result = await benchWriteThrough({ ...urls(), orders: opts.orders, ratePerSec: opts.rate, seconds: opts.seconds, report }); },
   }];
-  const { redisUrl, databaseUrl } = serviceSettings();
-  if (redisUrl && databaseUrl) {
-    await runSteps(steps(() => ({ redisUrl, databaseUrl })), opts);
-  } else {
-    await withScratch('stockade-bench-', async (scratch) => {
-      const urls = { redisUrl: '', databaseUrl: '' };
-      const start = async () => {
-        const ports = { redisPort: await freePort(), postgresPort: await freePort() };
-        Object.assign(urls, await scratch.started(startLocalServices({ dataDir: scratch.dir, ports }), () => stopLocalServices(scratch.dir)));
-      };
-      await runSteps([{ title: 'start a private redis-server and PostgreSQL', run: start }, ...steps(() => urls)], opts);
-    });
-  }
+  await onServices(opts, steps);
   const r = out.result!;
   if (opts.json) return console.log(JSON.stringify(r));
   const drains = [['one hot SKU', r.drain_one_hot_sku], ['16 SKUs', r.drain_16_skus]] as const;

@@ -74,6 +74,11 @@ bench.command('expire').description('time for the expire sweep to expire many du
   .option('--skus <n>', 'SKUs they are spread over (every partition)', positive, 256)
   .option('--json', 'print one JSON object')
   .action(lazy(() => import('./bench.ts'), 'benchExpireCommand'));
+bench.command('rebuild').description('time for `reconcile rebuild` to restore an empty Redis from a PostgreSQL of many SKUs and orders')
+  .option('--skus <n>', 'products in PostgreSQL', positive, 10_000)
+  .option('--orders <n>', 'orders (one unit each, every one its own user)', positive, 100_000)
+  .option('--json', 'print one JSON object')
+  .action(lazy(() => import('./bench.ts'), 'benchRebuildCommand'));
 bench.command('writethrough').description('write-through rate (orders/s into PostgreSQL) and lag (commit to row visible)')
   .option('--orders <n>', 'orders waiting in the outbox for the drain runs', positive, 20_000)
   .option('--rate <n>', 'orders confirmed per second for the lag run', positive, 1_000)

@@ -123,6 +123,15 @@ it('bench expire on a private redis-server: every due hold expired by the sweep,
   expect(leftIn(tmp)).toEqual([]);
 }, 90_000);
 
+it('bench rebuild on a private redis-server and PostgreSQL: the sampled SKUs equal PostgreSQL\'s, the figures in one JSON object', () => {
+  const tmp = ownTmpdir();
+  const run = spawnSync(process.execPath, [bin, 'bench', 'rebuild', '--skus', '300', '--orders', '2000', '--json'],
+    { env: { PATH: process.env.PATH ?? '', TMPDIR: tmp }, encoding: 'utf8', timeout: 120_000 });
+  expect(run.status, run.stderr).toBe(0);
+  expect(JSON.parse(run.stdout)).toMatchObject({ skus: 300, orders: 2000, wrong: 0 });
+  expect(leftIn(tmp)).toEqual([]);
+}, 150_000);
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   it(`bench engine interrupted with ${signal}: its redis-server is stopped and its scratch dir removed`, async () => {
     const tmp = ownTmpdir();

@@ -99,8 +99,15 @@ describe('FLUSHALL after confirmed orders were written through', () => {
     expect(isFenced(await req('GET', `/v1/products/${a}`))).toBe(true);
     expect(isFenced(await req('POST', `/v1/products/${a}/stock`, { token: 'admin', body: { delta: 5 } }))).toBe(true);
     await waitFor(async () => (await req('GET', '/readyz', { token: 'admin' })).body.reasons?.includes('fenced'), 20_000, '/readyz fenced');
+    // verify names it: a's partition is fenced (empty), and PostgreSQL's products are missing in Redis.
+    const broken = await verify(api.runtime);
+    expect(broken.ok).toBe(false);
+    expect(broken.violations).toContainEqual(expect.objectContaining({ kind: 'fenced', partition: partitionOf(a!, api.runtime.engine.settings.partitions), found: 'empty' }));
+    expect(broken.violations).toContainEqual(expect.objectContaining({ kind: 'missing_in_redis', sku: a }));
 
     const summary = await rebuildFromRecord(api.runtime.engine, api.runtime.sql, {});
+    const healed = await verify(api.runtime);
+    expect(healed.violations.filter((v) => v.kind === 'fenced' || v.sku === a || v.sku === b)).toEqual([]);
     expect(summary.products).toBe(2);
     expect(summary.partitions.filter((p) => p.products > 0)).toHaveLength(2);
     expect((await req('GET', `/v1/products/${a}`)).body.stock).toEqual({ total: 5, available: 2, reserved: 0, sold: 3 });

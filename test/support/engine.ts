@@ -7,8 +7,10 @@ import { emptyRecord, Engine, type EngineSettings, type FaultHooks, partitionKey
 export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: FaultHooks): { engine: Engine; redis: Redis; close: () => Promise<void> } {
   const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
   const engine = Engine.create(redis, { keyPrefix: `t${randomBytes(4).toString('hex')}:`, ...overrides }, process.env, faults);
-  void engine.useRecord(emptyRecord).catch(() => {}); // no PostgreSQL: every partition starts fresh
-  return { engine, redis, close: async () => void (await redis.quit()) };
+  // No PostgreSQL: every partition starts fresh. The check is not awaited here (callers start at once; granting calls wait for
+  // it), but close waits for it: a check cut by quit() fails its commands with "Connection is closed".
+  const checked = engine.useRecord(emptyRecord).catch(() => {});
+  return { engine, redis, close: async () => { await checked; await redis.quit(); } };
 }
 
 /**
