@@ -215,9 +215,10 @@ async function liftFences(deps: RepairDeps, actions: RepairAction[], behind: Set
   let lifted = false;
   for (const partition of behind) {
     const deadline = Date.now() + drainWaitMs;
+    // Stream lengths alone (XLEN), not a snapshot that reads the entries: this polls.
     for (;;) {
-      const snap = await deps.engine.partitionSnapshot(partition);
-      if ((snap.outboxLength === 0 && snap.parkedLength === 0) || Date.now() > deadline) break;
+      const [outbox, parked] = await Promise.all([deps.engine.outbox.outboxLengths(), deps.engine.outbox.parkedLengths()]);
+      if ((outbox[partition] === 0 && parked[partition] === 0) || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, drainPollMs));
     }
     const out = await deps.engine.liftFence(partition);
