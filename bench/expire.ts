@@ -32,12 +32,12 @@ export interface ExpireBenchResult {
 /** Requests in flight while making holds. */
 const makeConcurrency = 1_000;
 
-async function usedMemory(redis: Redis): Promise<number> {
+export async function usedMemory(redis: Redis): Promise<number> {
   return Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))![1]);
 }
 
 /** Moves every partition's and key shard's script clock forward by ms (the meta hashes' clock_offset_ms). */
-async function advanceClock(redis: Redis, engine: Engine, ms: number): Promise<void> {
+export async function advanceClock(redis: Redis, engine: Engine, ms: number): Promise<void> {
   const { keyPrefix, partitions, keyShards } = engine.settings;
   const pipeline = redis.pipeline();
   for (let p = 0; p < partitions; p++) pipeline.hincrby(partitionKeys(keyPrefix, p).meta, 'clock_offset_ms', ms);

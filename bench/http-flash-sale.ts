@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort, waitForHttp } from '../services/process.ts';
 import { stopLocalServices } from '../services/local.ts';
 import { type Scratch, withScratch } from './scratch.ts';
+import { stopChild } from './suite/stack.ts';
 
 /**
  * An HTTP flash sale on 127.0.0.1: `stockade start` in its own process (with its
@@ -98,12 +99,4 @@ async function startServer(scratch: Scratch, o: HttpBenchOptions): Promise<strin
   await waitForHttp(`${base}/healthz`, 60_000);
   await new Promise((r) => setTimeout(r, 1_000));
   return base;
-}
-
-/** SIGTERM, and the exit awaited (it may have exited already: a Ctrl-C reaches it too). */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
 }

@@ -59,6 +59,15 @@ reconcile.command('rebuild').description('restore Redis from PostgreSQL (after F
   .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileRebuild'));
 
 const bench = program.command('bench').description('benchmarks (a table by default; --json for scripts)');
+bench.command('suite', { isDefault: true }).description('every flash-sale scenario over HTTP against one server of its own, invariants checked after each, a report under bench/results/ (npm run bench)')
+  .option('--quick', 'every scenario briefly (a smoke check, under two minutes)')
+  .option('--connections <n>', 'autocannon connections', positive)
+  .option('--seconds <n>', 'measured seconds of each steady run', positive)
+  .option('--processes <n>', 'STOCKADE_API_PROCESSES of the server', positive, 1)
+  .option('--only <names...>', 'run only these scenarios (ceiling, reserve-hot, sold-out-stampede, flash-sale, cart-mix, row-lock-baseline, scale)')
+  .option('--out <dir>', 'where the report goes (default: bench/results/ of this checkout)')
+  .option('--json', 'print the report as one JSON object')
+  .action(lazy(() => import('./bench-suite.ts'), 'benchSuiteCommand'));
 bench.command('engine').description('in-process reservations per second through the batching path, one hot SKU')
   .option('--seconds <n>', 'measured seconds per scenario', positive, 5)
   .option('--concurrency <n>', 'callers with a request outstanding', positive, 1_000)

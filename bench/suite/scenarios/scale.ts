@@ -1,0 +1,113 @@
+import { Redis } from 'ioredis';
+import { Engine } from '../../../engine/index.ts';
+import { recordView } from '../../../store/marks.ts';
+import { advanceClock, usedMemory } from '../../expire.ts';
+import { equal, onlyStatuses, verifyStores } from '../checks.ts';
+import { createProduct, eachLimited, oneLineBody, reserving, type Scenario, type SuiteContext } from '../context.ts';
+import { runLoad } from '../load.ts';
+import type { Check, LoadRun } from '../types.ts';
+import { stockUnitsMax } from '../../../engine/index.ts';
+
+/**
+ * How cost grows with the work. Holds are made in bulk through an engine in
+ * this process (the same scripts the server runs, ~40,000/s: over HTTP a
+ * million would take minutes), all on the measured SKU's partition, the worst
+ * case for its hold index. "Due" is made by moving the scripts' clock past the
+ * longest TTL (each partition's clock offset, as `stockade bench expire` does),
+ * then the expire sweep runs until none is held (the server's own sweeps run too).
+ */
+const levels = { quick: [0, 10_000, 100_000], full: [0, 100_000, 1_000_000] };
+const expiryHolds = 100_000;
+const hotSkuCounts = [1, 10, 1_000];
+/** Reservations in flight while holds are made in bulk. */
+const fillConcurrency = 1_000;
+/** Sweep passes at most while expiring (each pass is bounded by the sweep settings). */
+const sweepPassesMax = 10_000;
+
+export const scale: Scenario = {
+  name: 'scale',
+  description: 'reserve throughput and Redis CPU per hold with many active holds; Redis memory per active hold; time to expire 100,000 due holds; 1, 10 and 1,000 hot SKUs',
+  expectedSeconds: (o) => (o.seconds + o.warmupSeconds) * 6 + (o.quick ? 12 : 45),
+  run: async (ctx) => {
+    const redis = new Redis(ctx.stack.redisUrl);
+    try {
+      const engine = Engine.create(redis, { inflightMax: 1_000_000 }, ctx.stack.env);
+      await engine.useRecord(recordView(ctx.stack.sql));
+      return await measure(ctx, engine, redis);
+    } finally {
+      redis.disconnect();
+    }
+  },
+};
+
+async function measure(ctx: SuiteContext, engine: Engine, redis: Redis) {
+  const sku = `${ctx.prefix}SCALE`;
+  await createProduct(ctx, sku, stockUnitsMax);
+  const runs: LoadRun[] = [];
+  const checks: Check[] = [];
+  await expireAll(ctx, engine, redis);
+  const [zero, ...more] = ctx.quick ? levels.quick : levels.full;
+  runs.push(await reserveRun(ctx, `scale: ${zero} active holds`, [sku], checks));
+
+  await expireAll(ctx, engine, redis);
+  const memoryBefore = await usedMemory(redis);
+  await fill(ctx, engine, sku, expiryHolds);
+  const memoryBytesPerHold = Math.round((await usedMemory(redis) - memoryBefore) / expiryHolds);
+  const expiry = await expireAll(ctx, engine, redis);
+  checks.push(equal(`the sweep expired the ${expiryHolds.toLocaleString('en-US')} due holds`, expiryHolds, expiry.expired, 'holds expired'));
+
+  for (const level of more) {
+    await fill(ctx, engine, sku, level - (await engine.holdCounts()).live.held);
+    runs.push(await reserveRun(ctx, `scale: ${level.toLocaleString('en-US')} active holds`, [sku], checks));
+  }
+  const cleanup = await expireAll(ctx, engine, redis);
+  for (const count of hotSkuCounts) {
+    const skus = Array.from({ length: count }, (_, i) => `${ctx.prefix}SCALE${count}-${i}`);
+    await eachLimited(skus, 16, (s) => createProduct(ctx, s, stockUnitsMax));
+    runs.push(await reserveRun(ctx, `scale: ${count.toLocaleString('en-US')} hot SKU${count === 1 ? '' : 's'}`, skus, checks));
+  }
+  checks.push(await verifyStores(ctx.stack));
+  const figures = {
+    'Redis memory per active hold (B)': memoryBytesPerHold,
+    [`time to expire ${expiryHolds.toLocaleString('en-US')} due holds (s)`]: expiry.seconds,
+    [`time to expire ${cleanup.expired.toLocaleString('en-US')} due holds (s)`]: cleanup.seconds,
+  };
+  return { name: 'scale', description: scale.description, runs, figures, checks };
+}
+
+/** A steady reserve run over the SKUs (request n reserves skus[n % count]). */
+async function reserveRun(ctx: SuiteContext, label: string, skus: string[], checks: Check[]): Promise<LoadRun> {
+  const keyPrefix = `${ctx.prefix}${label.replace(/[^a-z0-9]+/gi, '')}-`;
+  const counter = { n: 0 }; // shared by the warm-up and the measured run: every key is new
+  const { run } = await runLoad({
+    label, url: ctx.stack.base, connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds,
+    requests: () => [reserving(ctx, { keyPrefix, counter, body: (n) => oneLineBody(`${keyPrefix}u${n}`, skus[n % skus.length]!) })],
+    redis: ctx.stack.redis, progress: (_, text) => ctx.report(text),
+  });
+  checks.push(onlyStatuses(run, ['201']));
+  return run;
+}
+
+/** Makes `count` holds of one unit on the SKU, each for its own user. */
+async function fill(ctx: SuiteContext, engine: Engine, sku: string, count: number): Promise<void> {
+  for (let done = 0; done < count; done += fillConcurrency) {
+    ctx.report(`holds made: ${done.toLocaleString('en-US')} of ${count.toLocaleString('en-US')}`);
+    await Promise.all(Array.from({ length: Math.min(fillConcurrency, count - done) }, async (_, j) => {
+      const out = await engine.reserve({ userId: `${ctx.prefix}filler${done + j}`, items: [{ sku, qty: 1 }] });
+      if (out.kind !== 'held') throw new Error(`hold ${done + j}: ${out.kind}`);
+    }));
+  }
+}
+
+/** Every held hold made due (the scripts' clock moved past the longest TTL), then swept until none is held. */
+async function expireAll(ctx: SuiteContext, engine: Engine, redis: Redis): Promise<{ expired: number; seconds: number }> {
+  const due = (await engine.holdCounts()).live.held;
+  await advanceClock(redis, engine, engine.settings.holdTtlMsMax + 1_000);
+  const started = performance.now();
+  for (let pass = 0; pass < sweepPassesMax && (await engine.holdCounts()).live.held > 0; pass++) {
+    const r = await engine.sweepOnce();
+    if (r.failed > 0) throw r.lastError;
+    ctx.report(`expiring ${due.toLocaleString('en-US')} due holds: pass ${pass + 1}`);
+  }
+  return { expired: due, seconds: Number(((performance.now() - started) / 1000).toFixed(2)) };
+}

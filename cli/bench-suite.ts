@@ -1,0 +1,51 @@
+import { fileURLToPath } from 'node:url';
+import { runSuite, scenarios, suiteDefaults } from '../bench/suite/run.ts';
+import type { SuiteReport } from '../bench/suite/types.ts';
+import { runSteps } from './progress.ts';
+import { table } from './table.ts';
+
+export interface SuiteCommandOptions {
+  quick?: boolean;
+  connections?: number;
+  seconds?: number;
+  processes: number;
+  only?: string[];
+  out?: string;
+  json?: boolean;
+}
+
+const resultsDir = fileURLToPath(new URL('../bench/results/', import.meta.url));
+
+/**
+ * `npm run bench` (`stockade bench`): every scenario against one server, then
+ * the report (markdown, JSON, chart) under bench/results/. Exit 1 when an
+ * invariant or a scenario's check failed (targets missed are reported, not
+ * failures: the report says which).
+ */
+export async function benchSuiteCommand(opts: SuiteCommandOptions): Promise<void> {
+  const unknown = (opts.only ?? []).filter((name) => !scenarios.some((s) => s.name === name));
+  if (unknown.length) throw Object.assign(new Error(`no scenario ${unknown.join(', ')} (there are ${scenarios.map((s) => s.name).join(', ')})`), { code: 'USAGE' });
+  const defaults = opts.quick ? suiteDefaults.quick : suiteDefaults.full;
+  const report = await runSuite({
+    quick: opts.quick ?? false, processes: opts.processes, connections: opts.connections ?? defaults.connections,
+    seconds: opts.seconds ?? defaults.seconds, warmupSeconds: defaults.warmupSeconds, only: opts.only,
+  }, (steps) => runSteps(steps, opts));
+  const { writeReport } = await import('../bench/report/write.ts');
+  const files = await writeReport(report, opts.out ?? resultsDir);
+  if (opts.json) console.log(JSON.stringify(report));
+  else console.log(summary(report, files));
+  if (!report.ok) process.exitCode = 1;
+}
+
+function summary(r: SuiteReport, files: { markdown: string; json: string; chart: string }): string {
+  const runs = r.scenarios.flatMap((s) => s.runs.map((run) => [run.label, run.requestsPerSec.toLocaleString('en-US'), `${run.latencyMs.p99} ms`,
+    `${run.serverCpuUsPerRequest} µs`, `${run.generatorCpuUsPerRequest} µs`]));
+  const targets = r.targets.map((t) => [t.pass ? 'pass' : 'FAIL', t.name, t.target, t.measured]);
+  const failed = r.scenarios.flatMap((s) => s.checks.filter((c) => !c.ok).map((c) => `  ✘ ${s.name}: ${c.name}: ${c.detail}`));
+  return [
+    table(['run', 'req/s', 'p99', 'server CPU/req', 'generator CPU/req'], runs), '',
+    table(['', 'target', 'goal', 'measured'], targets), '',
+    failed.length ? `INVARIANTS OR CHECKS FAILED:\n${failed.join('\n')}` : `every invariant and check held (${r.scenarios.reduce((n, s) => n + s.checks.length, 0)} checks)`,
+    '', `report: ${files.markdown}`, `        ${files.json}`, `        ${files.chart}`,
+  ].join('\n');
+}
