@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { runSuite, scenarios, suiteDefaults } from '../bench/suite/run.ts';
 import type { SuiteReport } from '../bench/suite/types.ts';
-import { runSteps } from './progress.ts';
+import { progressShown, runSteps, type Step } from './progress.ts';
 import { table } from './table.ts';
 
 export interface SuiteCommandOptions {
@@ -29,7 +29,7 @@ export async function benchSuiteCommand(opts: SuiteCommandOptions): Promise<void
   const report = await runSuite({
     quick: opts.quick ?? false, processes: opts.processes, connections: opts.connections ?? defaults.connections,
     seconds: opts.seconds ?? defaults.seconds, warmupSeconds: defaults.warmupSeconds, only: opts.only,
-  }, (steps) => runSteps(steps, opts));
+  }, (steps) => runSteps(progressShown(opts) || opts.json ? steps : withPlainProgress(steps), opts));
   const { writeReport } = await import('../bench/report/write.ts');
   const files = await writeReport(report, opts.out ?? resultsDir);
   if (opts.json) console.log(JSON.stringify(report));
@@ -48,4 +48,17 @@ function summary(r: SuiteReport, files: { markdown: string; json: string; chart:
     failed.length ? `INVARIANTS OR CHECKS FAILED:\n${failed.join('\n')}` : `every invariant and check held (${r.scenarios.reduce((n, s) => n + s.checks.length, 0)} checks)`,
     '', `report: ${files.markdown}`, `        ${files.json}`, `        ${files.chart}`,
   ].join('\n');
+}
+
+/** Off a terminal (a log, CI), one line per step on stderr as it starts and as it ends. */
+function withPlainProgress(steps: Step[]): Step[] {
+  return steps.map((step, i) => ({
+    ...step,
+    run: async (report) => {
+      const started = Date.now();
+      process.stderr.write(`stockade bench: [${i + 1}/${steps.length}] ${step.title}\n`);
+      await step.run(report);
+      process.stderr.write(`stockade bench: [${i + 1}/${steps.length}] done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    },
+  }));
 }

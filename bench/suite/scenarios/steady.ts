@@ -36,7 +36,7 @@ export const ceiling: Scenario = {
   expectedSeconds: steadyExpectedSeconds,
   run: async (ctx) => {
     const out = await steadyLoad(ctx, 'ceiling', '/bench/ceiling', `${ctx.prefix}CEIL`, { n: 0 }, false);
-    return { name: 'ceiling', description: ceiling.description, runs: [out.run], figures: {}, checks: [onlyStatuses(out.run, ['201'])] };
+    return { name: 'ceiling', description: ceiling.description, runs: [out.run], figures: {}, checks: [onlyStatuses(out.run, ['201']), await verifyStores(ctx.stack)] };
   },
 };
 
@@ -125,7 +125,8 @@ export const rowLockBaseline: Scenario = {
       select available, reserved from bench_rowlock_stock where sku = ${sku}`;
     const held = Number((await ctx.stack.sql`select count(*)::int as n from bench_rowlock_holds where sku = ${sku}`)[0]!.n);
     const checks = [onlyStatuses(out.run, ['201']), grantedWithin('each 201 holds one unit (the peer)', row!.reserved, count(out, '201'), counter.n),
-      equal('the peer conserves its stock', stockUnitsMax, row!.available + row!.reserved, 'units'), equal('one hold row per unit held', row!.reserved, held, 'rows')];
+      equal('the peer conserves its stock', stockUnitsMax, row!.available + row!.reserved, 'units'), equal('one hold row per unit held', row!.reserved, held, 'rows'),
+      await verifyStores(ctx.stack)];
     return { name: 'row-lock-baseline', description: rowLockBaseline.description, runs: [out.run], figures: {}, checks };
   },
 };
