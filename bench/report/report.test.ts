@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LoadRun, SuiteReport } from '../suite/types.ts';
+import { chartSpec } from './chart.ts';
 import { amount, count, figure, statuses } from './format.ts';
 import { renderMarkdown } from './markdown.ts';
 import { fileStamp, writeReport } from './write.ts';
@@ -160,5 +161,26 @@ describe('renderMarkdown', () => {
     const report = allPassing();
     report.targets[0]!.measured = 'a | b';
     expect(renderMarkdown(report)).toContain('| a \\| b |');
+  });
+});
+
+describe('chartSpec', () => {
+  const latency = (spec: ReturnType<typeof chartSpec>) => JSON.stringify((spec as { hconcat: unknown[] }).hconcat[1]);
+  const rows = (spec: ReturnType<typeof chartSpec>) => (spec as { data: { values: { run: string }[] } }).data.values.map((v) => v.run);
+
+  it('draws latency on a linear axis when the percentiles are close, on a log axis when they spread wide', () => {
+    const close = sampleReport();
+    expect(latency(chartSpec(close))).toContain('"type":"linear"');
+    const wide = sampleReport();
+    wide.scenarios[0]!.runs[0]!.latencyMs = { p50: 0.6, p90: 1.1, p99: 3.2, max: 9 };
+    wide.scenarios[1]!.runs[0]!.latencyMs = { p50: 120, p90: 480, p99: 910, max: 1500 };
+    expect(latency(chartSpec(wide))).toContain('"type":"log"');
+  });
+
+  it('keeps one row per run in report order, naming the scenario where two runs share a label', () => {
+    const report = sampleReport();
+    report.scenarios[0]!.runs[0]!.label = 'hot';
+    report.scenarios[1]!.runs[0]!.label = 'hot';
+    expect(rows(chartSpec(report))).toEqual(['ceiling: hot', 'flash-sale: hot', 'scale: 10,000 active holds', 'scale: 1,000,000 active holds']);
   });
 });
