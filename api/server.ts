@@ -6,6 +6,7 @@ import { capConnections, ConnectionCount, defaultConnectionsMax } from './connec
 import type { ApiDeps } from './deps.ts';
 import { openApiDocument } from './openapi.ts';
 import { Inflight, registerRoutes, type Route } from './router.ts';
+import { benchRoutes } from './routes/bench.ts';
 import { opsListenerRoutes, opsRoutes } from './routes/ops.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { problemRoutes } from './routes/problems.ts';
@@ -24,13 +25,16 @@ export interface ApiServer {
 /** The ops listener's cap: an orchestrator's probes and a metrics scraper need a few connections. Not a setting. */
 export const opsConnectionsMax = 64;
 
-/** Every route of the API; /openapi.json is printed from this same table (once, when first asked). */
+/**
+ * Every route of the API; /openapi.json is printed from this same table (once, when first asked).
+ * The benchmark's routes (STOCKADE_BENCH_ROUTES) are served after it and left out of it: not the contract.
+ */
 export function apiRoutes(deps: ApiDeps): Route[] {
   const routes: Route[] = [];
   let document: unknown;
   routes.push(...productRoutes(deps), ...reservationRoutes(deps), ...orderRoutes(deps),
     ...opsRoutes(deps, () => (document ??= openApiDocument(routes))), ...problemRoutes());
-  return routes;
+  return deps.settings.benchRoutes ? [...routes, ...benchRoutes(deps)] : routes;
 }
 
 /**

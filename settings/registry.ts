@@ -114,6 +114,8 @@ export const apiRows = {
     doc: 'address the ops listener binds (it asks no token: keep it off public networks)' },
   readinessRefreshMs: { name: 'STOCKADE_READINESS_REFRESH_MS', kind: int(100, 60_000), default: 1_000, roles: ['api'],
     doc: 'how often each API process checks Redis, PostgreSQL and the outbox for `/readyz` and `/metrics` (a probe reads the last check)' },
+  benchRoutes: { name: 'STOCKADE_BENCH_ROUTES', kind: oneOf(['false', 'true']), default: 'false', roles: ['api'],
+    doc: "serve the benchmark suite's routes (/bench/…): never in production" },
 } satisfies Group;
 
 export const paymentRows = {

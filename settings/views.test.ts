@@ -49,7 +49,8 @@ describe('defaults', () => {
   it('are what they were before the registry', () => {
     expect(apiSettings({})).toEqual({ port: 8080, host: '127.0.0.1', adminToken: undefined, clientToken: undefined,
       processes: 1, rateLimitUserPerSec: 0, rateLimitTokenPerSec: 0, paymentTimeoutMs: 5_000, paymentLatencyMs: 0, paymentFailureRate: 0,
-      shutdownGraceMs: 10_000, production: false, connectionsMax: undefined, opsPort: undefined, opsHost: '127.0.0.1', readinessRefreshMs: 1_000 });
+      shutdownGraceMs: 10_000, production: false, connectionsMax: undefined, opsPort: undefined, opsHost: '127.0.0.1', readinessRefreshMs: 1_000,
+      benchRoutes: false });
     expect(workerSettings({})).toEqual({ batchMax: 500, concurrency: 4, pollMs: 50, lockMs: 10_000, failedRetryMs: 30_000,
       parkAfterAttempts: 3, parkedRetryMs: 60_000, shutdownDrainMs: 5_000 });
     expect(serviceSettings({})).toEqual({ redisUrl: undefined, databaseUrl: undefined, dataDir: './.data', redisAppendfsync: 'everysec',
@@ -162,6 +163,15 @@ describe('each role checks only what it uses', () => {
     expect(refusal(() => apiSettings(production))).toMatch(/NODE_ENV=production needs STOCKADE_ADMIN_TOKEN and STOCKADE_CLIENT_TOKEN/);
     expect(refusal(() => apiSettings({ ...production, STOCKADE_ADMIN_TOKEN: 'a' }))).toMatch(/needs STOCKADE_CLIENT_TOKEN \(/);
     expect(apiSettings({ ...production, STOCKADE_ADMIN_TOKEN: 'a', STOCKADE_CLIENT_TOKEN: 'c' })).toMatchObject({ production: true, adminToken: 'a' });
+  });
+
+  it("the benchmark's routes are refused in production, and off unless set", () => {
+    const tokens = { STOCKADE_ADMIN_TOKEN: 'a', STOCKADE_CLIENT_TOKEN: 'c' };
+    expect(refusal(() => apiSettings({ ...production, ...tokens, STOCKADE_BENCH_ROUTES: 'true' })))
+      .toBe("NODE_ENV=production refuses STOCKADE_BENCH_ROUTES=true (the benchmark's routes are for benchmarks only)");
+    expect(apiSettings({ ...production, ...tokens, STOCKADE_BENCH_ROUTES: 'false' }).benchRoutes).toBe(false);
+    expect(apiSettings({ STOCKADE_BENCH_ROUTES: 'true' }).benchRoutes).toBe(true);
+    expect(refusal(() => apiSettings({ STOCKADE_BENCH_ROUTES: '1' }))).toBe('STOCKADE_BENCH_ROUTES=1 is not one of false, true');
   });
 
   it('one that serves none reads neither the tokens nor the other HTTP settings', () => {

@@ -48,6 +48,8 @@ export interface ApiSettings {
   paymentFailureRate: number;
   shutdownGraceMs: number;
   production: boolean;
+  /** STOCKADE_BENCH_ROUTES: the benchmark suite's /bench/… routes are served (never in production). */
+  benchRoutes: boolean;
 }
 
 /**
@@ -65,11 +67,11 @@ export function apiSettings(env: Env = process.env, o: { servesHttp?: boolean } 
   } catch (error) {
     problems.push((error as Error).message);
   }
-  if (servesHttp) problems.unshift(...tokenProblems(env, production));
+  if (servesHttp) problems.unshift(...tokenProblems(env, production), ...benchRoutesProblems(env, production));
   // Every problem at once: the missing tokens and the bad values.
   if (problems.length > 0 || !read) throw invalidSetting(problems);
-  const { providerDir: _providerDir, rateLimitTokenPerSec, rateLimitUserPerSec, ...fields } = read;
-  return { ...fields, production,
+  const { providerDir: _providerDir, rateLimitTokenPerSec, rateLimitUserPerSec, benchRoutes, ...fields } = read;
+  return { ...fields, production, benchRoutes: benchRoutes === 'true',
     rateLimitTokenPerSec: rateLimitTokenPerSec ?? (production ? productionRateLimits.tokenPerSec : 0),
     rateLimitUserPerSec: rateLimitUserPerSec ?? (production ? productionRateLimits.userPerSec : 0) };
 }
@@ -94,6 +96,12 @@ function tokenProblems(env: Env, production: boolean): string[] {
   }
   if (env[names[0]!] && env[names[0]!] === env[names[1]!]) problems.push(`${names[0]} and ${names[1]} must differ`);
   return problems;
+}
+
+/** The benchmark's routes answer without the engine's checks (a canned 201, a baseline outside Stockade's stock): not in production. */
+function benchRoutesProblems(env: Env, production: boolean): string[] {
+  const name = apiRows.benchRoutes.name;
+  return production && env[name] === 'true' ? [`NODE_ENV=production refuses ${name}=true (the benchmark's routes are for benchmarks only)`] : [];
 }
 
 export type PaymentSettings = Values<typeof paymentRows>;
