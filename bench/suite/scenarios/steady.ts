@@ -113,7 +113,7 @@ async function sellOut(ctx: SuiteContext, sku: string, units: number): Promise<v
 
 export const rowLockBaseline: Scenario = {
   name: 'row-lock-baseline',
-  description: 'the classic peer: the same server reserving with one atomic UPDATE … RETURNING + INSERT per request in PostgreSQL, one hot SKU',
+  description: 'the classic peer, done well: the same server reserving with one atomic UPDATE … RETURNING + INSERT statement per request in PostgreSQL (prepared, asynchronous commit: the durability of Stockade\'s holds), one hot SKU',
   expectedSeconds: steadyExpectedSeconds,
   run: async (ctx) => {
     const sku = `${ctx.prefix}ROW`;
