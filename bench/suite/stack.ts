@@ -41,6 +41,7 @@ const startTimeoutMs = 120_000;
 export async function startStack(scratch: Scratch, o: StackOptions): Promise<Stack> {
   const given = serviceSettings({ ...process.env, ...o.env });
   const embedded = !(given.redisUrl && given.databaseUrl);
+  if (!embedded) await refuseUsedDatabase(given.databaseUrl!);
   const port = await freePort();
   const adminToken = randomBytes(24).toString('base64url');
   const clientToken = randomBytes(24).toString('base64url');
@@ -50,7 +51,9 @@ export async function startStack(scratch: Scratch, o: StackOptions): Promise<Sta
     STOCKADE_LOG_LEVEL: process.env.STOCKADE_LOG_LEVEL ?? 'warn', STOCKADE_BENCH_ROUTES: 'true',
     // The benchmark profile measures the engine: rate limits off, whatever NODE_ENV says (they are on in production).
     STOCKADE_RATE_LIMIT_TOKEN_PER_S: '0', STOCKADE_RATE_LIMIT_USER_PER_S: '0',
-    ...(embedded ? { REDIS_URL: '', DATABASE_URL: '' } : {}),
+    // Given services: the server's Redis keys under a prefix of the run's own, so nothing the
+    // benchmark does (the scale scenario moves its scripts' clock) reaches anyone else's keys.
+    ...(embedded ? { REDIS_URL: '', DATABASE_URL: '' } : { STOCKADE_KEY_PREFIX: o.env?.STOCKADE_KEY_PREFIX ?? `bench-${randomBytes(4).toString('hex')}:` }),
   };
   // Registered first, so it runs last: whatever the server left running under its data dir.
   if (embedded) scratch.atRemoval(() => stopLocalServices(scratch.dir));
@@ -68,6 +71,23 @@ export async function startStack(scratch: Scratch, o: StackOptions): Promise<Sta
     await sql.end({ timeout: 5 });
   });
   return { base, adminToken, clientToken, env, redisUrl: urls.redisUrl, databaseUrl: urls.databaseUrl, embedded, redis, sql };
+}
+
+/**
+ * A given database must be the benchmark's alone: verify compares every product
+ * in PostgreSQL with Redis, and the benchmark's Redis keys are its own.
+ */
+async function refuseUsedDatabase(databaseUrl: string): Promise<void> {
+  const sql = connectDb(databaseUrl, { max: 1 });
+  try {
+    const [t] = await sql<Array<{ name: string | null }>>`select to_regclass('products')::text as name`;
+    const products = t?.name ? Number((await sql`select count(*)::int as n from products`)[0]!.n) : 0;
+    if (products > 0) {
+      throw new Error(`DATABASE_URL holds ${products} products: give the benchmark an empty database of its own (its checks compare every product with its Redis)`);
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 /** Rejects when the server exits before it answers (its stderr, inherited, says why). */

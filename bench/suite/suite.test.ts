@@ -18,9 +18,9 @@ import type { LoadRun, ScenarioResult } from './types.ts';
  */
 it('a load run is measured and checked; a tampered counter fails the invariant checks', async () => {
   const prefix = `bs${randomBytes(3).toString('hex')}:`;
+  const env = { REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(), STOCKADE_KEY_PREFIX: prefix, STOCKADE_LOG_LEVEL: 'error' };
   await withScratch('stockade-suite-test-', async (scratch) => {
-    const stack = await startStack(scratch, { processes: 1,
-      env: { REDIS_URL: inject('redisUrl'), DATABASE_URL: await freshDatabase(), STOCKADE_KEY_PREFIX: prefix, STOCKADE_LOG_LEVEL: 'error' } });
+    const stack = await startStack(scratch, { processes: 1, env });
     const ctx: SuiteContext = { quick: true, connections: 4, seconds: 1, warmupSeconds: 0, processes: 1, stack, prefix: 't-', report: () => {} };
     const sku = 't-SKU';
     await createProduct(ctx, sku, 20);
@@ -52,6 +52,9 @@ it('a load run is measured and checked; a tampered counter fails the invariant c
     expect(verified.ok).toBe(false);
     expect(verified.detail).toMatch(/conservation/);
   });
+  // A given database that already holds products is not the benchmark's own: refused before anything starts.
+  await withScratch('stockade-suite-test-', (scratch) =>
+    expect(startStack(scratch, { processes: 1, env })).rejects.toThrow(/holds 1 products/));
 }, 120_000);
 
 it('the pure checks: statuses, equal counts, conservation, verify reports', () => {
