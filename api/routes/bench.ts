@@ -63,7 +63,8 @@ export function benchRoutes(d: ApiDeps): Route[] {
           return invalidRequest('the row-lock baseline takes carts of exactly one line', [{ pointer: '/items', message: 'must have exactly one line' }]);
         }
         const ttlMs = b.ttl_ms ?? d.engine.settings.holdTtlMsDefault;
-        return rowLockReserve(d, b.user_id, b.items[0]!, scopedKey(req, 'reserve', req.idempotencyKey), ttlMs);
+        const asyncCommit = req.query.get('commit') === 'async';
+        return rowLockReserve(d, b.user_id, b.items[0]!, scopedKey(req, 'reserve', req.idempotencyKey), ttlMs, asyncCommit);
       } }),
   ];
 }
@@ -87,13 +88,14 @@ async function setRowLockStock(d: ApiDeps, sku: string, stock: number): Promise<
  * buyers of the SKU queue on it) and the INSERT writes the hold in the same
  * statement, so the two commit together. A prepared statement (postgres.js
  * prepares tagged templates), no transaction beyond the statement's own.
- * The hold commits without waiting for its WAL flush (synchronous_commit off,
- * for this statement only): the durability of Stockade's own holds (Redis AOF
- * everysec), so the peer is not slowed by a guarantee Stockade does not give.
- * With the flush the peer ran at 1,329 holds/s, without it 3,883/s (50
- * connections, one run each, same machine).
+ * It commits as classic implementations do, waiting for its WAL flush; with
+ * `?commit=async` it does not (synchronous_commit off, for this statement
+ * only): the durability of Stockade's own holds (Redis AOF everysec), the peer
+ * at its best. With the flush the peer ran at 1,329 holds/s, without it
+ * 3,883/s (50 connections, one run each, same machine).
  */
-async function rowLockReserve(d: ApiDeps, userId: string, line: { sku: string; qty: number }, key: string, ttlMs: number): Promise<Reply> {
+async function rowLockReserve(d: ApiDeps, userId: string, line: { sku: string; qty: number }, key: string, ttlMs: number,
+  asyncCommit: boolean): Promise<Reply> {
   const { sku, qty } = line;
   let rows: { id: number; expires_at: Date }[];
   try {
@@ -101,7 +103,7 @@ async function rowLockReserve(d: ApiDeps, userId: string, line: { sku: string; q
         where sku = ${sku} and available >= ${qty} returning sku)
       insert into bench_rowlock_holds (sku, user_id, qty, idempotency_key, expires_at)
       select sku, ${userId}, ${qty}, ${key}, now() + make_interval(secs => ${ttlMs}::int / 1000.0)
-      from up, (select set_config('synchronous_commit', 'off', true)) as async_commit returning id, expires_at`;
+      from up, (select set_config('synchronous_commit', ${asyncCommit ? 'off' : 'on'}, true)) as durability returning id, expires_at`;
   } catch (error) {
     if ((error as { code?: string }).code !== uniqueViolation) throw error;
     // The baseline keeps no answers to replay: a key used before is refused, whatever its body.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, release, totalmem, type, arch } from 'node:os';
-import { engineSettings, serviceSettings } from '../../settings/views.ts';
+import { engineSettings, logSettings, serviceSettings } from '../../settings/views.ts';
 import { withScratch } from '../scratch.ts';
 import type { Step } from '../../cli/progress.ts';
 import type { Scenario, SuiteContext, SuiteOptions } from './context.ts';
@@ -77,7 +77,7 @@ function settingsOf(o: SuiteOptions, stack: Stack): Record<string, number | stri
     'services': stack.embedded ? 'embedded (started for the run), Redis AOF everysec' : 'given by REDIS_URL and DATABASE_URL',
     'hold TTL': `${engine.holdTtlMsDefault} ms (default)`,
     'rate limits': 'off (the benchmark measures the engine)',
-    'log level': stack.env.STOCKADE_LOG_LEVEL ?? 'warn',
+    'log level': logSettings(stack.env).level,
   };
 }
 

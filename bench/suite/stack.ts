@@ -46,9 +46,10 @@ export async function startStack(scratch: Scratch, o: StackOptions): Promise<Sta
   const adminToken = randomBytes(24).toString('base64url');
   const clientToken = randomBytes(24).toString('base64url');
   const env: NodeJS.ProcessEnv = {
+    STOCKADE_LOG_LEVEL: 'warn', // unless the environment says otherwise
     ...process.env, ...o.env, PORT: String(port), STOCKADE_HOST: '127.0.0.1', STOCKADE_DATA_DIR: scratch.dir,
     STOCKADE_API_PROCESSES: String(o.processes), STOCKADE_ADMIN_TOKEN: adminToken, STOCKADE_CLIENT_TOKEN: clientToken,
-    STOCKADE_LOG_LEVEL: process.env.STOCKADE_LOG_LEVEL ?? 'warn', STOCKADE_BENCH_ROUTES: 'true',
+    STOCKADE_BENCH_ROUTES: 'true',
     // The benchmark profile measures the engine: rate limits off, whatever NODE_ENV says (they are on in production).
     STOCKADE_RATE_LIMIT_TOKEN_PER_S: '0', STOCKADE_RATE_LIMIT_USER_PER_S: '0',
     // Given services: the server's Redis keys under a prefix of the run's own, so nothing the
