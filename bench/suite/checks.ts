@@ -41,6 +41,25 @@ export function equal(name: string, expected: number, found: number, unit: strin
   return { name, ok: expected === found, detail: expected === found ? `${found} ${unit}` : `expected ${expected} ${unit}, found ${found}` };
 }
 
+const settleReadEveryMs = 100;
+const settleWaitMaxMs = 10_000;
+
+/**
+ * Reads until two reads in a row agree (bounded): requests in flight when a
+ * run stopped still finish in the server after it, and a check must not race them.
+ */
+export async function settled<T>(read: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + settleWaitMaxMs;
+  let last = JSON.stringify(await read());
+  for (;;) {
+    await new Promise((r) => setTimeout(r, settleReadEveryMs));
+    const value = await read();
+    const now = JSON.stringify(value);
+    if (now === last || Date.now() > deadline) return value;
+    last = now;
+  }
+}
+
 /** A SKU's counts as the API shows them. */
 export async function stockOf(stack: Stack, sku: string): Promise<StockCounts> {
   const r = await call(stack, 'GET', `/v1/products/${encodeURIComponent(sku)}`);

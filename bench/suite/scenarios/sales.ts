@@ -1,6 +1,6 @@
 import type autocannon from 'autocannon';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { conserved, equal, onlyStatuses, stockOf, verifyStores, type StockCounts } from '../checks.ts';
+import { conserved, equal, onlyStatuses, settled, stockOf, verifyStores, type StockCounts } from '../checks.ts';
 import { createProduct, eachLimited, oneLineBody, reserving, type Counter, type Scenario, type SuiteContext } from '../context.ts';
 import { runLoad } from '../load.ts';
 import type { Check } from '../types.ts';
@@ -122,8 +122,11 @@ export const cartMix: Scenario = {
       label: 'cart-mix', url: ctx.stack.base, connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds,
       requests: () => [cartRequest(ctx, skus, units, counter)], redis: ctx.stack.redis, progress: (_, text) => ctx.report(text),
     });
-    const stocks: StockCounts[] = [];
-    await eachLimited(skus, 16, async (sku, i) => { stocks[i] = await stockOf(ctx.stack, sku); });
+    const stocks = await settled(async () => {
+      const read: StockCounts[] = [];
+      await eachLimited(skus, 16, async (sku, i) => { read[i] = await stockOf(ctx.stack, sku); });
+      return read;
+    });
     const reserved = stocks.reduce((sum, s) => sum + s.reserved, 0);
     const unconserved = skus.map((sku, i) => conserved(sku, stocks[i]!)).filter((c) => !c.ok);
     const checks: Check[] = [onlyStatuses(out.run, ['201']),

@@ -1,5 +1,5 @@
 import { stockUnitsMax } from '../../../engine/index.ts';
-import { conserved, equal, onlyStatuses, stockOf, verifyStores } from '../checks.ts';
+import { conserved, equal, onlyStatuses, settled, stockOf, verifyStores } from '../checks.ts';
 import { createProduct, oneLineBody, reserving, type Counter, type Scenario, type SuiteContext } from '../context.ts';
 import { runLoad, type LoadOutcome } from '../load.ts';
 import { call } from '../stack.ts';
@@ -49,7 +49,7 @@ export const reserveHot: Scenario = {
     await createProduct(ctx, sku, stockUnitsMax);
     const counter = { n: 0 };
     const out = await steadyLoad(ctx, 'reserve-hot', '/v1/reservations', sku, counter);
-    const stock = await stockOf(ctx.stack, sku);
+    const stock = await settled(() => stockOf(ctx.stack, sku));
     const checks = [onlyStatuses(out.run, ['201']), grantedWithin('each 201 holds one unit', stock.reserved, count(out, '201'), counter.n),
       conserved(sku, stock), ...(await replayChecks(ctx, sku)), await verifyStores(ctx.stack)];
     return { name: 'reserve-hot', description: reserveHot.description, runs: [out.run], figures: {}, checks };
@@ -88,7 +88,7 @@ export const soldOutStampede: Scenario = {
     await sellOut(ctx, sku, soldOutUnits);
     const before = await stockOf(ctx.stack, sku);
     const out = await steadyLoad(ctx, 'sold-out-stampede', '/v1/reservations', sku, { n: 0 });
-    const after = await stockOf(ctx.stack, sku);
+    const after = await settled(() => stockOf(ctx.stack, sku));
     const sample = await call(ctx.stack, 'POST', '/v1/reservations', JSON.parse(oneLineBody(`${ctx.prefix}late`, sku)), { headers: { 'idempotency-key': `${ctx.prefix}late` } });
     const checks = [onlyStatuses(out.run, ['409']),
       { name: 'the refusal says out-of-stock and what is available', ok: sample.status === 409 && /out-of-stock/.test(sample.body?.type) && sample.body?.available === 0,
@@ -131,11 +131,13 @@ async function rowLockRun(ctx: SuiteContext, label: string, query: string): Prom
   if (made.status !== 200) throw new Error(`row-lock product: ${made.status} ${JSON.stringify(made.body)}`);
   const counter = { n: 0 };
   const out = await steadyLoad(ctx, label, `/bench/row-lock/reservations${query}`, sku, counter, false);
-  const [row] = await ctx.stack.sql<Array<{ available: number; reserved: number }>>`
-    select available, reserved from bench_rowlock_stock where sku = ${sku}`;
-  const held = Number((await ctx.stack.sql`select count(*)::int as n from bench_rowlock_holds where sku = ${sku}`)[0]!.n);
+  // One statement, one snapshot: the counts and the hold rows as of the same moment, once the statements in flight have finished.
+  const row = await settled(async () => (await ctx.stack.sql<Array<{ available: number; reserved: number; held: number }>>`
+    select available, reserved, (select count(*)::int from bench_rowlock_holds h where h.sku = s.sku) as held
+    from bench_rowlock_stock s where sku = ${sku}`)[0]!);
+  const held = row.held;
   return { run: out.run, checks: [onlyStatuses(out.run, ['201']),
-    grantedWithin(`${label}: each 201 holds one unit`, row!.reserved, count(out, '201'), counter.n),
-    equal(`${label}: the peer conserves its stock`, stockUnitsMax, row!.available + row!.reserved, 'units'),
-    equal(`${label}: one hold row per unit held`, row!.reserved, held, 'rows')] };
+    grantedWithin(`${label}: each 201 holds one unit`, row.reserved, count(out, '201'), counter.n),
+    equal(`${label}: the peer conserves its stock`, stockUnitsMax, row.available + row.reserved, 'units'),
+    equal(`${label}: one hold row per unit held`, row.reserved, held, 'rows')] };
 }
