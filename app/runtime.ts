@@ -81,6 +81,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       apiDeps: () => ({ engine, checkout, redis, sql, settings, limiter, metrics, readiness, log, validators: createValidators(engine.settings) }),
       close: async () => {
         readiness.stop();
+        await engine.close();
         // Bounded: a QUIT that gets no answer (a Redis that restarted under the client) is cut after quitWaitMs.
         const quit = fulfilsWithin(redis.quit(), quitWaitMs).then((done) => { if (!done) redis.disconnect(); });
         await Promise.allSettled([quit, sql.end({ timeout: 5 })]);

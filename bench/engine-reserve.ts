@@ -62,6 +62,7 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBench
   const node = process.cpuUsage(nodeBefore);
   const r = cpuDelta(redisBefore, await redisCpu(stats));
   const batches = engine.takeBatchSizes();
+  await engine.close();
   await Promise.all([redis.quit(), stats.quit()]);
   return {
     scenario: opts.scenario,

@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { engineSettings, type EngineSettings } from '../settings/views.ts';
 import { randomUUID } from 'node:crypto';
 import { ProductCatalog } from './catalog/products.ts';
+import { SoldOutFlags } from './catalog/sold-out.ts';
 import type { FaultHooks } from './faults.ts';
 import { Fencing, type FenceState, type LiftOutcome, type RecordView } from './fencing/fencing.ts';
 import {
@@ -41,6 +42,9 @@ export interface EngineInternals {
 
 const internals = new WeakMap<Engine, EngineInternals>();
 
+/** SKUs a process keeps sold-out flags for at most (the oldest goes first): a bound on the map, not a setting. */
+const soldOutFlagsMax = 10_000;
+
 export function internalsOf(engine: Engine): EngineInternals {
   return internals.get(engine)!;
 }
@@ -56,12 +60,15 @@ export class Engine {
   readonly settings: EngineSettings;
   readonly #parts: EngineInternals;
   readonly #audit: Audit;
+  readonly #soldOut: SoldOutFlags;
 
   private constructor(ctx: EngineContext) {
     const products = new ProductCatalog(ctx);
     const holds = new Holds(ctx);
     const claims = new IdempotencyClaims(ctx);
-    this.#parts = { ctx, products, holds, claims, maker: new HoldMaker(ctx, holds, claims), sweeper: new Sweeper(ctx) };
+    const soldOut = new SoldOutFlags({ ttlMs: ctx.settings.soldOutCacheMs, flagsMax: soldOutFlagsMax });
+    this.#soldOut = soldOut;
+    this.#parts = { ctx, products, holds, claims, maker: new HoldMaker(ctx, holds, claims, soldOut), sweeper: new Sweeper(ctx) };
     internals.set(this, this.#parts);
     this.outbox = new OutboxStreams(ctx);
     this.settings = ctx.settings;
@@ -83,6 +90,11 @@ export class Engine {
     };
     ctx.fencing = new Fencing(ctx);
     return new Engine(ctx);
+  }
+
+  /** Stops what the engine runs of its own (the sold-out flags' subscription); the Redis client stays the caller's. */
+  close(): Promise<void> {
+    return this.#soldOut.close();
   }
 
   // Fencing (DESIGN.md §3).
@@ -166,11 +178,17 @@ export class Engine {
    */
   async adjustStock(sku: string, delta: number, o: { idempotencyKey?: string } = {}): Promise<AdjustStockOutcome> {
     const { products, claims } = this.#parts;
-    if (o.idempotencyKey === undefined) return products.adjustStock(sku, delta);
+    if (o.idempotencyKey === undefined) return this.#freedBy(sku, delta, await products.adjustStock(sku, delta));
     const claim = await claims.claim(o.idempotencyKey, fingerprints.stock(sku, delta), randomUUID());
     if (claim.kind === 'reused') return { kind: 'key_reused' };
-    const out = await products.adjustStock(sku, delta, claim.id);
+    const out = this.#freedBy(sku, delta, await products.adjustStock(sku, delta, claim.id));
     return claim.kind === 'replay' ? { kind: 'duplicate', of: out } : out;
+  }
+
+  /** This process sees its own restock at once (other processes by the freed message, or the flag's end). */
+  #freedBy<T extends AdjustStockOutcome>(sku: string, delta: number, out: T): T {
+    if (delta > 0 && out.kind === 'adjusted') this.#soldOut.freed(sku);
+    return out;
   }
 
   // Holds.
@@ -204,8 +222,10 @@ export class Engine {
   }
 
   /** Gives a hold's units back: by the client, or by the saga (declined, voided, compensate); with `owner`, only that user's hold. */
-  release(id: string, mode: ReleaseMode = 'client', owner?: string): Promise<ReleaseOutcome> {
-    return this.#parts.holds.release(id, mode, owner);
+  async release(id: string, mode: ReleaseMode = 'client', owner?: string): Promise<ReleaseOutcome> {
+    const out = await this.#parts.holds.release(id, mode, owner);
+    if (out.kind === 'released') this.#soldOut.clear(); // its SKUs are not at hand: this process asks Redis afresh for every SKU
+    return out;
   }
 
   /** Notes the refund of a capture that landed on a released hold (written through to PostgreSQL). */
@@ -216,8 +236,10 @@ export class Engine {
   // Sweeps.
 
   /** One pass of the sweeper: expires due holds and purges records past retention, every partition and shard. */
-  sweepOnce(): Promise<SweepReport> {
-    return this.#parts.sweeper.sweepOnce();
+  async sweepOnce(): Promise<SweepReport> {
+    const report = await this.#parts.sweeper.sweepOnce();
+    if (report.expired > 0) this.#soldOut.clear();
+    return report;
   }
 
   /** Adds a sweep run's counts (or, with durationMs null, an iteration skipped) to the stack-wide sweep stats in Redis. */

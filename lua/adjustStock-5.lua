@@ -20,6 +20,7 @@
 --- @include "ops"
 --- @include "outbox"
 --- @include "fence"
+--- @include "freed"
 local skusKey, holdsKey, gcKey, outboxKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local sku, delta, opId, retentionMs = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 
@@ -38,5 +39,6 @@ if available + delta < 0 then
 end
 local total = redis.call('HINCRBY', skusKey, sku .. ':t', delta)
 available = redis.call('HINCRBY', skusKey, sku .. ':a', delta)
+unitsFreed(skusKey, sku, available, delta)
 appendStock(outboxKey, metaKey, sku, delta, total, now)
 return recordOp(holdsKey, gcKey, opId, { 1, total, available }, now + retentionMs)

@@ -16,6 +16,7 @@
     {  -3 }  no such sku
     { -22 }  the counts changed since they were read: nothing set
 ]]
+--- @include "freed"
 local skusKey, sku = KEYS[1], ARGV[1]
 local now = redis.call('HMGET', skusKey, sku .. ':t', sku .. ':a', sku .. ':r', sku .. ':s')
 if not now[1] then return { -3 } end
@@ -23,6 +24,7 @@ for i = 1, 4 do
   if tonumber(now[i]) ~= tonumber(ARGV[i + 1]) then return { -22 } end
 end
 redis.call('HSET', skusKey, sku .. ':a', ARGV[6], sku .. ':r', ARGV[7])
+unitsFreed(skusKey, sku, tonumber(ARGV[6]), tonumber(ARGV[6]) - tonumber(now[2]))
 if ARGV[8] ~= '' then redis.call('HSET', skusKey, sku .. ':t', ARGV[8]) end
 if ARGV[9] ~= '' then redis.call('HSET', skusKey, sku .. ':s', ARGV[9]) end
 return { 1 }

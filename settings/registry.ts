@@ -197,6 +197,8 @@ export const engineRows = {
   overdueSweepIntervalMs: { name: 'STOCKADE_OVERDUE_SWEEP_INTERVAL_MS', kind: int(10), default: 1_000, roles: ['reconciler'], doc: 'how often the sweeps finish overdue payments (settle holds stuck paying past their deadline)' },
   verifyIntervalMs: { name: 'STOCKADE_VERIFY_INTERVAL_MS', kind: int(1_000, 86_400_000), default: 60_000, roles: ['reconciler'],
     doc: 'how often the sweeps run `reconcile verify` (its result is in /metrics: `stockade_verify_*`)' },
+  soldOutCacheMs: { name: 'STOCKADE_SOLD_OUT_CACHE_MS', kind: int(0, 100), default: 100, roles: ['engine'],
+    doc: 'how long a process that saw a SKU sold out refuses it without asking Redis (0: never); units freed clear it sooner (pub/sub)' },
 } satisfies Group;
 
 /** Every setting, in the README's order. */

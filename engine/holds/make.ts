@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GroupCommit } from '../batcher.ts';
 import { StockadeError } from '../../common/errors.ts';
-import { fingerprints, type IdempotencyClaims } from '../idempotency/claims.ts';
+import { fingerprints, soldOutClaim, type IdempotencyClaims } from '../idempotency/claims.ts';
 import { rejectionOf, type Rejection } from '../redis/codes.ts';
 import type { EngineContext } from '../redis/context.ts';
 import { partitionOf } from '../redis/partition.ts';
@@ -11,6 +11,7 @@ import type { Reservation, ReserveItem, ReserveOutcome, ReserveRequest, ReserveR
 import { reserveProblem } from '../validate.ts';
 import type { Holds } from './holds.ts';
 import { IdMaker } from './ids.ts';
+import type { SoldOutFlags } from '../catalog/sold-out.ts';
 
 /** The fields of a hold request that every part of a cart shares. */
 type HoldBase = Omit<HoldRequest, 'mode' | 'parts' | 'items'> & { replayed: boolean };
@@ -46,6 +47,10 @@ function splitCart(items: ReserveItem[], partitions: number): CartPart[] {
   return [...byPartition].sort((x, y) => x[0] - y[0]).map(([partition, list]) => ({ partition, items: list }));
 }
 
+function* skusOf(items: ReserveItem[]): Iterable<string> {
+  for (const item of items) yield item.sku;
+}
+
 /** A reply saying the id holds units already (a resend, or a replay). */
 const isOwnHold = (reply: PartReply) => reply.kind === 'exists' && reply.first.kind === 'held';
 
@@ -61,7 +66,8 @@ export class HoldMaker {
   private readonly ids = new IdMaker();
   readonly batches: GroupCommit<HoldRequest, HoldReply>;
 
-  constructor(private readonly ctx: EngineContext, private readonly holds: Holds, private readonly claims: IdempotencyClaims) {
+  constructor(private readonly ctx: EngineContext, private readonly holds: Holds, private readonly claims: IdempotencyClaims,
+    private readonly soldOut: SoldOutFlags) {
     const limits = { batchSizeMax: ctx.settings.batchSizeMax, inflightMax: ctx.settings.inflightMax };
     this.batches = new GroupCommit((p, reqs) => reserveHolds(ctx, p, reqs), limits);
   }
@@ -72,9 +78,48 @@ export class HoldMaker {
     return this.claims.isReplay(req.idempotencyKey, fingerprints.reserve(req));
   }
 
-  async reserve(req: ReserveRequest, attempt = 1): Promise<ReserveOutcome> {
+  /**
+   * A request for a SKU this process saw sold out less than STOCKADE_SOLD_OUT_CACHE_MS ago is
+   * refused without the reserve script: its key (if any) is claimed for the refusal
+   * (soldOutClaim), so a replay answers the same 409; a key claimed before by a reservation
+   * goes the usual way (its replay gets the first answer).
+   */
+  async reserve(req: ReserveRequest): Promise<ReserveOutcome> {
     const problem = reserveProblem(req, this.ctx.settings);
     if (problem) return { kind: 'invalid', detail: problem };
+    if (!this.soldOut.enabled) return this.reserveInRedis(req);
+    const flagged = this.soldOut.soldOut(skusOf(req.items));
+    if (flagged !== null) {
+      const refused = await this.refuseSoldOut(req, flagged);
+      if (refused) return refused;
+    }
+    const epochs = req.items.map((item) => this.soldOut.epoch(item.sku));
+    const out = await this.reserveInRedis(req);
+    if (out.kind === 'out_of_stock' && out.available === 0) {
+      const line = req.items.findIndex((item) => item.sku === out.sku);
+      if (line >= 0) {
+        this.soldOut.flag(out.sku, epochs[line]!);
+        this.soldOut.listen(this.ctx.redis, this.ctx.keys);
+      }
+    }
+    return out;
+  }
+
+  /** The refusal of a request for a flagged SKU, recorded under its key; null when its key names a reservation (the usual path answers it). */
+  private async refuseSoldOut(req: ReserveRequest, sku: string): Promise<ReserveOutcome | null> {
+    const refusal = { kind: 'out_of_stock', sku, available: 0 } as const;
+    const key = req.idempotencyKey;
+    if (key === undefined) return refusal;
+    // Past the memory watermark no new claim: the usual path answers (a replay, or 503).
+    if (!(await this.ctx.memory.hasRoom())) return null;
+    const claim = await this.claims.claim(key, fingerprints.reserve(req), soldOutClaim.idOf(sku, this.ids.next(0)));
+    if (claim.kind === 'reused') return { kind: 'key_reused' };
+    if (claim.kind === 'new') return refusal;
+    const first = soldOutClaim.skuOf(claim.id);
+    return first === null ? null : { kind: 'duplicate', of: { kind: 'out_of_stock', sku: first, available: 0 } };
+  }
+
+  private async reserveInRedis(req: ReserveRequest, attempt = 1): Promise<ReserveOutcome> {
     // Past the memory watermark no new claim and no new hold (503): the headroom is for existing holds.
     // A replay still gets its answer.
     const key = req.idempotencyKey;
@@ -88,6 +133,9 @@ export class HoldMaker {
     if (key !== undefined) {
       const claim = await this.claims.claim(key, fingerprint, id);
       if (claim.kind === 'reused') return { kind: 'key_reused' };
+      // A replay of a request refused from the sold-out flag: the same refusal.
+      const refusedSku = soldOutClaim.skuOf(claim.id);
+      if (refusedSku !== null) return { kind: 'duplicate', of: { kind: 'out_of_stock', sku: refusedSku, available: 0 } };
       id = claim.id;
       replayed = claim.kind === 'replay';
     }
@@ -106,7 +154,7 @@ export class HoldMaker {
     if (result.kind === 'abandoned') {
       // The first request with this key was given back before anyone was answered: the key is free again.
       await this.claims.forget(key!, id);
-      if (attempt < 2) return this.reserve(req, attempt + 1);
+      if (attempt < 2) return this.reserveInRedis(req, attempt + 1);
       throw new StockadeError('SERVICE_FAILED', `the first request for ${id} failed before it was answered; retry`);
     }
     return replayed ? { kind: 'duplicate', of: result } : result;

@@ -14,6 +14,19 @@ export const fingerprints = {
   stock: (sku: string, delta: number) => digest(`${sku}\n${delta}`),
 };
 
+/**
+ * The id a key is claimed for when its request was refused from the sold-out
+ * flag (engine/catalog/sold-out.ts), without a reservation: a replay answers
+ * the same refusal from the claim alone. No reservation id looks like it (they
+ * are `<partition>.<base32>`).
+ */
+export const soldOutClaim = {
+  /** `unique`: a fresh random text (claims take a stored id naming the same request as a resend of it, not a replay). */
+  idOf: (sku: string, unique: string) => `!sold-out:${sku}:${unique}`,
+  /** SKUs hold no ':' (engine/validate.ts), so the SKU is what lies between the first and the last. */
+  skuOf: (id: string): string | null => (id.startsWith('!sold-out:') ? id.slice('!sold-out:'.length, id.lastIndexOf(':')) : null),
+};
+
 function digest(canonical: string): string {
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 24);
 }

@@ -1,4 +1,5 @@
 --- @include "record"
+--- @include "freed"
 -- Moves a hold's units out of `reserved`: to `available` (release, expiry) or to
 -- `sold` (commit). Releasing also gives back the user's per-user allowance.
 local function moveReserved(skusKey, usersKey, rec, to)
@@ -6,7 +7,8 @@ local function moveReserved(skusKey, usersKey, rec, to)
   for i = 1, #lines, LINE_STRIDE do
     local sku, qty = lines[i], lines[i + 1]
     redis.call('HINCRBY', skusKey, sku .. ':r', -qty)
-    redis.call('HINCRBY', skusKey, sku .. ':' .. to, qty)
+    local now = redis.call('HINCRBY', skusKey, sku .. ':' .. to, qty)
+    if to == 'a' then unitsFreed(skusKey, sku, now, qty) end
     if to == 'a' and lines[i + 3] == 1 then
       local field = sku .. ':' .. rec.user
       if redis.call('HINCRBY', usersKey, field, -qty) <= 0 then

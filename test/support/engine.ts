@@ -10,7 +10,7 @@ export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: Fau
   // No PostgreSQL: every partition starts fresh. The check is not awaited here (callers start at once; granting calls wait for
   // it), but close waits for it: a check cut by quit() fails its commands with "Connection is closed".
   const checked = engine.useRecord(emptyRecord).catch(() => {});
-  return { engine, redis, close: async () => { await checked; await redis.quit(); } };
+  return { engine, redis, close: async () => { await checked; await engine.close(); await redis.quit(); } };
 }
 
 /**

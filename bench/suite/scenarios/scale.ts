@@ -33,7 +33,11 @@ export const scale: Scenario = {
     try {
       const engine = Engine.create(redis, { inflightMax: 1_000_000 }, ctx.stack.env);
       await engine.useRecord(recordView(ctx.stack.sql));
-      return await measure(ctx, engine, redis);
+      try {
+        return await measure(ctx, engine, redis);
+      } finally {
+        await engine.close();
+      }
     } finally {
       redis.disconnect();
     }
