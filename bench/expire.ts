@@ -48,8 +48,8 @@ export async function advanceClock(redis: Redis, engine: Engine, ms: number): Pr
 export async function benchExpire(o: { redisUrl: string; holds: number; skus: number; report?: (text: string) => void }): Promise<ExpireBenchResult> {
   const redis = new Redis(o.redisUrl);
   const report = o.report ?? (() => {});
+  const engine = Engine.create(redis, { keyPrefix: `exp${randomBytes(3).toString('hex')}:`, inflightMax: 1_000_000 });
   try {
-    const engine = Engine.create(redis, { keyPrefix: `exp${randomBytes(3).toString('hex')}:`, inflightMax: 1_000_000 });
     await engine.useRecord(emptyRecord); // no PostgreSQL: a fresh install, every partition initialised
     const skus = Array.from({ length: o.skus }, (_, i) => `EXP-${i}`);
     const perSku = Math.ceil(o.holds / o.skus);
@@ -88,6 +88,7 @@ export async function benchExpire(o: { redisUrl: string; holds: number; skus: nu
       sweepBudgetMs: engine.settings.sweepBudgetMs, expireWorkMax: engine.settings.expireWorkMax,
     };
   } finally {
+    await engine.close(); // its sold-out subscription, if a refusal started one
     redis.disconnect();
   }
 }

@@ -33,8 +33,8 @@ async function perRequest(redis: Redis, count: number, concurrency: number, requ
 export async function benchMemory(o: { redisUrl: string; count: number; concurrency?: number; report?: (phase: string) => void }): Promise<MemoryBenchResult> {
   const redis = new Redis(o.redisUrl);
   const concurrency = o.concurrency ?? 128;
+  const engine = Engine.create(redis, { keyPrefix: `mem${randomBytes(3).toString('hex')}:`, inflightMax: 1_000_000 });
   try {
-    const engine = Engine.create(redis, { keyPrefix: `mem${randomBytes(3).toString('hex')}:`, inflightMax: 1_000_000 });
     await engine.useRecord(emptyRecord);
     await engine.createProduct({ sku: 'M-OPEN', name: 'open', priceCents: 1000, stock: 1_000_000_000 });
     await engine.createProduct({ sku: 'M-GONE', name: 'gone', priceCents: 1000, stock: 0 });
@@ -50,6 +50,7 @@ export async function benchMemory(o: { redisUrl: string; count: number; concurre
       (i) => engine.reserve({ userId: `r${i}`, items: line('M-GONE'), idempotencyKey: `client:reserve:memory-bench-refused-${i}` }));
     return { count: o.count, holdBytes, claimBytes: keyedBytes - holdBytes, refusalBytes };
   } finally {
+    await engine.close(); // its sold-out subscription, if a refusal started one
     redis.disconnect();
   }
 }
