@@ -6,6 +6,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { emptyRecord, Engine, type ReserveOutcome } from '../index.ts';
 import { conserved, stockOf, testEngine } from '../../test/support/engine.ts';
 import { waitFor } from '../../test/support/api.ts';
+import { SoldOutFlags } from './sold-out.ts';
 
 /**
  * The holes an audit of the sold-out short-circuit (#14) found, one test each:
@@ -13,6 +14,33 @@ import { waitFor } from '../../test/support/api.ts';
  * bound, a process's own release not seen at once, and a subscription that
  * keeps a closed engine's process alive.
  */
+describe('SoldOutFlags, audited', () => {
+  it('a token taken before the freed counts started again (the map at flagsMax) flags nothing', () => {
+    const flags = new SoldOutFlags({ ttlMs: 100, flagsMax: 2 });
+    const before = flags.epoch('A');
+    for (const sku of ['A', 'B', 'C']) flags.freed(sku); // C empties the counts: A's count starts again
+    expect(flags.epoch('A').freed).toBe(before.freed);
+    flags.flag('A', before);
+    expect(flags.soldOut(['A'])).toBeNull();
+  });
+
+  it('a flag counts its TTL from when Redis was asked, not from when the reply was read', () => {
+    let now = 1_000;
+    const flags = new SoldOutFlags({ ttlMs: 100, flagsMax: 2, now: () => now });
+    const asked = flags.epoch('A');
+    now += 60;
+    flags.flag('A', asked);
+    now += 39;
+    expect(flags.soldOut(['A'])).toBe('A');
+    now += 1;
+    expect(flags.soldOut(['A'])).toBeNull();
+    const late = flags.epoch('B');
+    now += 100;
+    flags.flag('B', late);
+    expect(flags.soldOut(['B'])).toBeNull();
+  });
+});
+
 describe('the sold-out short-circuit, audited (real Redis)', () => {
   const open: Array<() => Promise<void>> = [];
   afterEach(async () => {
