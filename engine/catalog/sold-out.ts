@@ -21,6 +21,8 @@ export class SoldOutFlags {
   /** Times every flag ended at once (clear(), or freedCount emptied): a reply read before must flag nothing. */
   private clears = 0;
   private subscriber: Redis | Cluster | null = null;
+  /** After close(): a reply read later starts no subscription (it would keep the process alive). */
+  private closed = false;
 
   constructor(private readonly o: { ttlMs: number; flagsMax: number; now?: () => number }) {}
 
@@ -76,9 +78,9 @@ export class SoldOutFlags {
     this.clears += 1;
   }
 
-  /** Subscribes to every partition's freed channel on a connection of its own (started once, at the first flag). */
+  /** Subscribes to every partition's freed channel on a connection of its own (started once, at the first flag; never after close). */
   listen(redis: Redis | Cluster, keys: KeySpace): void {
-    if (this.subscriber || !this.enabled) return;
+    if (this.subscriber || this.closed || !this.enabled) return;
     const sub = redis.duplicate();
     this.subscriber = sub;
     const channels = Array.from({ length: keys.partitions }, (_, p) => freedChannel(keys, p));
@@ -89,6 +91,7 @@ export class SoldOutFlags {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const sub = this.subscriber;
     this.subscriber = null;
     if (sub) sub.disconnect();
