@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { emptyRecord, Engine, type ReserveOutcome } from '../index.ts';
+import { emptyRecord, Engine, partitionOf, type ReserveOutcome } from '../index.ts';
 import { conserved, stockOf, testEngine } from '../../test/support/engine.ts';
 import { waitFor } from '../../test/support/api.ts';
 import { SoldOutFlags } from './sold-out.ts';
@@ -153,6 +153,21 @@ describe('the sold-out short-circuit, audited (real Redis)', () => {
     gate.open();
     expect(await late).toEqual({ kind: 'out_of_stock', sku: s, available: 0 });
     expect((await t.engine.reserve(one('after', s))).kind).toBe('held');
+  });
+
+  // A fenced partition grants nothing and answers 503 fenced (DESIGN.md §3); from the flag it answered 409 and claimed the key for
+  // that refusal, so the key's replay answers 409 for its whole retention, also once the partition is repaired.
+  it('a flagged SKU of a partition this process knows fenced is answered 503 fenced, and its key is not claimed', async () => {
+    const t = testEngine({ soldOutCacheMs: 60_000 });
+    open.push(t.close);
+    const s = `FE-${hex()}`;
+    await t.engine.createProduct({ sku: s, name: s, priceCents: 100, stock: 1 });
+    expect((await t.engine.reserve(one('a', s))).kind).toBe('held');
+    expect((await t.engine.reserve(one('b', s))).kind).toBe('out_of_stock'); // flagged
+    await t.engine.fence(partitionOf(s, t.engine.settings.partitions), 'audit');
+    const req = one('c', s);
+    const out = await t.engine.reserve(req).then((o) => o.kind, (e: { code?: string }) => e.code);
+    expect({ out, claimed: await t.engine.isReplay(req) }).toEqual({ out: 'FENCED', claimed: false });
   });
 
   // runtime.close() closes the engine, then quits Redis: a reserve still in flight then (a stampede at shutdown) that reads a
