@@ -18,7 +18,11 @@ export class SoldOutFlags {
   private readonly until = new Map<string, number>();
   /** sku -> times a freed message came for it: a reply read before one came must not flag the SKU again. */
   private readonly freedCount = new Map<string, number>();
+  /** Times every flag ended at once (clear(), or freedCount emptied): a reply read before must flag nothing. */
+  private clears = 0;
   private subscriber: Redis | Cluster | null = null;
+  /** After close(): a reply read later starts no subscription (it would keep the process alive). */
+  private closed = false;
 
   constructor(private readonly o: { ttlMs: number; flagsMax: number; now?: () => number }) {}
 
@@ -39,33 +43,44 @@ export class SoldOutFlags {
     return null;
   }
 
-  /** A token to take before asking Redis about the SKU: flag() with it is ignored when units were freed meanwhile. */
-  epoch(sku: string): number {
-    return this.freedCount.get(sku) ?? 0;
+  /**
+   * A token to take before asking Redis about the SKU: flag() with it is ignored when units were freed (or every flag
+   * cleared) meanwhile, and the flag's TTL counts from now, when Redis was asked: Redis saw none available after this
+   * instant, so units that came back since came back after it, and the flag ends within ttlMs of them even when their
+   * message is lost (not yet subscribed, a reconnect) and the reply is read late.
+   */
+  epoch(sku: string): FlagEpoch {
+    return { freed: this.freedCount.get(sku) ?? 0, clears: this.clears, askedAtMs: this.now() };
   }
 
-  /** Flags the SKU sold out (Redis said 0 available), unless a freed message came since `epoch` was taken. */
-  flag(sku: string, epoch: number): void {
-    if (!this.enabled || this.epoch(sku) !== epoch) return;
+  /** Flags the SKU sold out (Redis said 0 available), unless units were freed since `epoch` was taken. */
+  flag(sku: string, epoch: FlagEpoch): void {
+    if (!this.enabled || epoch.clears !== this.clears || (this.freedCount.get(sku) ?? 0) !== epoch.freed) return;
+    const end = epoch.askedAtMs + this.o.ttlMs;
+    if (end <= this.now()) return;
     if (!this.until.has(sku) && this.until.size >= this.o.flagsMax) this.until.delete(this.until.keys().next().value!);
-    this.until.set(sku, this.now() + this.o.ttlMs);
+    this.until.set(sku, end);
   }
 
   /** Units of the SKU are available again. */
   freed(sku: string): void {
     this.until.delete(sku);
-    if (this.freedCount.size >= this.o.flagsMax && !this.freedCount.has(sku)) this.freedCount.clear();
+    if (this.freedCount.size >= this.o.flagsMax && !this.freedCount.has(sku)) {
+      this.freedCount.clear();
+      this.clears += 1; // a count that starts again must not match a token taken before
+    }
     this.freedCount.set(sku, (this.freedCount.get(sku) ?? 0) + 1);
   }
 
-  /** Every flag ends now (units came back somewhere this process cannot name). */
+  /** Every flag ends now (units came back somewhere this process cannot name); replies read before flag nothing. */
   clear(): void {
     this.until.clear();
+    this.clears += 1;
   }
 
-  /** Subscribes to every partition's freed channel on a connection of its own (started once, at the first flag). */
+  /** Subscribes to every partition's freed channel on a connection of its own (started once, at the first flag; never after close). */
   listen(redis: Redis | Cluster, keys: KeySpace): void {
-    if (this.subscriber || !this.enabled) return;
+    if (this.subscriber || this.closed || !this.enabled) return;
     const sub = redis.duplicate();
     this.subscriber = sub;
     const channels = Array.from({ length: keys.partitions }, (_, p) => freedChannel(keys, p));
@@ -76,6 +91,7 @@ export class SoldOutFlags {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const sub = this.subscriber;
     this.subscriber = null;
     if (sub) sub.disconnect();
@@ -84,6 +100,13 @@ export class SoldOutFlags {
   private now(): number {
     return (this.o.now ?? Date.now)();
   }
+}
+
+/** What SoldOutFlags.epoch hands out: what flag() compares, and when Redis was asked. */
+export interface FlagEpoch {
+  freed: number;
+  clears: number;
+  askedAtMs: number;
 }
 
 /** The channel a partition's scripts publish freed SKUs on (lua/includes/freed.lua). */

@@ -140,6 +140,11 @@ export class Fencing {
     if (!this.checked) throw new StockadeError('FENCED', 'Redis has not been checked against PostgreSQL since it (re)connected; retry shortly');
   }
 
+  /** Whether this process may answer for the partition without a script (checked since it connected, not known fenced): no Redis call. */
+  mayAnswer(partition: number): boolean {
+    return this.checked && !this.known.has(partition);
+  }
+
   /** FENCED for a read of a partition that is fenced (or not initialised), else nothing. */
   async assertReadable(partition: number): Promise<void> {
     await this.ready();

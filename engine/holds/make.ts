@@ -89,7 +89,8 @@ export class HoldMaker {
     if (problem) return { kind: 'invalid', detail: problem };
     if (!this.soldOut.enabled) return this.reserveInRedis(req);
     const flagged = this.soldOut.soldOut(skusOf(req.items));
-    if (flagged !== null) {
+    // A partition fenced (or unchecked since a reconnect) answers 503 from its script, not 409 from a flag.
+    if (flagged !== null && req.items.every((item) => this.ctx.fencing.mayAnswer(partitionOf(item.sku, this.ctx.settings.partitions)))) {
       const refused = await this.refuseSoldOut(req, flagged);
       if (refused) return refused;
     }

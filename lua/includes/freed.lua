@@ -4,8 +4,12 @@
 -- Only on the step from none to some: a sweep expiring many holds of a SKU
 -- publishes once, not once per hold. The channel is the partition's skus key
 -- plus ':freed' (no key of its own: PUBLISH reaches every node of a Cluster).
+-- A hint, so pcall: a PUBLISH refused (an ACL user without channel rights,
+-- Redis 7's default for a new user) must not fail the script after it moved
+-- units (a release half done and retried gives them twice); flags then end
+-- by their TTL.
 local function unitsFreed(skusKey, sku, availableNow, added)
   if added > 0 and availableNow > 0 and availableNow - added <= 0 then
-    redis.call('PUBLISH', skusKey .. ':freed', sku)
+    redis.pcall('PUBLISH', skusKey .. ':freed', sku)
   end
 end
