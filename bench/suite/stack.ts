@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -63,6 +63,7 @@ export async function startStack(scratch: Scratch, o: StackOptions): Promise<Sta
   scratch.atRemoval(() => stopChild(server));
   const base = `http://127.0.0.1:${port}`;
   await Promise.race([waitForHttp(`${base}/readyz`, startTimeoutMs), exitOf(server)]);
+  if (o.processes > 1) await placeholderGone(server.pid!, port);
   const urls = embedded ? findLocalServices(scratch.dir) : { redisUrl: given.redisUrl!, databaseUrl: given.databaseUrl! };
   if (!urls) throw new Error('the server is up but its embedded services are not found in its data dir');
   const redis = new Redis(urls.redisUrl, { lazyConnect: false });
@@ -88,6 +89,28 @@ async function refuseUsedDatabase(databaseUrl: string): Promise<void> {
     }
   } finally {
     await sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * With several API processes, the primary holds the port with a placeholder
+ * (answering 503 "starting") until every API process listens, and an API
+ * process answers /readyz before the primary has closed it: waits until no
+ * socket listening on the port belongs to the primary (`ss`; skipped where it
+ * is missing).
+ */
+async function placeholderGone(primaryPid: number, port: number): Promise<void> {
+  const deadline = Date.now() + startTimeoutMs;
+  for (;;) {
+    let listeners: string;
+    try {
+      listeners = execFileSync('ss', ['-Hltnp', `( sport = :${port} )`], { encoding: 'utf8' });
+    } catch {
+      return;
+    }
+    if (!listeners.includes(`pid=${primaryPid},`)) return;
+    if (Date.now() > deadline) throw new Error(`the start placeholder still holds port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
