@@ -115,7 +115,7 @@ export const cartMix: Scenario = {
   run: async (ctx) => {
     const skus = Array.from({ length: cartSkus }, (_, i) => `${ctx.prefix}CART${i}`);
     ctx.report(`create ${cartSkus} SKUs`);
-    await eachLimited(skus, 16, (sku) => createProduct(ctx, sku, cartStockPerSku));
+    await eachLimited(skus, 64, (sku) => createProduct(ctx, sku, cartStockPerSku));
     const units = { answered: 0, sent: 0 };
     const counter = { n: 0 }; // shared by the warm-up and the measured run: every key is new
     const out = await runLoad({
