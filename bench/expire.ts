@@ -31,6 +31,37 @@ export interface ExpireBenchResult {
 
 /** Requests in flight while making holds. */
 const makeConcurrency = 1_000;
+/** Sweep passes at most until none is held: a guard against a loop that never ends (each pass is bounded by the sweep settings). */
+const sweepPassesMax = 10_000;
+
+/** Makes `count` holds of one unit through the engine, hold i on skuOf(i) for user `${userPrefix}${i}`; told the count made so far. */
+export async function makeHolds(engine: Engine, count: number, skuOf: (i: number) => string, userPrefix: string,
+  report: (made: number) => void): Promise<void> {
+  for (let done = 0; done < count; done += makeConcurrency) {
+    report(done);
+    await Promise.all(Array.from({ length: Math.min(makeConcurrency, count - done) }, async (_, j) => {
+      const i = done + j;
+      const out = await engine.reserve({ userId: `${userPrefix}${i}`, items: [{ sku: skuOf(i), qty: 1 }] });
+      if (out.kind !== 'held') throw new Error(`hold ${i}: ${out.kind}`);
+    }));
+  }
+}
+
+/** Sweep passes (Engine.sweepOnce, what each `expire` job runs) until no hold is held; the passes, the holds they expired, their time. */
+export async function sweepUntilNoneHeld(engine: Engine, report: (passes: number, expired: number) => void)
+  : Promise<{ passes: number; expired: number; seconds: number }> {
+  const started = performance.now();
+  let passes = 0;
+  let expired = 0;
+  while (passes < sweepPassesMax && (await engine.holdCounts()).live.held > 0) {
+    const pass = await engine.sweepOnce();
+    if (pass.failed > 0) throw pass.lastError;
+    passes += 1;
+    expired += pass.expired;
+    report(passes, expired);
+  }
+  return { passes, expired, seconds: (performance.now() - started) / 1000 };
+}
 
 export async function usedMemory(redis: Redis): Promise<number> {
   return Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))![1]);
@@ -55,29 +86,13 @@ export async function benchExpire(o: { redisUrl: string; holds: number; skus: nu
     const perSku = Math.ceil(o.holds / o.skus);
     for (const sku of skus) await engine.createProduct({ sku, name: sku, priceCents: 100, stock: perSku });
     const before = await usedMemory(redis);
-    for (let done = 0; done < o.holds; done += makeConcurrency) {
-      report(`holds made: ${done.toLocaleString('en-US')}`);
-      await Promise.all(Array.from({ length: Math.min(makeConcurrency, o.holds - done) }, async (_, j) => {
-        const i = done + j;
-        const out = await engine.reserve({ userId: `u${i}`, items: [{ sku: skus[i % skus.length]!, qty: 1 }] });
-        if (out.kind !== 'held') throw new Error(`hold ${i}: ${out.kind}`);
-      }));
-    }
+    await makeHolds(engine, o.holds, (i) => skus[i % skus.length]!, 'u', (made) => report(`holds made: ${made.toLocaleString('en-US')}`));
     const memoryBytesPerHold = Math.round((await usedMemory(redis) - before) / o.holds);
 
     await advanceClock(redis, engine, engine.settings.holdTtlMsMax + 1_000);
     const cpuBefore = await redisCpu(redis);
-    const started = performance.now();
-    let passes = 0;
-    let expired = 0;
-    while ((await engine.holdCounts()).live.held > 0) {
-      const pass = await engine.sweepOnce();
-      if (pass.failed > 0) throw pass.lastError;
-      passes += 1;
-      expired += pass.expired;
-      report(`pass ${passes}: ${expired.toLocaleString('en-US')} expired`);
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const { passes, expired, seconds } = await sweepUntilNoneHeld(engine,
+      (pass, done) => report(`pass ${pass}: ${done.toLocaleString('en-US')} expired`));
     const cpu = cpuDelta(cpuBefore, await redisCpu(redis));
     if (expired !== o.holds) throw new Error(`expired ${expired} of ${o.holds} holds`);
     return {

@@ -1,12 +1,11 @@
 import { Redis } from 'ioredis';
-import { Engine } from '../../../engine/index.ts';
+import { Engine, stockUnitsMax } from '../../../engine/index.ts';
 import { recordView } from '../../../store/marks.ts';
-import { advanceClock, usedMemory } from '../../expire.ts';
+import { advanceClock, makeHolds, sweepUntilNoneHeld, usedMemory } from '../../expire.ts';
 import { equal, onlyStatuses, verifyStores } from '../checks.ts';
-import { createProduct, eachLimited, oneLineBody, reserving, type Scenario, type SuiteContext } from '../context.ts';
-import { runLoad } from '../load.ts';
+import { createProduct, eachLimited, type Scenario, type SuiteContext } from '../context.ts';
+import { steadyLoad } from './steady.ts';
 import type { Check, LoadRun } from '../types.ts';
-import { stockUnitsMax } from '../../../engine/index.ts';
 
 /**
  * How cost grows with the work. Holds are made in bulk through an engine in
@@ -19,10 +18,6 @@ import { stockUnitsMax } from '../../../engine/index.ts';
 const levels = { quick: [0, 10_000, 100_000], full: [0, 100_000, 1_000_000] };
 const expiryHolds = 100_000;
 const hotSkuCounts = [1, 10, 1_000];
-/** Reservations in flight while holds are made in bulk. */
-const fillConcurrency = 1_000;
-/** Sweep passes at most while expiring (each pass is bounded by the sweep settings). */
-const sweepPassesMax = 10_000;
 
 export const scale: Scenario = {
   name: 'scale',
@@ -83,39 +78,24 @@ async function measure(ctx: SuiteContext, engine: Engine, redis: Redis) {
   return { name: 'scale', description: scale.description, runs, figures, checks };
 }
 
-/** A steady reserve run over the SKUs (request n reserves skus[n % count]). */
+/** A steady reserve run over the SKUs (request n reserves skus[n % count]); its statuses checked. */
 async function reserveRun(ctx: SuiteContext, label: string, skus: string[], checks: Check[]): Promise<LoadRun> {
-  const keyPrefix = `${ctx.prefix}${label.replace(/[^a-z0-9]+/gi, '')}-`;
-  const counter = { n: 0 }; // shared by the warm-up and the measured run: every key is new
-  const { run } = await runLoad({
-    label, url: ctx.stack.base, connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds,
-    requests: () => [reserving(ctx, { keyPrefix, counter, body: (n) => oneLineBody(`${keyPrefix}u${n}`, skus[n % skus.length]!) })],
-    redis: ctx.stack.redis, progress: (_, text) => ctx.report(text),
-  });
+  const { run } = await steadyLoad(ctx, label, '/v1/reservations', skus, { n: 0 }); // the counter spans the warm-up and the run: every key is new
   checks.push(onlyStatuses(run, ['201']));
   return run;
 }
 
 /** Makes `count` holds of one unit on the SKU, each for its own user. */
-async function fill(ctx: SuiteContext, engine: Engine, sku: string, count: number): Promise<void> {
-  for (let done = 0; done < count; done += fillConcurrency) {
-    ctx.report(`holds made: ${done.toLocaleString('en-US')} of ${count.toLocaleString('en-US')}`);
-    await Promise.all(Array.from({ length: Math.min(fillConcurrency, count - done) }, async (_, j) => {
-      const out = await engine.reserve({ userId: `${ctx.prefix}filler${done + j}`, items: [{ sku, qty: 1 }] });
-      if (out.kind !== 'held') throw new Error(`hold ${done + j}: ${out.kind}`);
-    }));
-  }
+function fill(ctx: SuiteContext, engine: Engine, sku: string, count: number): Promise<void> {
+  return makeHolds(engine, count, () => sku, `${ctx.prefix}filler`,
+    (made) => ctx.report(`holds made: ${made.toLocaleString('en-US')} of ${count.toLocaleString('en-US')}`));
 }
 
 /** Every held hold made due (the scripts' clock moved past the longest TTL), then swept until none is held. */
 async function expireAll(ctx: SuiteContext, engine: Engine, redis: Redis): Promise<{ expired: number; seconds: number }> {
   const due = (await engine.holdCounts()).live.held;
   await advanceClock(redis, engine, engine.settings.holdTtlMsMax + 1_000);
-  const started = performance.now();
-  for (let pass = 0; pass < sweepPassesMax && (await engine.holdCounts()).live.held > 0; pass++) {
-    const r = await engine.sweepOnce();
-    if (r.failed > 0) throw r.lastError;
-    ctx.report(`expiring ${due.toLocaleString('en-US')} due holds: pass ${pass + 1}`);
-  }
-  return { expired: due, seconds: Number(((performance.now() - started) / 1000).toFixed(2)) };
+  const { seconds } = await sweepUntilNoneHeld(engine,
+    (pass) => ctx.report(`expiring ${due.toLocaleString('en-US')} due holds: pass ${pass}`));
+  return { expired: due, seconds: Number(seconds.toFixed(2)) };
 }
