@@ -8,13 +8,14 @@ import type { Check, LoadRun } from '../types.ts';
 /**
  * The steady scenarios: `connections` connections for `seconds` (after a
  * warm-up), every request a reservation of one unit with its own
- * Idempotency-Key and user.
+ * Idempotency-Key and user; request n reserves skus[n % skus.length].
  */
-function steadyLoad(ctx: SuiteContext, label: string, path: string, sku: string, counter: Counter, withRedis = true): Promise<LoadOutcome> {
+export function steadyLoad(ctx: SuiteContext, label: string, path: string, skus: readonly string[], counter: Counter, withRedis = true)
+  : Promise<LoadOutcome> {
   const keyPrefix = `${ctx.prefix}${label.replace(/[^a-z0-9-]+/gi, '')}-`;
   return runLoad({
     label, url: ctx.stack.base, connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds,
-    requests: () => [reserving(ctx, { path, keyPrefix, counter, body: (n) => oneLineBody(`${keyPrefix}u${n}`, sku) })],
+    requests: () => [reserving(ctx, { path, keyPrefix, counter, body: (n) => oneLineBody(`${keyPrefix}u${n}`, skus[n % skus.length]!) })],
     redis: withRedis ? ctx.stack.redis : undefined,
     progress: (_, text) => ctx.report(text),
   });
@@ -35,7 +36,7 @@ export const ceiling: Scenario = {
   description: 'the same server, router and body parsing (token, Idempotency-Key, JSON, schema) answering a canned 201; no Redis',
   expectedSeconds: steadyExpectedSeconds,
   run: async (ctx) => {
-    const out = await steadyLoad(ctx, 'ceiling', '/bench/ceiling', `${ctx.prefix}CEIL`, { n: 0 }, false);
+    const out = await steadyLoad(ctx, 'ceiling', '/bench/ceiling', [`${ctx.prefix}CEIL`], { n: 0 }, false);
     return { name: 'ceiling', description: ceiling.description, runs: [out.run], figures: {}, checks: [onlyStatuses(out.run, ['201']), await verifyStores(ctx.stack)] };
   },
 };
@@ -48,7 +49,7 @@ export const reserveHot: Scenario = {
     const sku = `${ctx.prefix}HOT`;
     await createProduct(ctx, sku, stockUnitsMax);
     const counter = { n: 0 };
-    const out = await steadyLoad(ctx, 'reserve-hot', '/v1/reservations', sku, counter);
+    const out = await steadyLoad(ctx, 'reserve-hot', '/v1/reservations', [sku], counter);
     const stock = await settled(() => stockOf(ctx.stack, sku));
     const checks = [onlyStatuses(out.run, ['201']), grantedWithin('each 201 holds one unit', stock.reserved, count(out, '201'), counter.n),
       conserved(sku, stock), ...(await replayChecks(ctx, sku)), await verifyStores(ctx.stack)];
@@ -87,7 +88,7 @@ export const soldOutStampede: Scenario = {
     await createProduct(ctx, sku, soldOutUnits);
     await sellOut(ctx, sku, soldOutUnits);
     const before = await stockOf(ctx.stack, sku);
-    const out = await steadyLoad(ctx, 'sold-out-stampede', '/v1/reservations', sku, { n: 0 });
+    const out = await steadyLoad(ctx, 'sold-out-stampede', '/v1/reservations', [sku], { n: 0 });
     const after = await settled(() => stockOf(ctx.stack, sku));
     const sample = await call(ctx.stack, 'POST', '/v1/reservations', JSON.parse(oneLineBody(`${ctx.prefix}late`, sku)), { headers: { 'idempotency-key': `${ctx.prefix}late` } });
     const checks = [onlyStatuses(out.run, ['409']),
@@ -130,7 +131,7 @@ async function rowLockRun(ctx: SuiteContext, label: string, query: string): Prom
   const made = await call(ctx.stack, 'POST', '/bench/row-lock/products', { sku, stock: stockUnitsMax }, { admin: true });
   if (made.status !== 200) throw new Error(`row-lock product: ${made.status} ${JSON.stringify(made.body)}`);
   const counter = { n: 0 };
-  const out = await steadyLoad(ctx, label, `/bench/row-lock/reservations${query}`, sku, counter, false);
+  const out = await steadyLoad(ctx, label, `/bench/row-lock/reservations${query}`, [sku], counter, false);
   // One statement, one snapshot: the counts and the hold rows as of the same moment, once the statements in flight have finished.
   const row = await settled(async () => (await ctx.stack.sql<Array<{ available: number; reserved: number; held: number }>>`
     select available, reserved, (select count(*)::int from bench_rowlock_holds h where h.sku = s.sku) as held
