@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { emptyRecord, Engine, type EngineSettings, type FaultHooks, partitionKeys, partitionOf, shardKeys, type Stock } from '../../engine/index.ts';
+import { advanceClock as moveScriptClock } from '../../bench/expire.ts';
+import { emptyRecord, Engine, type EngineSettings, type FaultHooks, partitionOf, type Stock } from '../../engine/index.ts';
 
 /** A fresh engine on the suite's Redis, in a key prefix of its own. */
 export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: FaultHooks): { engine: Engine; redis: Redis; close: () => Promise<void> } {
@@ -19,13 +20,9 @@ export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: Fau
  * the suite's Redis unless the engine runs on another.
  */
 export async function advanceClock(engine: Engine, ms: number, redisUrl: string = inject('redisUrl')): Promise<void> {
-  const { keyPrefix, partitions, keyShards } = engine.settings;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
   try {
-    const pipeline = redis.pipeline();
-    for (let p = 0; p < partitions; p++) pipeline.hincrby(partitionKeys(keyPrefix, p).meta, 'clock_offset_ms', ms);
-    for (let s = 0; s < keyShards; s++) pipeline.hincrby(shardKeys(keyPrefix, s).meta, 'clock_offset_ms', ms);
-    await pipeline.exec();
+    await moveScriptClock(redis, engine, ms);
   } finally {
     redis.disconnect();
   }
