@@ -74,7 +74,8 @@ export type AdjustStockResult =
 /** With an Idempotency-Key: the first outcome again for a retry (`duplicate`), or the key used with another body. */
 export type AdjustStockOutcome = AdjustStockResult | { kind: 'duplicate'; of: AdjustStockResult } | { kind: 'key_reused' };
 
-export type BeginPaymentOutcome = { kind: 'paying'; deadlineMs: number; totalCents: number } | HoldState;
+/** `paying`: the reservation as its records read when its payment began (its lines and user, what the charge is for). */
+export type BeginPaymentOutcome = { kind: 'paying'; deadlineMs: number; totalCents: number; reservation: Reservation } | HoldState;
 
 export interface PaymentRecord {
   amountCents: number;

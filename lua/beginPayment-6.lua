@@ -16,8 +16,10 @@
   ARGV[1] id  ARGV[2] paymentWindowMs  ARGV[3] retentionMs
 
   Returns
-    {   1, deadlineMs, totalCents, parts }  paying (now or already); parts: the
-        cart's partitions, comma separated, on the home part of a cart, else ''
+    {   1, deadlineMs, totalCents, parts, record }  paying (now or already);
+        parts: the cart's partitions, comma separated, on the home part of a
+        cart, else ''; record: the hold's record as stored (includes/record.lua),
+        so that the saga needs no second call for the lines it charges for
     { -10 }  no such hold          { -11 }  expired (now or before)
     { -12 }  released              { -13, orderId }  confirmed already
     { -14 }  a cart still being reserved
@@ -52,6 +54,6 @@ end
 if rec.status == 'paying' then
   local deadline = tonumber(redis.call('ZSCORE', payingKey, id) or rec.expires)
   if now >= deadline then return { OVERDUE } end
-  return { 1, deadline, totalCents(rec), rec.parts }
+  return { 1, deadline, totalCents(rec), rec.parts, redis.call('HGET', holdsKey, id) }
 end
 return statusReply(rec)

@@ -113,8 +113,7 @@ export class Checkout {
     if (begun.kind === 'payment_overdue') return this.settleOverdue(id);
     if (begun.kind !== 'paying') return begun;
 
-    const reservation = await this.engine.getReservation(id);
-    if (!reservation) return { kind: 'not_found' };
+    const { reservation } = begun;
     const charge = await withTimeout(this.provider.charge(
       { reservationId: id, amountCents: begun.totalCents, token, lines: reservation.items, userId: reservation.userId }, this.paymentTimeoutMs), this.paymentTimeoutMs);
     if (charge.status === 'timeout') {

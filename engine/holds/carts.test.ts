@@ -66,7 +66,12 @@ describe('multi-partition carts', () => {
     const out = await engine.reserve({ userId: 'u', items: cart(skus) });
     if (out.kind !== 'held') throw new Error(JSON.stringify(out));
     const id = out.reservation.id;
-    expect(await engine.beginPayment(id)).toMatchObject({ kind: 'paying', totalCents: 600 });
+    const begun = await engine.beginPayment(id);
+    expect(begun).toMatchObject({ kind: 'paying', totalCents: 600 });
+    // The reservation the charge is made for comes with the answer: every part's lines, as a read gives them.
+    const read = await engine.getReservation(id);
+    expect(begun.kind === 'paying' && begun.reservation).toEqual({ ...read, status: 'paying' });
+    expect(read?.items.map((l) => l.sku).sort()).toEqual([...skus].sort());
     const committed = await engine.commit(id, { amountCents: 600, reference: 'ch' });
     expect(committed).toEqual({ kind: 'confirmed', orderId: expect.stringMatching(/^o[a-z2-7]{24}$/) });
     for (const sku of skus) expect(await stockOf(engine, sku)).toEqual({ total: 5, available: 4, reserved: 0, sold: 1 });

@@ -1,11 +1,11 @@
 import { Code, holdStateOf, statusCodes, type HoldState } from '../codes.ts';
 import type { EngineContext } from '../context.ts';
-import { partitionList } from '../records.ts';
+import { decodeRecord, partitionList, type HoldRecord } from '../records.ts';
 import { fencedOf, type FencedReply } from './fence.ts';
 import { flat, type ScriptSpec } from './reply.ts';
 
-/** held -> paying: its payment deadline, what it costs, and a cart home's parts; or the state that refuses it. */
-export type BeginPaymentReply = { kind: 'paying'; deadlineMs: number; totalCents: number; parts: number[] } | HoldState;
+/** held -> paying: its payment deadline, what it costs, a cart home's parts and the part's record; or the state that refuses it. */
+export type BeginPaymentReply = { kind: 'paying'; deadlineMs: number; totalCents: number; parts: number[]; record: HoldRecord } | HoldState;
 
 export const beginPaymentSpec = {
   name: 'beginPayment',
@@ -14,7 +14,7 @@ export const beginPaymentSpec = {
     const r = flat('beginPayment', reply);
     if (r[0] === Code.FENCED) return fencedOf(r)!;
     if (r[0] !== Code.OK) return holdStateOf('beginPayment', r, beginPaymentSpec.codes);
-    return { kind: 'paying', deadlineMs: Number(r[1]), totalCents: Number(r[2]), parts: partitionList(r[3]) };
+    return { kind: 'paying', deadlineMs: Number(r[1]), totalCents: Number(r[2]), parts: partitionList(r[3]), record: decodeRecord(r[4] as string) };
   },
 } satisfies ScriptSpec;
 

@@ -9,6 +9,9 @@ import { scriptSpecs } from './index.ts';
 // script's body returns are listed in its header; the header's codes are the
 // module's; the module decodes each of them and refuses any other.
 const luaDir = fileURLToPath(new URL('../../../lua/', import.meta.url));
+/** A stored hold record (beginPayment answers one), from the golden samples. */
+const goldenRecord = (JSON.parse(readFileSync(new URL('../../../test/fixtures/records.json', import.meta.url), 'utf8')) as
+  { records: { raw: string }[] }).records[0]!.raw;
 const statusPhrase = /status codes? of includes\/status\.lua/;
 const named: Record<string, number> = {
   NOT_FOUND: Code.NOT_FOUND, EXPIRED: Code.EXPIRED, RELEASED: Code.RELEASED, CONFIRMED: Code.CONFIRMED,
@@ -51,6 +54,7 @@ function bodyCodes(body: string): Set<number> {
 function sample(name: string, code: number): unknown {
   if (name === 'reserveHolds') return code === Code.DUPLICATE ? [4, code, Code.OK, 1_000, 0] : [3, code, 'SKU-1', 1];
   if (name === 'forgetClaim') return code;
+  if (name === 'beginPayment') return [code, 1, 1, '', goldenRecord];
   return [code, 'x', 1, ''];
 }
 
