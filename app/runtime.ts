@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { armCrashPoints } from '../common/crash-points.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import { ApiMetrics } from '../api/metrics.ts';
 import { RateLimiter } from '../api/ratelimit.ts';
@@ -62,6 +63,8 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const env = o.env ?? process.env;
   const settings = { ...apiSettings(env, { servesHttp: (o.role ?? 'api') === 'api' }), ...o.api };
   const log = o.log ?? createLogger('stockade');
+  armCrashPoints(settings.crashPoints);
+  if (settings.crashPoints.size > 0) log.warn({ crashPoints: Object.fromEntries(settings.crashPoints) }, 'crash points armed (fault harness): this process will SIGKILL itself at them');
   const redis = connectRedis(o.redisUrl, 'stockade');
   const sql = connectDb(o.databaseUrl);
   try {

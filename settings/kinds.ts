@@ -53,6 +53,29 @@ export function oneOf<const T extends string>(values: readonly T[]): Kind<T> {
   };
 }
 
+/**
+ * Crash points and their probabilities, `point:p,point:p` with p in (0, 1]: the fault harness's
+ * test-only hook (common/crash-points.ts). Empty: none.
+ */
+export function crashPoints<const P extends string>(points: readonly P[]): Kind<ReadonlyMap<P, number>> {
+  return {
+    name: 'string',
+    allowed: `comma separated point:probability pairs (points: ${points.join(', ')}; probability in (0, 1])`,
+    parse: (raw) => {
+      const table = new Map<P, number>();
+      for (const pair of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+        const [name, p] = pair.split(':');
+        const point = points.find((x) => x === name);
+        const probability = Number(p);
+        if (!point || !(probability > 0 && probability <= 1)) return undefined;
+        table.set(point, probability);
+      }
+      return table;
+    },
+    show: (table) => [...table].map(([point, p]) => `${point}:${p}`).join(','),
+  };
+}
+
 /** Any text. */
 export const text: Kind<string> = { name: 'string', allowed: 'any text', parse: (raw) => raw, show: plain };
 

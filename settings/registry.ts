@@ -1,4 +1,5 @@
-import { host, int, number, oneOf, path, secret, text, url, type Kind } from './kinds.ts';
+import { crashPoints, host, int, number, oneOf, path, secret, text, url, type Kind } from './kinds.ts';
+import { crashPointNames } from '../common/crash-points.ts';
 
 /**
  * Every environment variable Stockade reads, declared once: name, kind (with
@@ -127,6 +128,8 @@ export const paymentRows = {
     doc: 'share of `tok_ok` charges the simulated provider declines' },
   providerDir: { name: 'STOCKADE_PROVIDER_DIR', kind: path, defaultDoc: '`<STOCKADE_DATA_DIR>/provider`', roles: ['payments'],
     doc: 'where the simulated payment provider keeps its charge records' },
+  crashPoints: { name: 'STOCKADE_CRASH_POINTS', kind: crashPoints(crashPointNames), defaultDoc: 'unset: none',
+    roles: ['payments'], doc: 'the fault harness only (`stockade chaos`), never in production: crash (SIGKILL) at these points with these probabilities' },
 } satisfies Group;
 
 export const workerRows = {

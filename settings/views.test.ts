@@ -50,7 +50,7 @@ describe('defaults', () => {
     expect(apiSettings({})).toEqual({ port: 8080, host: '127.0.0.1', adminToken: undefined, clientToken: undefined,
       processes: 1, rateLimitUserPerSec: 0, rateLimitTokenPerSec: 0, paymentTimeoutMs: 5_000, paymentLatencyMs: 0, paymentFailureRate: 0,
       shutdownGraceMs: 10_000, production: false, connectionsMax: undefined, opsPort: undefined, opsHost: '127.0.0.1', readinessRefreshMs: 1_000,
-      benchRoutes: false });
+      benchRoutes: false, crashPoints: new Map() });
     expect(workerSettings({})).toEqual({ batchMax: 500, concurrency: 4, pollMs: 50, lockMs: 10_000, failedRetryMs: 30_000,
       parkAfterAttempts: 3, parkedRetryMs: 60_000, shutdownDrainMs: 5_000 });
     expect(serviceSettings({})).toEqual({ redisUrl: undefined, databaseUrl: undefined, dataDir: './.data', redisAppendfsync: 'everysec',
@@ -172,6 +172,19 @@ describe('each role checks only what it uses', () => {
     expect(apiSettings({ ...production, ...tokens, STOCKADE_BENCH_ROUTES: 'false' }).benchRoutes).toBe(false);
     expect(apiSettings({ STOCKADE_BENCH_ROUTES: 'true' }).benchRoutes).toBe(true);
     expect(refusal(() => apiSettings({ STOCKADE_BENCH_ROUTES: '1' }))).toBe('STOCKADE_BENCH_ROUTES=1 is not one of false, true');
+  });
+
+  it("the fault harness's crash points: parsed, refused when malformed, refused in production (also without HTTP)", () => {
+    const tokens = { STOCKADE_ADMIN_TOKEN: 'a', STOCKADE_CLIENT_TOKEN: 'c' };
+    expect(apiSettings({}).crashPoints.size).toBe(0);
+    expect([...apiSettings({ STOCKADE_CRASH_POINTS: 'after-charge:0.5, after-pg-insert:1' }).crashPoints])
+      .toEqual([['after-charge', 0.5], ['after-pg-insert', 1]]);
+    for (const bad of ['after-charge', 'after-charge:0', 'after-charge:2', 'nowhere:0.5']) {
+      expect(refusal(() => apiSettings({ STOCKADE_CRASH_POINTS: bad }))).toMatch(/^STOCKADE_CRASH_POINTS=/);
+    }
+    const armed = { ...production, ...tokens, STOCKADE_CRASH_POINTS: 'after-commit:0.1' };
+    expect(refusal(() => apiSettings(armed))).toMatch(/NODE_ENV=production refuses STOCKADE_CRASH_POINTS/);
+    expect(refusal(() => apiSettings(armed, { servesHttp: false }))).toMatch(/NODE_ENV=production refuses STOCKADE_CRASH_POINTS/);
   });
 
   it('one that serves none reads neither the tokens nor the other HTTP settings', () => {

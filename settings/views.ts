@@ -1,4 +1,5 @@
 import { StockadeError } from '../common/errors.ts';
+import type { CrashPoint } from '../common/crash-points.ts';
 import { invalidSetting, readGroup, type Env } from './load.ts';
 import { isLoopback } from './kinds.ts';
 import { apiRows, engineRows, logRows, paymentRows, productionRateLimits, publishedTokens, serviceRows, workerRows, type Role, type Values } from './registry.ts';
@@ -50,6 +51,8 @@ export interface ApiSettings {
   production: boolean;
   /** STOCKADE_BENCH_ROUTES: the benchmark suite's /bench/… routes are served (never in production). */
   benchRoutes: boolean;
+  /** STOCKADE_CRASH_POINTS: the fault harness's crash points (never in production; empty: none). */
+  crashPoints: ReadonlyMap<CrashPoint, number>;
 }
 
 /**
@@ -68,10 +71,13 @@ export function apiSettings(env: Env = process.env, o: { servesHttp?: boolean } 
     problems.push((error as Error).message);
   }
   if (servesHttp) problems.unshift(...tokenProblems(env, production), ...benchRoutesProblems(env, production));
+  if (production && read?.crashPoints) {
+    problems.unshift(`NODE_ENV=production refuses ${paymentRows.crashPoints.name} (the fault harness's crash points are for tests only)`);
+  }
   // Every problem at once: the missing tokens and the bad values.
   if (problems.length > 0 || !read) throw invalidSetting(problems);
-  const { providerDir: _providerDir, rateLimitTokenPerSec, rateLimitUserPerSec, benchRoutes, ...fields } = read;
-  return { ...fields, production, benchRoutes: benchRoutes === 'true',
+  const { providerDir: _providerDir, rateLimitTokenPerSec, rateLimitUserPerSec, benchRoutes, crashPoints, ...fields } = read;
+  return { ...fields, production, benchRoutes: benchRoutes === 'true', crashPoints: crashPoints ?? new Map(),
     rateLimitTokenPerSec: rateLimitTokenPerSec ?? (production ? productionRateLimits.tokenPerSec : 0),
     rateLimitUserPerSec: rateLimitUserPerSec ?? (production ? productionRateLimits.userPerSec : 0) };
 }

@@ -1,4 +1,5 @@
 import { Queue, Worker, type Job } from 'bullmq';
+import { crashPoint } from '../common/crash-points.ts';
 import { type Engine, type Logger, requireDecoded, type DecodedEntry } from '../engine/index.ts';
 import { bullConnection, closeBull } from './bull.ts';
 import type { Sql } from '../store/db.ts';
@@ -157,6 +158,7 @@ export class WriteThrough {
       if (!parkOnFailure || !isPermanent(error)) throw error;
       return this.split(partition, entries, error);
     }
+    crashPoint('after-pg-insert');
     await this.engine.outbox.trim(partition, entries);
     await this.observeWritten(partition, entries); // after the trim: a batch retried after a failed trim is observed once
     this.stats.written += entries.length;

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { internalsOf, type Engine } from '../engine.ts';
 import { fingerprints } from '../idempotency/claims.ts';
+import { crashPoint } from '../../common/crash-points.ts';
 import { StockadeError } from '../../common/errors.ts';
 import type { Logger } from '../log.ts';
 import { settledCharge, type ChargeResult, type PaymentProvider, type SettledCharge } from './payments.ts';
@@ -120,6 +121,7 @@ export class Checkout {
       this.stats.pending += 1;
       return { kind: 'payment_pending', deadlineMs: begun.deadlineMs };
     }
+    if (charge.status === 'captured') crashPoint('after-charge');
     return this.settle(id, charge, reservation);
   }
 
@@ -143,6 +145,7 @@ export class Checkout {
       throw new StockadeError('SERVICE_FAILED', `the captured charge of ${id} has no hold to commit (${out.kind}); the reconciler settles it`);
     }
     this.stats.captured += 1;
+    crashPoint('after-commit');
     const confirmed = reservation ? { ...reservation, status: 'confirmed' as const, orderId: out.orderId } : await this.engine.getReservation(id);
     if (!confirmed) return { kind: 'not_found' };
     return { kind: 'confirmed', reservation: confirmed, orderId: out.orderId, amountCents: charge.amountCents };
