@@ -58,6 +58,14 @@ reconcile.command('rebuild').description('restore Redis from PostgreSQL (after F
   .option('--force', 'rebuild over a Redis that still has state (its live holds are dropped)')
   .option('--json', 'print one JSON object').action(lazy(() => import('./reconcile.ts'), 'reconcileRebuild'));
 
+program.command('chaos').description('a flash sale against real processes while faults are injected (kills, Redis crashes and data loss, PostgreSQL down, crash points); every invariant checked; exit 1 on a violation (npm run chaos)')
+  .option('--quick', 'a bounded run (about two minutes; npm test runs it)')
+  .option('--seconds <n>', 'seconds of sale under faults (default: 60 with --quick, 300 otherwise)', positive)
+  .option('--seed <n>', 'the seed of the fault schedule and the buyers\' choices (a failing run prints its own)', positive)
+  .addOption(new Option('--only <faults...>', 'inject only these faults').choices(['kill-process', 'kill-redis', 'redis-data-loss', 'stop-postgres']))
+  .option('--json', 'print the report as one JSON object')
+  .action(lazy(() => import('./chaos.ts'), 'chaosCommand'));
+
 const bench = program.command('bench').description('benchmarks (a table by default; --json for scripts)');
 bench.command('suite', { isDefault: true }).description('every flash-sale scenario over HTTP against one server of its own, invariants checked after each, a report under bench/results/ (npm run bench)')
   .option('--quick', 'every scenario briefly (a smoke check, under two minutes)')
