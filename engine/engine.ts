@@ -280,7 +280,7 @@ export class Engine {
   }
 
   /** Recreates the order of a capture Redis and PostgreSQL both lost (units available -> sold and its order event, atomically). */
-  restoreLostOrder(order: Omit<LostOrder, 'orderId'>): Promise<RestoreOutcome> {
+  restoreLostOrder(order: Omit<LostOrder, 'orderId'> & { orderId?: string }): Promise<RestoreOutcome> {
     return this.#audit.restoreOrder(order);
   }
 

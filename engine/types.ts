@@ -78,6 +78,8 @@ export type AdjustStockOutcome = AdjustStockResult | { kind: 'duplicate'; of: Ad
 export type BeginPaymentOutcome = { kind: 'paying'; deadlineMs: number; totalCents: number; reservation: Reservation } | HoldState;
 
 export interface PaymentRecord {
+  /** The order id the provider recorded with the charge: the commit proposes it (else a random one). */
+  orderId?: string;
   amountCents: number;
   /** The provider's reference for the captured charge. */
   reference: string;

@@ -1,8 +1,9 @@
 #!lua
 --[[
   restoreOrder: recreates the order of a capture that Redis and PostgreSQL both
-  lost (no hold record here, no order there; the reconciler's repair checks
-  PostgreSQL before it calls this), from the payment provider's record: moves
+  lost (no hold record here, or one that ended without its payment: expired or
+  released by its buyer, not by the saga; no order there; the reconciler's
+  repair checks PostgreSQL before it calls this), from the payment provider's record: moves
   each line's units available -> sold, saves a confirmed hold record under the
   reservation id and appends the `order` event to the outbox, all in one step.
   A line whose units are no longer available refuses the whole order and
@@ -35,7 +36,13 @@ countHoldsIn(metaKey, 'access')
 local rec = loadRecord(holdsKey, id)
 if rec then
   if rec.status == 'confirmed' then return { 1, rec.order } end
-  return statusReply(rec)
+  -- A single-partition hold that ended here without its payment (expired, or released by its buyer) while the
+  -- provider has a capture for it: this Redis lost the payment's start with its data (an older AOF, a promoted
+  -- replica). Its units went back to available: the order is recreated as a lost one is. A hold the saga released
+  -- after voiding its charge (or refunded) stands: that capture came after the void, and is refunded.
+  local ended = rec.status == 'expired' or rec.status == 'released'
+  local sagaReleased = rec.note == 'voided' or rec.note == 'refunded' or rec.note == 'declined'
+  if not ended or sagaReleased or rec.home ~= '' or rec.parts ~= '' then return statusReply(rec) end
 end
 
 local lines = {}

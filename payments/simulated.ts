@@ -64,6 +64,7 @@ export class SimulatedProvider implements PaymentProvider {
       reference: `ch_${request.reservationId}`,
       lines: request.lines,
       ...(request.userId === undefined ? {} : { userId: request.userId }),
+      ...(request.orderId === undefined ? {} : { orderId: request.orderId }),
     });
     if (request.token === 'tok_timeout') {
       await sleep(timeoutMs);

@@ -60,6 +60,8 @@ const drainPollMs = 100;
  */
 export async function repair(deps: RepairDeps): Promise<RepairReport> {
   const actions: RepairAction[] = [];
+  // Due holds expired first: a capture whose hold is past its deadline is then judged by the hold's real end (expired).
+  await deps.engine.sweepOnce();
   const behind = new Set((await deps.engine.fences()).filter((f) => f.fenced !== null && f.fenced !== 'empty').map((f) => f.partition));
   await redriveParked(deps, actions);
   await finishPayments(deps, actions);
@@ -121,9 +123,15 @@ async function settleCapture(deps: RepairDeps, id: string): Promise<RepairAction
   if (hold?.status === 'held') {
     const begun = await deps.engine.beginPayment(id);
     if (begun.kind === 'paying') {
-      const out = await deps.engine.commit(id, { amountCents: charge.amountCents, reference: charge.reference });
+      const out = await deps.engine.commit(id, { amountCents: charge.amountCents, reference: charge.reference, orderId: charge.orderId });
       if (out.kind === 'confirmed') return { kind: 'commit_capture', reservation: id, detail: `hold held with its capture: committed as order ${out.orderId}` };
     }
+  }
+  if (hold && hold.status !== 'held') {
+    // Ended without its payment in this Redis (it lost the payment's start with its data): recreated as a lost order
+    // when its units are still there, else refunded. A hold the saga released after a void stands (left: refunded below).
+    const out = await restoreOrRefund(deps, charge);
+    if (out.kind !== 'left') return out;
   }
   if (hold) {
     // Released, expired (or it expired just now): the saga's own path for a capture no hold honours.
@@ -137,7 +145,7 @@ async function settleCapture(deps: RepairDeps, id: string): Promise<RepairAction
 async function restoreOrRefund(deps: RepairDeps, charge: ChargeRecord): Promise<RepairAction> {
   const id = charge.reservationId;
   const out = await deps.engine.restoreLostOrder({ reservationId: id, userId: charge.userId ?? '', amountCents: charge.amountCents,
-    reference: charge.reference, lines: charge.lines });
+    reference: charge.reference, lines: charge.lines, ...(charge.orderId ? { orderId: charge.orderId } : {}) });
   const lines = charge.lines.map((l) => `${l.qty} x ${l.sku}`).join(', ');
   if (out.kind === 'restored') return { kind: 'restore_order', reservation: id, detail: `order ${out.orderId} recreated (${lines}), units available -> sold` };
   if (out.kind === 'units_gone' || out.kind === 'no_product') {

@@ -12,11 +12,38 @@ let api: TestApi;
 let n = 0;
 /** While set: commitHold on any partition but this home's fails before it runs (Redis away for those calls). */
 let blockPartsOf: string | null = null;
+/** While set: every commitHold of this reservation fails before it runs. */
+let blockCommitOf: string | null = null;
 
 beforeAll(async () => {
   api = await testApi({ workers: { pollMs: 20 }, faults: { beforeScript: (name, args) => {
     if (name === 'commitHold' && blockPartsOf !== null && args[0] !== blockPartsOf) throw lostReply(name);
+    if (name === 'commitHold' && blockCommitOf !== null && args.includes(blockCommitOf)) throw lostReply(name);
   } } });
+});
+
+describe('the order id is the one the provider recorded with the charge', () => {
+  it('a confirm answers it; a commit that never ran is done again by a resend under it, not under a new one', async () => {
+    const sku = `OR${++n}solo`;
+    expect((await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 100, stock: 5 } })).status).toBe(201);
+    const reserve = async (key: string) => (await call(api.url, 'POST', '/v1/reservations', { body: { user_id: 'fay', items: [{ sku, qty: 1 }] },
+      headers: { 'idempotency-key': key } })).body.id as string;
+    const plain = await reserve(`or-plain-${n}`);
+    const confirmed = await call(api.url, 'POST', `/v1/reservations/${plain}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+    expect(confirmed.status).toBe(200);
+    expect((await api.runtime.provider.lookup(plain))?.orderId).toBe(confirmed.body.order_id);
+
+    const blocked = await reserve(`or-blocked-${n}`);
+    blockCommitOf = blocked;
+    const first = await call(api.url, 'POST', `/v1/reservations/${blocked}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+    blockCommitOf = null;
+    expect(first.status, JSON.stringify(first.body)).toBe(503);
+    const recorded = (await api.runtime.provider.lookup(blocked))?.orderId;
+    expect(recorded).toMatch(/^o[a-z2-7]{24}$/);
+    const resent = await call(api.url, 'POST', `/v1/reservations/${blocked}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+    expect(resent.status, JSON.stringify(resent.body)).toBe(200);
+    expect(resent.body.order_id).toBe(recorded);
+  });
 });
 afterAll(() => api?.close());
 

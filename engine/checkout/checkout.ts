@@ -6,7 +6,8 @@ import { crashPoint } from '../../common/crash-points.ts';
 import { StockadeError } from '../../common/errors.ts';
 import type { Logger } from '../log.ts';
 import { settledCharge, type ChargeResult, type PaymentProvider, type SettledCharge } from './payments.ts';
-import type { CommitOutcome, HoldState, Reservation } from '../types.ts';
+import { newOrderId } from '../holds/ids.ts';
+import type { CommitOutcome, HoldState, PaymentRecord, Reservation } from '../types.ts';
 
 export type ConfirmOutcome =
   | { kind: 'confirmed'; reservation: Reservation; orderId: string; amountCents: number }
@@ -115,8 +116,9 @@ export class Checkout {
     if (begun.kind !== 'paying') return begun;
 
     const { reservation } = begun;
-    const charge = await withTimeout(this.provider.charge(
-      { reservationId: id, amountCents: begun.totalCents, token, lines: reservation.items, userId: reservation.userId }, this.paymentTimeoutMs), this.paymentTimeoutMs);
+    // The order id is proposed with the charge: the provider's first record keeps it, and every commit uses the record's.
+    const charge = await withTimeout(this.provider.charge({ reservationId: id, amountCents: begun.totalCents, token, lines: reservation.items,
+      userId: reservation.userId, orderId: newOrderId() }, this.paymentTimeoutMs), this.paymentTimeoutMs);
     if (charge.status === 'timeout') {
       this.stats.pending += 1;
       return { kind: 'payment_pending', deadlineMs: begun.deadlineMs };
@@ -136,7 +138,7 @@ export class Checkout {
       return out;
     }
     if (charge.status === 'voided') return this.releaseFor(id, 'voided', { kind: 'voided' });
-    const out = await this.commitCaptured(id, charge.amountCents, charge.reference);
+    const out = await this.commitCaptured(id, { amountCents: charge.amountCents, reference: charge.reference, orderId: charge.orderId });
     if (out.kind === 'released' || out.kind === 'expired') return this.refund(id, charge.amountCents);
     if (out.kind !== 'confirmed') {
       // A capture that no hold in Redis answers for (Redis lost it): neither sold nor refunded blindly.
@@ -156,11 +158,11 @@ export class Checkout {
    * `held` (Redis lost its payment start, an older AOF), begin its payment again
    * and commit.
    */
-  private async commitCaptured(id: string, amountCents: number, reference: string): Promise<CommitOutcome> {
-    const out = await this.commit(id, amountCents, reference);
+  private async commitCaptured(id: string, payment: PaymentRecord): Promise<CommitOutcome> {
+    const out = await this.commit(id, payment);
     if (out.kind !== 'payment_not_begun') return out;
     await this.engine.beginPayment(id);
-    return this.commit(id, amountCents, reference);
+    return this.commit(id, payment);
   }
 
   /** Releases for the saga; a hold that another step settled first answers that step's outcome. */
@@ -172,10 +174,10 @@ export class Checkout {
   }
 
   /** After the pivot: commit until Redis answers (each attempt is idempotent). */
-  private async commit(id: string, amountCents: number, reference: string): Promise<CommitOutcome> {
+  private async commit(id: string, payment: PaymentRecord): Promise<CommitOutcome> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.engine.commit(id, { amountCents, reference });
+        return await this.engine.commit(id, payment);
       } catch (error) {
         // Fenced: the saga stays paying; the overdue recovery commits it once the fence is lifted.
         if ((error as StockadeError)?.code === 'FENCED') throw error;

@@ -8,10 +8,16 @@ export interface ChargeRequest {
   lines: Line[];
   /** Whose order it pays for: kept in the provider's record, so an order Redis and PostgreSQL both lost can be recreated for its user. */
   userId?: string;
+  /**
+   * The order id this charge pays for, proposed before the charge and kept in the provider's record (as a real
+   * provider keeps an order reference): the commit uses the record's, so a commit that Redis lost with its data
+   * is done again under the order id the buyer was given (issue #15's fault harness found it otherwise).
+   */
+  orderId?: string;
 }
 
 export type ChargeResult =
-  | { status: 'captured'; reference: string; amountCents: number }
+  | { status: 'captured'; reference: string; amountCents: number; orderId?: string }
   | { status: 'declined'; reason: string }
   /** The reservation's charge was voided (by the overdue recovery) before this one: nothing was taken. */
   | { status: 'voided' }
@@ -28,6 +34,8 @@ export interface ChargeRecord {
   lines: Line[];
   /** The user the charge was for, when the request named one (records written before it was kept have none). */
   userId?: string;
+  /** The order id the charge was for (records written before it was kept have none). */
+  orderId?: string;
   /** A captured charge that was refunded in full since. */
   refunded: boolean;
 }
@@ -36,7 +44,9 @@ export interface ChargeRecord {
 export type SettledCharge = Extract<ChargeResult, { status: 'captured' | 'declined' | 'voided' }>;
 
 export function settledCharge(record: ChargeRecord): SettledCharge {
-  if (record.status === 'captured') return { status: 'captured', reference: record.reference, amountCents: record.amountCents };
+  if (record.status === 'captured') {
+    return { status: 'captured', reference: record.reference, amountCents: record.amountCents, ...(record.orderId ? { orderId: record.orderId } : {}) };
+  }
   if (record.status === 'voided') return { status: 'voided' };
   return { status: 'declined', reason: 'card_declined' };
 }

@@ -119,7 +119,7 @@ export class Holds {
   async commit(id: string, payment: PaymentRecord): Promise<CommitOutcome> {
     const home = this.homeOf(id);
     if (home < 0) return { kind: 'not_found' };
-    const reply = await commitHold(this.ctx, home, id, newOrderId(), payment);
+    const reply = await commitHold(this.ctx, home, id, payment.orderId ?? newOrderId(), payment);
     if (reply.kind !== 'committed') return reply;
     for (const p of reply.parts) {
       if (p === home) continue;

@@ -61,9 +61,11 @@ export function partitionOfId(id: string, partitions: number): number {
 }
 
 /**
- * Order ids: "o<random>", made when a reservation's home part commits and kept
- * in its record (every repeat of the commit answers the stored one); nothing in
- * it is derived from the reservation id, nor the reverse.
+ * Order ids: "o<random>", proposed with a reservation's charge (the payment
+ * provider keeps it in its record, so a commit redone after Redis lost it uses
+ * the same one) and kept in the hold's record when its home part commits (every
+ * repeat of the commit answers the stored one); nothing in it is derived from
+ * the reservation id, nor the reverse.
  */
 export function newOrderId(): string {
   return `o${randomText()}`;

@@ -68,6 +68,30 @@ describe('restoreOrder', () => {
     expect(await engine.restoreLostOrder(lost(held.reservation.id, sku, 1))).toEqual({ kind: 'payment_not_begun' });
     expect(await stockOf(engine, sku)).toEqual({ total: 3, available: 2, reserved: 1, sold: 0 });
   });
+  it('1 over a hold that ended without its payment here (expired, or released by its buyer: Redis lost its start), under the given order id', async () => {
+    const sku = await product(4);
+    const expiring = await engine.reserve({ userId: 'u9', items: [{ sku, qty: 1 }], ttlMs: 1_000 });
+    const released = await engine.reserve({ userId: 'u9', items: [{ sku, qty: 1 }] });
+    if (expiring.kind !== 'held' || released.kind !== 'held') throw new Error('not held');
+    await engine.release(released.reservation.id);
+    await advanceClock(engine, 2_000);
+    await engine.sweepOnce();
+    expect((await engine.getReservation(expiring.reservation.id))?.status).toBe('expired');
+    for (const [id, orderId] of [[expiring.reservation.id, 'oexpiredexpiredexpiredexp'], [released.reservation.id, 'oreleasedreleasedreleased']] as const) {
+      expect(await engine.restoreLostOrder({ ...lost(id, sku, 1), orderId })).toEqual({ kind: 'restored', orderId });
+      expect(await engine.getReservation(id)).toMatchObject({ status: 'confirmed', orderId });
+    }
+    expect(await stockOf(engine, sku)).toEqual({ total: 4, available: 2, reserved: 0, sold: 2 });
+  });
+  it('a hold the saga released after voiding its charge stands (that capture is refunded, not sold)', async () => {
+    const sku = await product(2);
+    const held = await engine.reserve({ userId: 'x', items: [{ sku, qty: 1 }] });
+    if (held.kind !== 'held') throw new Error(held.kind);
+    expect((await engine.beginPayment(held.reservation.id)).kind).toBe('paying');
+    expect(await engine.release(held.reservation.id, 'voided')).toEqual({ kind: 'released' });
+    expect(await engine.restoreLostOrder(lost(held.reservation.id, sku, 1))).toEqual({ kind: 'released' });
+    expect(await stockOf(engine, sku)).toEqual({ total: 2, available: 2, reserved: 0, sold: 0 });
+  });
   it('lines in two partitions are not restored here', async () => {
     const sku = await product(3);
     const [far] = skusInOnePartition(engine, `far${n}`, 1, partitionOf(sku, engine.settings.partitions));

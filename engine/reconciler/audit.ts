@@ -132,13 +132,13 @@ export class Audit {
    * record and the order event, in one script on the reservation's partition.
    * Every line must live there (a multi-partition cart is not restored here).
    */
-  async restoreOrder(o: Omit<LostOrder, 'orderId'>): Promise<RestoreOutcome> {
+  async restoreOrder(o: Omit<LostOrder, 'orderId'> & { orderId?: string }): Promise<RestoreOutcome> {
     if (o.lines.length === 0) throw new StockadeError('ASSERTION', `restoring ${o.reservationId}: a capture without lines`);
     const home = partitionOfId(o.reservationId, this.ctx.settings.partitions);
     if (home < 0) throw new StockadeError('ASSERTION', `${o.reservationId} is no reservation id`);
     const partitions = [...new Set([home, ...o.lines.map((l: Line) => partitionOf(l.sku, this.ctx.settings.partitions))])];
     if (partitions.length > 1) return { kind: 'spans_partitions', partitions };
-    return restoreOrder(this.ctx, home, { ...o, orderId: newOrderId() });
+    return restoreOrder(this.ctx, home, { ...o, orderId: o.orderId ?? newOrderId() });
   }
 
   /** Sets available and reserved of a SKU, unless its counts moved since `read`. */
