@@ -152,7 +152,9 @@ interface ReconcileOutput {
 }
 
 async function reconcile(fleet: Fleet, step: 'repair' | 'verify'): Promise<ReconcileOutput> {
-  const out = await run(process.execPath, [bin, 'reconcile', step, '--json'], { env: fleet.env, timeout: 120_000, maxBuffer: 64 << 20 })
+  // The operator's tool runs without the crash points: they injure the fleet, not the repair of it.
+  const { STOCKADE_CRASH_POINTS: _armed, ...env } = fleet.env;
+  const out = await run(process.execPath, [bin, 'reconcile', step, '--json'], { env, timeout: 120_000, maxBuffer: 64 << 20 })
     .catch((error: { code?: number; stdout?: string; stderr?: string }) => {
       if (error.code === 1 && error.stdout) return { stdout: error.stdout };
       return { stdout: JSON.stringify({ ok: false, failed: `${error.stderr ?? error}`.slice(0, 500) }) };

@@ -61,7 +61,8 @@ const drainPollMs = 100;
 export async function repair(deps: RepairDeps): Promise<RepairReport> {
   const actions: RepairAction[] = [];
   // Due holds expired first: a capture whose hold is past its deadline is then judged by the hold's real end (expired).
-  await deps.engine.sweepOnce();
+  // Best effort: a fenced partition refuses the sweep until repair has aligned it; its holds are judged as they read.
+  await deps.engine.sweepOnce().catch(() => {});
   const behind = new Set((await deps.engine.fences()).filter((f) => f.fenced !== null && f.fenced !== 'empty').map((f) => f.partition));
   await redriveParked(deps, actions);
   await finishPayments(deps, actions);
