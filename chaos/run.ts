@@ -189,10 +189,18 @@ async function statusOf(fleet: Fleet, id: string): Promise<string | null> {
   return 'unanswered';
 }
 
+/** An admin request, sent again while it is answered 503 (the start placeholder, 'starting', may still hold the port), bounded. */
 async function admin(fleet: Fleet, method: string, path: string, body: unknown): Promise<void> {
-  const res = await fetch(`${fleet.base}${path}`, { method, headers: { authorization: `Bearer ${fleet.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body) });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${fleet.base}${path}`, { method, headers: { authorization: `Bearer ${fleet.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body) });
+    if (res.status === 503 && attempt < 300) {
+      await sleepMs(200);
+      continue;
+    }
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return;
+  }
 }
 
 const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
