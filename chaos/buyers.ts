@@ -1,3 +1,4 @@
+import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Rng } from './rng.ts';
 
 /**
@@ -169,4 +170,3 @@ async function once(o: SaleOptions, method: string, path: string, body: unknown,
   }
 }
 
-const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -10,9 +10,8 @@ const bin = fileURLToPath(new URL('../bin/stockade.mjs', import.meta.url));
 
 /**
  * The faults the quick run inside `npm test` injects. Redis data loss (an older AOF) is left out until
- * issue #15's two findings are fixed: a commit lost with Redis data is redone under a new order id, and
- * `reconcile repair` cannot recreate a lost order of a multi-partition cart (`npm run chaos -- --only
- * redis-data-loss` shows both).
+ * `reconcile repair` can recreate a lost order of a multi-partition cart (issue #15; `npm run chaos --
+ * --only redis-data-loss` shows it).
  */
 const quickFaults = ['kill-process', 'kill-redis', 'stop-postgres'];
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Fleet } from './fleet.ts';
 import type { Rng } from './rng.ts';
 
@@ -75,4 +76,3 @@ async function inject(fleet: Fleet, plan: FaultPlan, rng: Rng, kind: FaultKind):
   }
 }
 
-const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));

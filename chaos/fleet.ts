@@ -1,10 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalServices, stopLocalServices, type LocalServices } from '../services/local.ts';
-import { freePort, isAlive } from '../services/process.ts';
+import { freePort, isAlive, waitForHttp } from '../services/process.ts';
+import { serverPid } from '../services/redis.ts';
 import type { Scratch } from '../bench/scratch.ts';
 
 /**
@@ -101,13 +103,7 @@ export class Fleet {
 
   /** Waits until /readyz answers 200 (every part up, nothing fenced). */
   async waitReady(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const status = await fetch(`${this.base}/readyz`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0);
-      if (status === 200) return;
-      if (Date.now() > deadline) throw new Error(`the API did not become ready within ${timeoutMs} ms (last /readyz: ${status || 'no answer'})\n${this.logs()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitForHttp(`${this.base}/readyz`, timeoutMs).catch((error: Error) => { throw new Error(`${error.message}\n${this.logs()}`); });
   }
 
   /** The processes a `kill -9` may hit: API processes (forked by the primary), and the workers processes (write-through, sweeps). */
@@ -129,7 +125,7 @@ export class Fleet {
   }
 
   redisPid(): number {
-    return pidFile(join(this.dir, 'redis', 'redis.pid'));
+    return serverPid(join(this.dir, 'redis'));
   }
 
   /** kill -9 of redis-server; started again from its AOF after downMs. */
@@ -137,7 +133,7 @@ export class Fleet {
     const pid = this.redisPid();
     if (pid > 0) {
       process.kill(pid, 'SIGKILL');
-      while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+      while (isAlive(pid)) await sleep(20);
     }
     if (replaceAof) {
       const aof = join(this.dir, 'redis', 'appendonlydir');
@@ -145,7 +141,7 @@ export class Fleet {
       cpSync(replaceAof, aof, { recursive: true, preserveTimestamps: true });
       chownLike(aof, join(this.dir, 'redis'));
     }
-    await new Promise((r) => setTimeout(r, downMs));
+    await sleep(downMs);
     await startLocalServices({ dataDir: this.dir, only: { redis: true, postgres: false } });
   }
 
@@ -159,7 +155,7 @@ export class Fleet {
   /** PostgreSQL stopped (fast) for downMs, then started again. */
   async stopPostgres(downMs: number): Promise<void> {
     await stopLocalServices(this.dir, { only: { redis: false, postgres: true } });
-    await new Promise((r) => setTimeout(r, downMs));
+    await sleep(downMs);
     await startLocalServices({ dataDir: this.dir, only: { redis: false, postgres: true } });
   }
 
@@ -180,10 +176,6 @@ export class Fleet {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
   }
-}
-
-function pidFile(file: string): number {
-  return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) || 0 : 0;
 }
 
 /** The live children of pid, from /proc. */

@@ -1,3 +1,4 @@
+import { setTimeout as sleepMs } from 'node:timers/promises';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -203,5 +204,4 @@ async function admin(fleet: Fleet, method: string, path: string, body: unknown):
   }
 }
 
-const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

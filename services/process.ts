@@ -85,7 +85,8 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(url)).ok) return;
+      // Bounded by the deadline too: a server that accepts and never answers does not hang the wait.
+      if ((await fetch(url, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) })).ok) return;
     } catch { /* not up yet */ }
     await sleep(100);
   }

@@ -137,7 +137,7 @@ export function redisRunning(dir: string): boolean {
  * the dir's owner counts: the pid file is the server user's to write, and
  * root must not signal whatever pid it names (1, say).
  */
-function serverPid(dir: string): number {
+export function serverPid(dir: string): number {
   const pid = readPid(redisFiles(dir).pid);
   if (pid <= 0 || !runsAsRoot()) return pid;
   try {
