@@ -19,8 +19,8 @@ describe('scripts', () => {
   it('every script starts with #!lua, names its key count, and has its includes inlined once', () => {
     const scripts = loadScripts();
     expect(scripts.map((s) => s.name).sort()).toEqual(['activateCart', 'adjustStock', 'beginPayment', 'checkFence', 'claimKeys',
-      'commitHold', 'createProduct', 'dueIds', 'expireHolds', 'forgetClaim', 'hitRateLimit', 'liftFence', 'parkEntries', 'purgeRecords',
-      'readHold', 'recordRefund', 'releaseHold', 'reserveHolds', 'resetCounts', 'restoreOrder', 'setFence']);
+      'commitHold', 'confirmRecord', 'createProduct', 'dueIds', 'expireHolds', 'forgetClaim', 'hitRateLimit', 'liftFence', 'parkEntries', 'purgeRecords',
+      'readHold', 'recordRefund', 'releaseHold', 'reserveHolds', 'resetCounts', 'restoreCartPart', 'restoreOrder', 'setFence']);
     for (const s of scripts) {
       expect(s.lua).toMatch(/^#!lua( flags=[a-z,-]+)?\n/);
       expect(s.lua).not.toMatch(/--- @include/);

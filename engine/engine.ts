@@ -14,9 +14,12 @@ import { fingerprints, IdempotencyClaims } from './idempotency/claims.ts';
 import { readHoldCounts, type HoldCounts } from './redis/hold-counts.ts';
 import { Sweeper, type SweepReport } from './reconciler/sweeper.ts';
 import { readSweepReport, readSweepStats, recordSweepReport, recordSweepRun, type SweepCounts, type SweepStats } from './reconciler/sweep-stats.ts';
-import { Audit, type OverdueHold, type PartitionSnapshot, type RestoreOutcome } from './reconciler/audit.ts';
+import { Audit, type OverdueHold, type PartitionSnapshot } from './reconciler/audit.ts';
+import { LostOrders, type RestoreOutcome } from './reconciler/lost-orders.ts';
 import type { NextCounts, ResetCountsReply } from './redis/scripts/resetCounts.ts';
 import type { LostOrder } from './redis/scripts/restoreOrder.ts';
+import type { ConfirmRecordReply, OrderPart } from './redis/scripts/confirmRecord.ts';
+import type { HoldStatus } from './redis/records.ts';
 import { recordRetentionMs, type EngineContext } from './redis/context.ts';
 import { KeySpace } from './redis/keys.ts';
 import { MemoryGuard, type MemoryState } from './redis/memory.ts';
@@ -60,6 +63,7 @@ export class Engine {
   readonly settings: EngineSettings;
   readonly #parts: EngineInternals;
   readonly #audit: Audit;
+  readonly #lostOrders: LostOrders;
   readonly #soldOut: SoldOutFlags;
 
   private constructor(ctx: EngineContext) {
@@ -73,6 +77,7 @@ export class Engine {
     this.outbox = new OutboxStreams(ctx);
     this.settings = ctx.settings;
     this.#audit = new Audit(ctx, this.outbox);
+    this.#lostOrders = new LostOrders(ctx, holds);
   }
 
   /** `faults`: test-only hooks (engine/faults.ts); never set by the runtime. */
@@ -211,6 +216,20 @@ export class Engine {
     return this.#parts.holds.get(id, owner);
   }
 
+  /**
+   * A reservation as getReservation reads it, from a fenced partition too: the
+   * reconciler's look at what a Redis that went back in time holds (clients get
+   * 503 from a fenced partition).
+   */
+  inspectReservation(id: string): Promise<Reservation | null> {
+    return this.#parts.holds.get(id, undefined, 'read');
+  }
+
+  /** The status of each id's hold record in one partition (null: none), fenced or not: the reconciler's read. */
+  holdStatusesAt(partition: number, ids: string[]): Promise<(HoldStatus | null)[]> {
+    return this.#parts.holds.statusesAt(partition, ids);
+  }
+
   /** held -> paying (the saga's pivot is next); see Holds.beginPayment. */
   beginPayment(id: string): Promise<BeginPaymentOutcome> {
     return this.#parts.holds.beginPayment(id);
@@ -279,9 +298,19 @@ export class Engine {
     return this.#audit.reservedByHolds(partition);
   }
 
-  /** Recreates the order of a capture Redis and PostgreSQL both lost (units available -> sold and its order event, atomically). */
+  /** Recreates the order of a capture Redis and PostgreSQL both lost (units available -> sold and its order events; a cart part by part, all or nothing). */
   restoreLostOrder(order: Omit<LostOrder, 'orderId'> & { orderId?: string }): Promise<RestoreOutcome> {
-    return this.#audit.restoreOrder(order);
+    return this.#lostOrders.restore(order);
+  }
+
+  /** Commits one missing part of an order whose home part PostgreSQL has (see LostOrders.completePart). */
+  completeOrderPart(part: Parameters<LostOrders['completePart']>[0]): Promise<RestoreOutcome> {
+    return this.#lostOrders.completePart(part);
+  }
+
+  /** In a fenced partition, records as confirmed a hold whose order part PostgreSQL has (no count moves; repair aligns the counts next). */
+  confirmRecord(part: OrderPart): Promise<ConfirmRecordReply> {
+    return this.#lostOrders.confirmRecord(part);
   }
 
   /** Sets a SKU's counts (total and sold only where given), unless its counts moved since they were read as `read`. */

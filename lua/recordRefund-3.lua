@@ -1,6 +1,6 @@
 #!lua flags=allow-oom
 --[[
-  recordRefund: notes on a released (or expired) hold that the capture which
+  recordRefund: notes on a released (or expired, or aborted) hold that the capture which
   landed after its release was refunded at the provider, and appends a `refund`
   event to the outbox in the same step (write-through records it in
   PostgreSQL). A confirmed hold is never refunded here. Repeating it returns the
@@ -26,7 +26,7 @@ local rec = loadRecord(holdsKey, id)
 local user = ''
 if rec then
   if rec.note == 'refunded' then return { 1 } end
-  if rec.status ~= 'released' and rec.status ~= 'expired' then return statusReply(rec) end
+  if rec.status ~= 'released' and rec.status ~= 'expired' and rec.status ~= 'aborted' then return statusReply(rec) end
   rec.note = 'refunded'
   saveRecord(holdsKey, id, rec)
   user = rec.user

@@ -27,6 +27,7 @@
 --- @include "status"
 --- @include "counts"
 --- @include "outbox"
+--- @include "restore"
 local skusKey, holdsKey, gcKey, outboxKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, orderId, userId, amountCents, paymentRef = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local retentionMs, lineCount = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -40,27 +41,13 @@ if rec then
   -- provider has a capture for it: this Redis lost the payment's start with its data (an older AOF, a promoted
   -- replica). Its units went back to available: the order is recreated as a lost one is. A hold the saga released
   -- after voiding its charge (or refunded) stands: that capture came after the void, and is refunded.
-  local ended = rec.status == 'expired' or rec.status == 'released'
-  local sagaReleased = rec.note == 'voided' or rec.note == 'refunded' or rec.note == 'declined'
-  if not ended or sagaReleased or rec.home ~= '' or rec.parts ~= '' then return statusReply(rec) end
+  local single = rec.home == '' and rec.parts == ''
+  if not (single and endedWithoutPayment(rec, { expired = true, released = true })) then return statusReply(rec) end
 end
 
-local lines = {}
-for i = 0, lineCount - 1 do
-  local sku, qty, price = ARGV[8 + i * 3], tonumber(ARGV[9 + i * 3]), tonumber(ARGV[10 + i * 3])
-  local available = redis.call('HGET', skusKey, sku .. ':a')
-  if not available then return { -3, sku } end
-  if tonumber(available) < qty then return { -21, sku, tonumber(available) } end
-  lines[#lines + 1] = sku
-  lines[#lines + 1] = qty
-  lines[#lines + 1] = price
-  lines[#lines + 1] = 0
-end
-
-for i = 1, #lines, LINE_STRIDE do
-  redis.call('HINCRBY', skusKey, lines[i] .. ':a', -lines[i + 1])
-  redis.call('HINCRBY', skusKey, lines[i] .. ':s', lines[i + 1])
-end
+local lines, refused = availableLines(skusKey, 8, lineCount)
+if not lines then return refused end
+takeAvailable(skusKey, lines, 's')
 local now = nowMs(metaKey)
 rec = { status = 'confirmed', created = now, expires = now, home = '', parts = '', ended = now, order = orderId,
   note = '', lines = lines, user = userId }

@@ -1,5 +1,7 @@
+import { StockadeError } from '../common/errors.ts';
 import type { ChargeRecord, Checkout, OverdueRecovery, PaymentProvider } from '../engine/index.ts';
 import { retryParkedEntries } from '../workers/writethrough.ts';
+import { completeOrders, confirmWrittenOrders } from './rolled-back.ts';
 import { audit, type ChargeLedger, type SkuFacts, type VerifyDeps, type VerifyReport, type Violation } from './verify.ts';
 
 export interface RepairDeps extends VerifyDeps {
@@ -10,6 +12,8 @@ export interface RepairDeps extends VerifyDeps {
 
 export type RepairActionKind =
   | 'redrive_parked' | 'finish_payments' | 'restore_order' | 'commit_capture' | 'refund_capture' | 'reset_counts'
+  /** In a fenced partition, holds whose orders PostgreSQL has recorded as confirmed; a part an order lacks sold and written. */
+  | 'confirm_records' | 'complete_order'
   /** A fenced partition's counts set to PostgreSQL's (its Redis went back in time), and its fence lifted once the stores agree. */
   | 'align_counts' | 'lift_fence'
   /** A violation repair does not fix (it says why, and what would). */
@@ -52,8 +56,11 @@ const drainPollMs = 100;
  * then counters that break conservation are set again from what the other
  * figures prove. A partition fenced because its Redis went back in time (an
  * older AOF, a lagging replica) first has its counts set to PostgreSQL's (plus
- * the undrained events; reserved from its live holds), before any lost order
- * is recreated there, and last its fence is lifted once write-through has
+ * the undrained events; reserved from its live holds), after the holds whose
+ * orders PostgreSQL has are recorded as confirmed there (so that no resend,
+ * recovery or expiry of them counts their units again), and before any lost
+ * order is recreated there; a part an order in PostgreSQL lacks is sold and
+ * written again under the order's id (from the provider's lines), and last its fence is lifted once write-through has
  * drained it and the stores agree (engine.liftFence checks); payments that
  * waited for the fence are settled then. An empty partition is rebuild's.
  * Every step is idempotent: running repair twice does nothing the second time.
@@ -66,14 +73,19 @@ export async function repair(deps: RepairDeps): Promise<RepairReport> {
   const behind = new Set((await deps.engine.fences()).filter((f) => f.fenced !== null && f.fenced !== 'empty').map((f) => f.partition));
   await redriveParked(deps, actions);
   await finishPayments(deps, actions);
+  await confirmWrittenOrders(deps, actions, behind);
   await alignFenced(deps, actions, behind);
   const before = await audit(deps);
-  for (const v of before.report.violations) {
-    if (v.kind === 'charge_without_order') actions.push(await settleCapture(deps, v.reservation!));
-  }
+  const captures = before.report.violations.filter((v) => v.kind === 'charge_without_order').map((v) => v.reservation!);
+  let waiting = await settleCaptures(deps, actions, captures);
+  actions.push(...await completeOrders(deps, before.report.violations));
   const counters = await audit(deps);
   actions.push(...await resetCounters(deps, counters.report.violations, counters.skus));
-  if (await liftFences(deps, actions, behind)) await finishPayments(deps, actions);
+  if (await liftFences(deps, actions, behind)) {
+    await finishPayments(deps, actions);
+    waiting = await settleCaptures(deps, actions, waiting);
+  }
+  for (const id of waiting) actions.push({ kind: 'left', reservation: id, detail: 'its hold\'s partition is still fenced: the next repair settles its capture' });
   const after = await audit(deps);
   const saidLeft = new Set(actions.filter((a) => a.kind === 'left').map((a) => a.reservation ?? a.sku));
   for (const v of after.report.violations) if (!saidLeft.has(v.reservation ?? v.sku)) actions.push(leftFor(v));
@@ -116,11 +128,31 @@ async function finishPayments(deps: RepairDeps, actions: RepairAction[]): Promis
   }
 }
 
-/** A captured, unrefunded charge with no order and no paying or confirmed hold. */
-async function settleCapture(deps: RepairDeps, id: string): Promise<RepairAction> {
+/**
+ * Settles each capture (settleCapture); returns those whose hold's partition
+ * refused a step because it is fenced (a held hold's payment start or commit):
+ * they are settled once repair has lifted the fence.
+ */
+async function settleCaptures(deps: RepairDeps, actions: RepairAction[], ids: string[]): Promise<string[]> {
+  const fenced: string[] = [];
+  for (const id of ids) {
+    try {
+      const action = await settleCapture(deps, id);
+      if (action) actions.push(action);
+    } catch (error) {
+      if (!(error instanceof StockadeError && error.code === 'FENCED')) throw error;
+      fenced.push(id);
+    }
+  }
+  return fenced;
+}
+
+/** A captured, unrefunded charge with no order and no paying or confirmed hold (null: one on its way to its order since). */
+async function settleCapture(deps: RepairDeps, id: string): Promise<RepairAction | null> {
   const charge = await deps.provider.lookup(id);
   if (charge?.status !== 'captured' || charge.refunded) return { kind: 'left', reservation: id, detail: 'its charge is no longer an unrefunded capture' };
-  const hold = await deps.engine.getReservation(id);
+  const hold = await deps.engine.inspectReservation(id);
+  if (hold?.status === 'paying' || hold?.status === 'confirmed') return null;
   if (hold?.status === 'held') {
     const begun = await deps.engine.beginPayment(id);
     if (begun.kind === 'paying') {
@@ -155,8 +187,9 @@ async function restoreOrRefund(deps: RepairDeps, charge: ChargeRecord): Promise<
     const why = out.kind === 'units_gone' ? `${out.sku} has ${out.available} available` : `${out.sku} is no product`;
     return { kind: 'refund_capture', reservation: id, sku: out.sku, detail: `no hold can honour it (${why}): ${charge.amountCents} cents refunded` };
   }
-  if (out.kind === 'spans_partitions') {
-    return { kind: 'left', reservation: id, detail: `its lines span partitions ${out.partitions.join(', ')}: not recreated (restore or refund it by hand)` };
+  if (out.kind === 'awaiting_fence') {
+    return { kind: 'restore_order', reservation: id, detail: `cart (${lines}) restored on partitions ${out.partitions.join(', ')}, paying: `
+      + 'committed once the fence lifts (the overdue recovery, or the next repair)' };
   }
   return { kind: 'left', reservation: id, detail: `a hold record stands under its id (${out.kind})` };
 }
@@ -226,8 +259,9 @@ async function liftFences(deps: RepairDeps, actions: RepairAction[], behind: Set
     const deadline = Date.now() + drainWaitMs;
     // Stream lengths alone (XLEN), not a snapshot that reads the entries: this polls.
     for (;;) {
-      const [outbox, parked] = await Promise.all([deps.engine.outbox.outboxLengths(), deps.engine.outbox.parkedLengths()]);
-      if ((outbox[partition] === 0 && parked[partition] === 0) || Date.now() > deadline) break;
+      // Parked entries do not drain by waiting (redriveParked wrote those it could): liftFence names them.
+      const outbox = await deps.engine.outbox.outboxLengths();
+      if (outbox[partition] === 0 || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, drainPollMs));
     }
     const out = await deps.engine.liftFence(partition);
@@ -251,6 +285,7 @@ function leftFor(v: Violation): RepairAction {
     hold_overdue: 'the sweeps expire it (`reconcile expire` now)',
     payment_overdue: 'the overdue recovery failed on it: see the logs; the next repair tries again',
     fenced: 'an empty partition: `reconcile rebuild`; behind PostgreSQL: see the actions above, then repair again',
+    order_incomplete: 'see the actions above (a part whose units are gone is refunded by hand)',
   };
   return { kind: 'left', ...(v.sku ? { sku: v.sku } : {}), ...(v.reservation ? { reservation: v.reservation } : {}),
     ...(v.partition !== undefined ? { partition: v.partition } : {}),

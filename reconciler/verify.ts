@@ -1,5 +1,6 @@
 import { recordView } from '../store/marks.ts';
-import type { ChargeRecord, DecodedEntry, Engine, PartitionSnapshot, Stock } from '../engine/index.ts';
+import { partitionOf, type ChargeRecord, type DecodedEntry, type Engine, type PartitionSnapshot, type Stock } from '../engine/index.ts';
+import { incompleteOrders } from '../store/order-parts.ts';
 import type { Sql } from '../store/db.ts';
 import { readStoreView, type StoreView } from '../store/reconcile.ts';
 
@@ -34,6 +35,11 @@ export type ViolationKind =
   | 'charge_without_order'
   /** An order whose charge is not captured, was refunded, or has no payment row (or another amount). */
   | 'order_without_payment'
+  /**
+   * An order PostgreSQL has without one of its parts, whose event is nowhere (not undrained) and whose hold in
+   * that partition is not on its way (paying, confirmed): a Redis that went back in time lost that part's sale.
+   */
+  | 'order_incomplete'
   /** A hold still held (or a cart pending) more than one sweep interval past its deadline. */
   | 'hold_overdue'
   /** A hold still paying more than one sweep interval past its payment deadline. */
@@ -157,6 +163,7 @@ export async function audit(deps: VerifyDeps): Promise<Audit> {
   const violations: Violation[] = [];
   const skus = checkSkus(snapshots, store, undrained, violations);
   await checkMoney(deps, charges, store, undrained.orders, violations);
+  await checkParts(deps, charges, undrained.orders, violations);
   for (let p = 0; p < engine.settings.partitions; p++) violations.push(...overdueViolations(await engine.overdueHolds(p, engine.settings.sweepIntervalMs)));
   for (const s of snapshots) violations.push(...s.parked.map((e) => parkedViolation(s.partition, e)));
   for (const f of await engine.fences()) {
@@ -255,7 +262,7 @@ async function checkMoney(deps: VerifyDeps, charges: Map<string, ChargeRecord>, 
   const ordered = new Set(store.orders.map((o) => o.reservationId));
   for (const c of charges.values()) {
     if (c.status !== 'captured' || c.refunded || ordered.has(c.reservationId) || undrainedOrders.has(c.reservationId)) continue;
-    const hold = await deps.engine.getReservation(c.reservationId);
+    const hold = await deps.engine.inspectReservation(c.reservationId);
     if (hold?.status === 'paying' || hold?.status === 'confirmed') continue;
     violations.push({ kind: 'charge_without_order', reservation: c.reservationId, expected: 'an order', found: hold ? `a hold ${hold.status}` : 'no hold, no order',
       detail: `captured ${c.amountCents} cents (${c.reference}) for ${c.lines.map((l) => `${l.qty} x ${l.sku}`).join(', ')}` });
@@ -267,6 +274,35 @@ async function checkMoney(deps: VerifyDeps, charges: Map<string, ChargeRecord>, 
     if (problem) {
       violations.push({ kind: 'order_without_payment', reservation: o.reservationId, expected: `a captured charge${charge ? ` of ${charge.amountCents} cents` : ''}`,
         found: problem, detail: `order ${o.id}` });
+    }
+  }
+}
+
+/** Incomplete orders a verify names at most. */
+const incompleteNamedMax = 1_000;
+
+/** Every order PostgreSQL has is whole, or the parts it lacks are on their way (undrained, or paying or confirmed in Redis). */
+async function checkParts(deps: VerifyDeps, charges: Map<string, ChargeRecord>, undrainedOrders: Set<string>, violations: Violation[]): Promise<void> {
+  const { partitions } = deps.engine.settings;
+  const incomplete = await incompleteOrders(deps.sql, incompleteNamedMax);
+  if (incomplete.length === 0) return;
+  const byOrderId = new Map([...charges.values()].flatMap((c) => (c.orderId ? [[c.orderId, c] as const] : [])));
+  for (const o of incomplete) {
+    const charge = o.reservationId ? charges.get(o.reservationId) : byOrderId.get(o.id);
+    const reservation = o.reservationId ?? charge?.reservationId;
+    const expected = o.partCount === null ? 'its home part written (the order row)' : `${o.partCount} parts written`;
+    if (!charge || !reservation) {
+      violations.push({ kind: 'order_incomplete', ...(reservation ? { reservation } : {}), expected,
+        found: `parts ${o.parts.join(', ')}, and no charge names its lines`, detail: `order ${o.id}` });
+      continue;
+    }
+    if (undrainedOrders.has(reservation)) continue;
+    const missing = [...new Set(charge.lines.map((l) => partitionOf(l.sku, partitions)))].filter((p) => !o.parts.includes(p));
+    for (const p of missing) {
+      const [status] = await deps.engine.holdStatusesAt(p, [reservation]);
+      if (status === 'paying' || status === 'confirmed') continue;
+      violations.push({ kind: 'order_incomplete', reservation, partition: p, expected,
+        found: `parts ${o.parts.join(', ')}; the hold in partition ${p} is ${status ?? 'missing'}`, detail: `order ${o.id}` });
     }
   }
 }

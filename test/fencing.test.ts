@@ -81,6 +81,23 @@ async function admin<T>(work: (r: Redis) => Promise<T>): Promise<T> {
 /** cp -a: owners and modes kept (as root, redis-server runs as its own user and must read its files). */
 const copyDir = (from: string, to: string) => execFileSync('cp', ['-a', from, to]);
 
+/** kill -9 of redis-server, and its AOF replaced by the copy's (an older state of it). */
+async function killAndRollBack(copy: string): Promise<void> {
+  process.kill(server.pid, 'SIGKILL');
+  await waitFor(async () => {
+    try { process.kill(server.pid, 0); return false; } catch { return true; }
+  }, 10_000, 'redis-server gone');
+  rmSync(join(redisDir, 'appendonlydir'), { recursive: true, force: true });
+  copyDir(join(copy, 'appendonlydir'), join(redisDir, 'appendonlydir'));
+}
+
+/** redis-server started again (from the older AOF), and the partition seen fenced behind PostgreSQL. */
+async function restartFenced(partition: number): Promise<void> {
+  server = await startRedis({ dir: redisDir, port: server.port, appendfsync: 'always' });
+  const engine = api.runtime.engine;
+  await waitFor(async () => (await engine.fences().catch(() => null))?.[partition]?.fenced === 'behind', 30_000, 'the partition fenced');
+}
+
 const isFenced = (a: { status: number; body: any; headers: Headers }) =>
   a.status === 503 && a.body?.type === '/problems/fenced' && Number(a.headers.get('retry-after')) >= 1;
 
@@ -169,12 +186,7 @@ describe('Redis rolled back (an older AOF), restarted under the running process'
       await drained();
       expect(await soldInPostgres(hot!)).toBe(6);
 
-      process.kill(server.pid, 'SIGKILL');
-      await waitFor(async () => {
-        try { process.kill(server.pid, 0); return false; } catch { return true; }
-      }, 10_000, 'redis-server gone');
-      rmSync(join(redisDir, 'appendonlydir'), { recursive: true, force: true });
-      copyDir(join(copy, 'appendonlydir'), join(redisDir, 'appendonlydir'));
+      await killAndRollBack(copy);
 
       // A burst of holds races the restart and the reconnect: none may be granted by the rolled-back Redis.
       let racing = true;
@@ -215,6 +227,92 @@ describe('Redis rolled back (an older AOF), restarted under the running process'
       expect(sold.status, JSON.stringify(sold.body)).toBe(409);
       expect((await req('GET', `/v1/products/${hot}`, { token: 'admin' })).body.stock).toEqual({ total: 6, available: 0, reserved: 0, sold: 6 });
       expect((await repair(api.runtime)).actions.filter(mine)).toEqual([]);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('a capture whose hold an older AOF still has as held, and whose order PostgreSQL lost', () => {
+  it('verify names it despite the fence; repair lifts the fence, then commits the capture on its hold: one order, nothing sold twice', async () => {
+    const engine = api.runtime.engine;
+    const [sku] = skusInDistinctPartitions(engine, 'RH', 1);
+    await product(sku!, 6);
+    await buy(sku!, 2);
+    const held = await hold(sku!, 1);
+    expect(held.status).toBe(201);
+    const id: string = held.body.id;
+    await drained();
+    const copy = mkdtempSync(join(tmpdir(), 'stockade-fence-aof-'));
+    try {
+      copyDir(join(redisDir, 'appendonlydir'), join(copy, 'appendonlydir'));
+      const confirmed = await req('POST', `/v1/reservations/${id}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+      expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
+      const orderId: string = confirmed.body.order_id;
+      await drained();
+
+      await killAndRollBack(copy);
+      const partition = partitionOf(sku!, engine.settings.partitions);
+      await restartFenced(partition);
+      // PostgreSQL lost the order too (a restored backup): the capture at the provider is all that is left of it.
+      const { sql } = api.runtime;
+      await sql`delete from payments where order_id = ${orderId}`;
+      await sql`delete from order_items where order_id = ${orderId}`;
+      await sql`delete from order_parts where order_id = ${orderId}`;
+      await sql`delete from orders where id = ${orderId}`;
+
+      const before = await verify(api.runtime);
+      expect(before.violations).toContainEqual(expect.objectContaining({ kind: 'charge_without_order', reservation: id, found: 'a hold held' }));
+      const repaired = await repair(api.runtime);
+      expect(repaired.actions).toContainEqual(expect.objectContaining({ kind: 'lift_fence', partition }));
+      expect(repaired.actions).toContainEqual(expect.objectContaining({ kind: 'commit_capture', reservation: id,
+        detail: expect.stringContaining(`order ${orderId}`) }));
+      const mine = (v: { sku?: string; partition?: number; reservation?: string }) => v.sku === sku || v.partition === partition || v.reservation === id;
+      expect(repaired.after.violations.filter(mine)).toEqual([]);
+      await drained();
+      expect(await soldInPostgres(sku!)).toBe(3);
+      expect((await req('GET', `/v1/products/${sku}`, { token: 'admin' })).body.stock).toEqual({ total: 6, available: 3, reserved: 0, sold: 3 });
+      expect((await verify(api.runtime)).violations.filter(mine)).toEqual([]);
+      expect((await repair(api.runtime)).actions.filter(mine)).toEqual([]);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('a hold an older AOF still has as held, whose order PostgreSQL has', () => {
+  it('repair records it confirmed before the counts are aligned: a resend of its confirm answers the order and sells nothing twice', async () => {
+    const engine = api.runtime.engine;
+    const [sku] = skusInDistinctPartitions(engine, 'RC', 1);
+    await product(sku!, 6);
+    const held = await hold(sku!, 2);
+    expect(held.status).toBe(201);
+    const id: string = held.body.id;
+    await drained();
+    const copy = mkdtempSync(join(tmpdir(), 'stockade-fence-aof-'));
+    try {
+      copyDir(join(redisDir, 'appendonlydir'), join(copy, 'appendonlydir'));
+      const confirm = () => req('POST', `/v1/reservations/${id}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+      const confirmed = await confirm();
+      expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
+      await drained();
+
+      await killAndRollBack(copy);
+      const partition = partitionOf(sku!, engine.settings.partitions);
+      await restartFenced(partition);
+
+      const repaired = await repair(api.runtime);
+      expect(repaired.actions).toContainEqual(expect.objectContaining({ kind: 'confirm_records', partition }));
+      expect(repaired.actions).toContainEqual(expect.objectContaining({ kind: 'lift_fence', partition }));
+      expect((await req('GET', `/v1/reservations/${id}`)).body).toMatchObject({ status: 'confirmed' });
+      const resent = await confirm();
+      expect(resent.status, JSON.stringify(resent.body)).toBe(200);
+      expect(resent.body.order_id).toBe(confirmed.body.order_id);
+      await drained();
+      expect(await soldInPostgres(sku!)).toBe(2);
+      expect((await req('GET', `/v1/products/${sku}`, { token: 'admin' })).body.stock).toEqual({ total: 6, available: 4, reserved: 0, sold: 2 });
+      const mine = (v: { sku?: string; partition?: number; reservation?: string }) => v.sku === sku || v.partition === partition || v.reservation === id;
+      expect((await verify(api.runtime)).violations.filter(mine)).toEqual([]);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }

@@ -71,6 +71,21 @@ async function sale(api: TestApi, stock = 5, qty = 2): Promise<{ sku: string; id
   return { sku, id: r.body.id, orderId: c.body.order_id };
 }
 
+/** count products of 5 units at 300 cents, each in a partition of its own (a cart over them spans count partitions). */
+async function productsInPartitions(api: TestApi, prefix: string, count: number): Promise<string[]> {
+  const { partitions } = api.runtime.engine.settings;
+  const skus: string[] = [];
+  const used = new Set<number>();
+  for (let i = 0; skus.length < count; i++) {
+    const sku = `${prefix}-${process.pid}-${++n}-${i}`;
+    if (used.has(partitionOf(sku, partitions))) continue;
+    used.add(partitionOf(sku, partitions));
+    skus.push(sku);
+    expect((await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 300, stock: 5 } })).status).toBe(201);
+  }
+  return skus;
+}
+
 const drained = (api: TestApi) => waitFor(async () => (await api.runtime.engine.outbox.backlog()) === 0, 20_000, 'outbox drained');
 
 /** What a Redis that lost its last second does to a paid sale: no hold record, no order event, its units back to available. */
@@ -266,4 +281,82 @@ it('the periodic verify (a sweep) puts what it found in /metrics: ok, violations
   await verifySweep.run(parts);
   const fencedScrape = await call(api.url, 'GET', '/metrics', { token: 'admin' });
   expect(fencedScrape.body).toMatch(new RegExp(`^stockade_partition_fenced\\{partition="${partition}",reason="a test"\\} 1$`, 'm'));
+});
+
+it('a paid cart over three partitions both stores lost: repair recreates every part under one order; PostgreSQL has it whole', async () => {
+  const { api, env } = await stack(false);
+  const { engine, redis } = api.runtime;
+  const { partitions, keyPrefix } = engine.settings;
+  const skus = await productsInPartitions(api, 'RVC', 3);
+  const r = await call(api.url, 'POST', '/v1/reservations', { body: { user_id: 'u3', items: skus.map((sku) => ({ sku, qty: 2 })) },
+    headers: { 'idempotency-key': `rvc-${n}` } });
+  expect(r.status).toBe(201);
+  const id: string = r.body.id;
+  const c = await call(api.url, 'POST', `/v1/reservations/${id}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+  expect(c.status).toBe(200);
+  // Redis loses its last second on every partition of the cart: no records, no order events, the units back.
+  for (const sku of skus) {
+    const p = partitionOf(sku, partitions);
+    const k = partitionKeys(keyPrefix, p);
+    const events = (await engine.outbox.read(p, 1_000)).filter((e) => e.event?.t === 'order' && e.event.id === id);
+    expect(events).toHaveLength(1);
+    await redis.multi().hdel(k.holds, id).xdel(k.outbox, events[0]!.streamId)
+      .hincrby(k.skus, `${sku}:s`, -2).hincrby(k.skus, `${sku}:a`, 2).exec();
+  }
+
+  const before = await json(env, 'verify');
+  expect(before.violations).toEqual([expect.objectContaining({ kind: 'charge_without_order', reservation: id })]);
+  const repaired = await json(env, 'repair');
+  expect(repaired.ok).toBe(true);
+  expect(repaired.actions).toEqual([expect.objectContaining({ kind: 'restore_order', reservation: id,
+    detail: expect.stringContaining(`order ${c.body.order_id} recreated`) })]);
+  for (const sku of skus) expect(await stockOf(engine, sku)).toEqual({ total: 5, available: 3, reserved: 0, sold: 2 });
+  expect((await json(env, 'repair')).actions).toEqual([]); // never sold twice
+
+  const workers = startWorkers(engine, inject('redisUrl'), api.runtime.sql, api.runtime.log, { pollMs: 20 });
+  stops.push(() => workers.stop());
+  await drained(api);
+  const order = await call(api.url, 'GET', `/v1/orders/${c.body.order_id}`);
+  expect(order.status).toBe(200);
+  expect(order.body).toMatchObject({ reservation_id: id, user_id: 'u3', total_cents: 1800, payment: { status: 'captured', amount_cents: 1800 } });
+  expect(order.body.items.map((i: { sku: string }) => i.sku).sort()).toEqual([...skus].sort());
+  const [parts] = await api.runtime.sql`select count(*)::int as n from order_parts where order_id = ${c.body.order_id}`;
+  expect(parts).toEqual({ n: 3 });
+  expect((await json(env, 'verify')).ok).toBe(true);
+});
+
+it('an order PostgreSQL has without one part, whose sale Redis lost: verify names it; repair sells that part again under the order', async () => {
+  const { api, env } = await stack(true);
+  const { engine, redis } = api.runtime;
+  const { partitions, keyPrefix } = engine.settings;
+  const skus = await productsInPartitions(api, 'RVI', 2);
+  const r = await call(api.url, 'POST', '/v1/reservations', { body: { user_id: 'u4', items: skus.map((sku) => ({ sku, qty: 1 })) },
+    headers: { 'idempotency-key': `rvi-${n}` } });
+  expect(r.status).toBe(201);
+  const id: string = r.body.id;
+  const c = await call(api.url, 'POST', `/v1/reservations/${id}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+  expect(c.status).toBe(200);
+  await drained(api);
+  // The part that is not home: PostgreSQL never got it, and Redis lost its sale (no record, its unit back).
+  const home = Number(id.split('.')[0]);
+  const sku = skus.find((s) => partitionOf(s, partitions) !== home)!;
+  const p = partitionOf(sku, partitions);
+  await api.runtime.sql`delete from order_items where order_id = ${c.body.order_id} and sku = ${sku}`;
+  await api.runtime.sql`delete from order_parts where order_id = ${c.body.order_id} and part = ${p}`;
+  const k = partitionKeys(keyPrefix, p);
+  await redis.multi().hdel(k.holds, id).hincrby(k.skus, `${sku}:s`, -1).hincrby(k.skus, `${sku}:a`, 1).exec();
+
+  const before = await json(env, 'verify');
+  expect(before.violations).toContainEqual(expect.objectContaining({ kind: 'order_incomplete', reservation: id, partition: p,
+    found: expect.stringContaining(`partition ${p} is missing`) }));
+  const repaired = await json(env, 'repair');
+  expect(repaired.actions).toContainEqual(expect.objectContaining({ kind: 'complete_order', reservation: id, partition: p,
+    detail: expect.stringContaining(`order ${c.body.order_id}`) }));
+  await drained(api);
+  expect(await stockOf(engine, sku)).toEqual({ total: 5, available: 4, reserved: 0, sold: 1 });
+  const order = await call(api.url, 'GET', `/v1/orders/${c.body.order_id}`);
+  expect(order.status).toBe(200);
+  expect(order.body.items.map((i: { sku: string }) => i.sku).sort()).toEqual([...skus].sort());
+  expect((await json(env, 'verify')).ok).toBe(true);
+  expect((await json(env, 'repair')).actions).toEqual([]);
 });

@@ -31,12 +31,15 @@ export class Holds {
    * The record and, for a live or finished hold, the reservation it describes
    * (null for a rejection, an aborted cart, or a cart with a part missing). The
    * reservation's status is as of the scripts' clock: a hold past its deadline
-   * reads `expired` before any sweep has run.
+   * reads `expired` before any sweep has run. A fenced partition refuses the
+   * read (FENCED) unless `fenced` is 'read' (the reconciler's look at a Redis
+   * that went back in time).
    */
-  async find(id: string): Promise<{ record: HoldRecord; reservation: Reservation | null } | null> {
+  async find(id: string, fenced: 'refuse' | 'read' = 'refuse'): Promise<{ record: HoldRecord; reservation: Reservation | null } | null> {
     const home = this.homeOf(id);
     if (home < 0) return null;
-    const [, { nowMs, record }] = await Promise.all([this.ctx.fencing.assertReadable(home), readHold(this.ctx, home, id)]);
+    const [, { nowMs, record }] = await Promise.all([fenced === 'refuse' ? this.ctx.fencing.assertReadable(home) : null,
+      readHold(this.ctx, home, id)]);
     if (!record || record.home !== '') return null;
     if (record.status === 'rejected' || record.status === 'aborted') return { record, reservation: null };
     const others = await Promise.all(record.parts.filter((p) => p !== home).map((p) => this.recordAt(p, id)));
@@ -52,8 +55,8 @@ export class Holds {
    * A reservation as a client may see it: never a pending cart, a rejection or
    * an aborted cart; with `owner`, only when it is that user's.
    */
-  async get(id: string, owner?: string): Promise<Reservation | null> {
-    const found = await this.find(id);
+  async get(id: string, owner?: string, fenced: 'refuse' | 'read' = 'refuse'): Promise<Reservation | null> {
+    const found = await this.find(id, fenced);
     const visible = found?.reservation && found.record.status !== 'pending' ? found.reservation : null;
     return visible && (owner === undefined || visible.userId === owner) ? visible : null;
   }
@@ -68,6 +71,13 @@ export class Holds {
     if (home < 0) return false;
     const record = await this.recordAt(home, id);
     return record !== null && record.home === '' && record.userId === owner;
+  }
+
+  /** The status of each id's record in one partition (null: none), fenced or not: the reconciler's read. */
+  async statusesAt(partition: number, ids: string[]): Promise<(HoldRecord['status'] | null)[]> {
+    if (ids.length === 0) return [];
+    const raws = await this.ctx.redis.hmget(this.ctx.keys.partition(partition).holds, ...ids);
+    return raws.map((raw) => (raw ? decodeRecord(raw).status : null));
   }
 
   async recordAt(partition: number, id: string): Promise<HoldRecord | null> {
@@ -132,6 +142,15 @@ export class Holds {
     return { kind: 'confirmed', orderId: reply.orderId };
   }
 
+  /**
+   * Commits one part of a cart whose home part is confirmed under `orderId`
+   * (the reconciler completing an order PostgreSQL has without this part).
+   */
+  async commitPart(partition: number, id: string, orderId: string, payment: PaymentRecord): Promise<CommitOutcome> {
+    const reply = await commitHold(this.ctx, partition, id, orderId, payment);
+    return reply.kind === 'committed' ? { kind: 'confirmed', orderId: reply.orderId } : reply;
+  }
+
   /** Gives back every part of a hold, home part first; with `owner`, only that user's hold (else not found, nothing changed). */
   async release(id: string, mode: ReleaseMode = 'client', owner?: string): Promise<ReleaseOutcome> {
     const home = this.homeOf(id);
@@ -143,6 +162,11 @@ export class Holds {
       if (p !== home) await this.releasePart(p, id, mode);
     }
     return { kind: 'released' };
+  }
+
+  /** Gives back the given parts of a cart (note 'compensated'): the reconciler's, when it could not restore every part of a lost one. */
+  async compensateParts(id: string, partitions: number[]): Promise<void> {
+    for (const p of partitions) await this.releasePart(p, id, 'compensate');
   }
 
   private releasePart(partition: number, id: string, mode: ReleaseHoldMode, note: Rejection | null = null): Promise<ReleaseHoldReply> {

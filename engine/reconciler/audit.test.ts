@@ -92,13 +92,6 @@ describe('restoreOrder', () => {
     expect(await engine.restoreLostOrder(lost(held.reservation.id, sku, 1))).toEqual({ kind: 'released' });
     expect(await stockOf(engine, sku)).toEqual({ total: 2, available: 2, reserved: 0, sold: 0 });
   });
-  it('lines in two partitions are not restored here', async () => {
-    const sku = await product(3);
-    const [far] = skusInOnePartition(engine, `far${n}`, 1, partitionOf(sku, engine.settings.partitions));
-    const id = await lostId(sku);
-    expect(await engine.restoreLostOrder({ ...lost(id, sku, 1), lines: [{ sku, qty: 1, priceCents: 1 }, { sku: far!, qty: 1, priceCents: 1 }] }))
-      .toMatchObject({ kind: 'spans_partitions' });
-  });
 });
 
 describe('resetCounts', () => {

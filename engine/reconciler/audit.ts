@@ -1,13 +1,10 @@
-import { StockadeError } from '../../common/errors.ts';
-import { newOrderId, partitionOfId } from '../holds/ids.ts';
 import type { EngineContext } from '../redis/context.ts';
 import { decodeEntries, type DecodedEntry, type RawEntry } from '../redis/outbox-events.ts';
 import type { OutboxStreams } from '../redis/outbox-streams.ts';
 import { partitionOf } from '../redis/partition.ts';
 import { decodeRecord } from '../redis/records.ts';
 import { resetCounts, type NextCounts, type ResetCountsReply } from '../redis/scripts/resetCounts.ts';
-import { restoreOrder, type LostOrder, type RestoreOrderReply } from '../redis/scripts/restoreOrder.ts';
-import type { Line, Stock } from '../types.ts';
+import type { Stock } from '../types.ts';
 
 /** Outbox (and parked) entries one snapshot reads per partition at most; a longer outbox is reported as not compared. */
 export const snapshotEntriesMax = 100_000;
@@ -38,9 +35,6 @@ export interface OverdueHold {
   dueAtMs: number;
   nowMs: number;
 }
-
-/** Restoring the order of a lost capture: done (now or before), or why not. */
-export type RestoreOutcome = RestoreOrderReply | { kind: 'spans_partitions'; partitions: number[] };
 
 const countField = { t: 'total', a: 'available', r: 'reserved', s: 'sold' } as const;
 
@@ -124,21 +118,6 @@ export class Audit {
       }
     } while (cursor !== '0');
     return reserved;
-  }
-
-  /**
-   * Recreates the order of a capture both stores lost, from the provider's
-   * record (lines, amount, reference): units available -> sold, a confirmed
-   * record and the order event, in one script on the reservation's partition.
-   * Every line must live there (a multi-partition cart is not restored here).
-   */
-  async restoreOrder(o: Omit<LostOrder, 'orderId'> & { orderId?: string }): Promise<RestoreOutcome> {
-    if (o.lines.length === 0) throw new StockadeError('ASSERTION', `restoring ${o.reservationId}: a capture without lines`);
-    const home = partitionOfId(o.reservationId, this.ctx.settings.partitions);
-    if (home < 0) throw new StockadeError('ASSERTION', `${o.reservationId} is no reservation id`);
-    const partitions = [...new Set([home, ...o.lines.map((l: Line) => partitionOf(l.sku, this.ctx.settings.partitions))])];
-    if (partitions.length > 1) return { kind: 'spans_partitions', partitions };
-    return restoreOrder(this.ctx, home, { ...o, orderId: o.orderId ?? newOrderId() });
   }
 
   /** Sets available and reserved of a SKU, unless its counts moved since `read`. */

@@ -24,6 +24,8 @@ export const Code = {
   CHANGED: -22,
   /** The partition is fenced (lua/includes/fence.lua): the reply's next value says why. */
   FENCED: -30,
+  /** The partition is not fenced, and the step is only for a fenced one (confirmRecord). */
+  NOT_FENCED: -31,
 } as const;
 
 export type CodeValue = (typeof Code)[keyof typeof Code];

@@ -55,6 +55,8 @@ export interface ScriptCommands {
   parkEntries: ScriptFn;
   forgetClaim: ScriptFn;
   restoreOrder: ScriptFn;
+  restoreCartPart: ScriptFn;
+  confirmRecord: ScriptFn;
   resetCounts: ScriptFn;
   checkFence: ScriptFn;
   setFence: ScriptFn;
