@@ -106,6 +106,23 @@ export class Fleet {
     await waitForHttp(`${this.base}/readyz`, timeoutMs).catch((error: Error) => { throw new Error(`${error.message}\n${this.logs()}`); });
   }
 
+  /**
+   * Waits until the API answers /readyz with every part up, fenced partitions
+   * aside: after a data loss they stay fenced until `reconcile repair` has run,
+   * which is what comes next.
+   */
+  async waitServing(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const body = await fetch(`${this.base}/readyz`, { headers: { authorization: `Bearer ${this.adminToken}` },
+        signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) })
+        .then((r) => r.json() as Promise<{ reasons?: string[] }>).catch(() => null);
+      if (body?.reasons && body.reasons.every((r) => r === 'fenced')) return;
+      await sleep(100);
+    }
+    throw new Error(`${this.base}/readyz did not answer with every part up within ${timeoutMs} ms\n${this.logs()}`);
+  }
+
   /** The processes a `kill -9` may hit: API processes (forked by the primary), and the workers processes (write-through, sweeps). */
   victims(): { name: string; pid: number }[] {
     const out: { name: string; pid: number }[] = [];

@@ -67,7 +67,7 @@ export async function durableAgainstLedger(sql: Sql, ledger: Ledger): Promise<In
  * none is both released and sold.
  */
 export async function terminatedAgainstLedger(sql: Sql, ledger: Ledger, statusOf: (id: string) => Promise<string | null>,
-  redisLostData: boolean): Promise<InvariantResult> {
+  redisLostData: boolean, lost: Set<string> = new Set()): Promise<InvariantResult> {
   const held = [...ledger.held.values()];
   const ordered = new Set((held.length ? await sql<{ reservation_id: string }[]>`
     select reservation_id from orders where reservation_id in ${sql(held.map((h) => h.id))}` : []).map((r) => r.reservation_id));
@@ -76,6 +76,7 @@ export async function terminatedAgainstLedger(sql: Sql, ledger: Ledger, statusOf
   for (const h of held) {
     const status = await statusOf(h.id);
     const end = status ?? (redisLostData && !ordered.has(h.id) ? 'lost with Redis data (units back by repair)' : 'not found');
+    if (status === null && redisLostData && !ordered.has(h.id)) lost.add(h.id);
     ends.set(end, (ends.get(end) ?? 0) + 1);
     if (end === 'held' || end === 'paying' || end === 'not found') violations.push(`reservation ${h.id} is ${end} after the drain`);
     if (status === 'released' && ordered.has(h.id)) violations.push(`reservation ${h.id} is released and has an order`);
@@ -107,10 +108,21 @@ export async function noOversell(sql: Sql, ledger: Ledger, stocked: Map<string, 
     `${stocked.size} SKUs, ${[...stocked.values()].reduce((a, b) => a + b, 0).toLocaleString('en-US')} units stocked, ${sold.toLocaleString('en-US')} sold`);
 }
 
-/** I, as the buyers saw it: a key never answered two reservations, no id was granted twice, no reservation confirmed as two orders. */
-export function idempotentAgainstLedger(ledger: Ledger): InvariantResult {
-  return result('I: resends and duplicates had one effect (same reservation, same order)', ledger.violations,
-    `${ledger.duplicatesSent.toLocaleString('en-US')} requests sent twice at once, ${ledger.retries.toLocaleString('en-US')} resends`);
+/**
+ * I, as the buyers saw it: a key never answered two reservations, no id was granted twice, no reservation confirmed as
+ * two orders. After Redis lost data, a key answered again with a new id is forgiven when every other id it was
+ * answered with was lost with that data (`lost`): its claim went with it, and one reservation stands.
+ */
+export function idempotentAgainstLedger(ledger: Ledger, lost: Set<string>): InvariantResult {
+  const violations = [...ledger.violations];
+  let forgiven = 0;
+  for (const c of ledger.keyConflicts) {
+    if (c.ids.filter((id) => !lost.has(id)).length <= 1) forgiven += 1;
+    else violations.push(`I: key ${c.key} answered ${c.ids.length} reservations: ${c.ids.join(', ')}`);
+  }
+  return result('I: resends and duplicates had one effect (same reservation, same order)', violations,
+    `${ledger.duplicatesSent.toLocaleString('en-US')} requests sent twice at once, ${ledger.retries.toLocaleString('en-US')} resends`
+    + (forgiven > 0 ? `; ${forgiven} keys answered again after Redis lost their first reservation and claim` : ''));
 }
 
 function unitsOf(h: Held): Map<string, number> {
