@@ -74,7 +74,7 @@ function settingsOf(o: SuiteOptions, stack: Stack): Record<string, number | stri
     'partitions (STOCKADE_PARTITIONS)': engine.partitions,
     'connections': o.connections,
     'measured seconds per run (after a warm-up)': `${o.seconds} s (+${o.warmupSeconds} s)`,
-    'services': stack.embedded ? 'embedded (started for the run), Redis AOF everysec' : 'given by REDIS_URL and DATABASE_URL',
+    'services': stack.embedded ? `embedded (started for the run), Redis AOF ${serviceSettings(stack.env).redisAppendfsync}` : 'given by REDIS_URL and DATABASE_URL',
     'hold TTL': `${engine.holdTtlMsDefault} ms (default)`,
     'rate limits': 'off (the benchmark measures the engine)',
     'log level': logSettings(stack.env).level,
