@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Checkout, Engine, Logger } from '../engine/index.ts';
 import type { Sql } from '../store/db.ts';
 import type { ApiSettings } from '../settings/views.ts';
@@ -11,7 +11,7 @@ import type { Validators } from './schemas.ts';
 export interface ApiDeps {
   engine: Engine;
   checkout: Checkout;
-  redis: Redis;
+  redis: Redis | Cluster;
   sql: Sql;
   settings: ApiSettings;
   limiter: RateLimiter;

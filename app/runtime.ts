@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { armCrashPoints } from '../common/crash-points.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import { ApiMetrics } from '../api/metrics.ts';
 import { RateLimiter } from '../api/ratelimit.ts';
 import { ReadinessMonitor } from '../api/readiness.ts';
 import { createValidators } from '../api/schemas.ts';
-import { apiSettings, paymentSettings, type ApiSettings } from '../settings/views.ts';
+import { apiSettings, paymentSettings, serviceSettings, type ApiSettings } from '../settings/views.ts';
 import { type EngineSettings, Checkout, Engine, OverdueRecovery, type FaultHooks, createLogger, fulfilsWithin, type Logger } from '../engine/index.ts';
 import { SimulatedProvider, type SimulatedProviderOptions } from '../payments/simulated.ts';
 import { connectDb, type Sql } from '../store/db.ts';
@@ -38,7 +38,7 @@ function providerDir(env: NodeJS.ProcessEnv): string {
 
 export interface Runtime {
   engine: Engine;
-  redis: Redis;
+  redis: Redis | Cluster;
   sql: Sql;
   provider: SimulatedProvider;
   checkout: Checkout;
@@ -65,7 +65,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const log = o.log ?? createLogger('stockade');
   armCrashPoints(settings.crashPoints);
   if (settings.crashPoints.size > 0) log.warn({ crashPoints: Object.fromEntries(settings.crashPoints) }, 'crash points armed (fault harness): this process will SIGKILL itself at them');
-  const redis = connectRedis(o.redisUrl, 'stockade');
+  const redis = await connectRedis(o.redisUrl, 'stockade', serviceSettings(env).redisCluster);
   const sql = connectDb(o.databaseUrl);
   try {
     await migrate(sql);

@@ -1,9 +1,9 @@
-import { Redis } from 'ioredis';
+import { connectRedis } from '../app/redis.ts';
 import { Engine, createLogger } from '../engine/index.ts';
 import type { Runtime } from '../app/runtime.ts';
 import type { VerifyReport } from '../reconciler/verify.ts';
 import { resolveServices, type ServiceUrls } from '../services/resolve.ts';
-import { checkSettings, processRoles } from '../settings/views.ts';
+import { checkSettings, processRoles, serviceSettings } from '../settings/views.ts';
 import { runSteps } from './progress.ts';
 import { pairs, table } from './table.ts';
 import { connectDb } from '../store/db.ts';
@@ -30,7 +30,7 @@ export async function reconcileExpire(opts: { json?: boolean }): Promise<void> {
 }
 
 async function sweepUntilDone(redisUrl: string, total: { expired: number; purged: number }, report: (text: string) => void): Promise<void> {
-  const redis = new Redis(redisUrl);
+  const redis = await connectRedis(redisUrl, 'stockade-reconcile', serviceSettings().redisCluster);
   try {
     const engine = Engine.create(redis);
     for (let pass = 0; pass < passesMax; pass++) {
@@ -127,7 +127,7 @@ export async function reconcileRebuild(opts: { json?: boolean; force?: boolean }
 }
 
 async function rebuildWith(services: ServiceUrls, force: boolean, report: (text: string) => void): Promise<RebuildSummary> {
-  const redis = new Redis(services.redisUrl);
+  const redis = await connectRedis(services.redisUrl, 'stockade-reconcile', serviceSettings().redisCluster);
   const sql = connectDb(services.databaseUrl, { max: 2 });
   try {
     await migrate(sql);

@@ -61,6 +61,8 @@ export class Engine {
   /** The outbox streams as write-through reads, trims and parks them. */
   readonly outbox: OutboxStreams;
   readonly settings: EngineSettings;
+  /** Whether the engine runs on a Redis Cluster client (each partition's keys on the master of its slot). */
+  readonly onCluster: boolean;
   readonly #parts: EngineInternals;
   readonly #audit: Audit;
   readonly #lostOrders: LostOrders;
@@ -76,6 +78,7 @@ export class Engine {
     internals.set(this, this.#parts);
     this.outbox = new OutboxStreams(ctx);
     this.settings = ctx.settings;
+    this.onCluster = ctx.redis.isCluster;
     this.#audit = new Audit(ctx, this.outbox);
     this.#lostOrders = new LostOrders(ctx, holds);
   }

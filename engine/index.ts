@@ -37,3 +37,4 @@ export { emptyRecord, type FenceState, type LiftOutcome, type Mark, type RecordV
 export type { PartitionContents, RecordSnapshot, ProductSnapshot, RebuiltPartition } from './fencing/rebuild.ts';
 export { priceCentsMax, productNameLengthMax, skuPattern, stockUnitsMax, userIdLengthMax } from './validate.ts';
 export type * from './types.ts';
+export { keySlot } from './redis/slot.ts';

@@ -58,6 +58,8 @@ export const serviceRows = {
     doc: 'PostgreSQL' },
   dataDir: { name: 'STOCKADE_DATA_DIR', kind: path, default: './.data', roles: ['services', 'payments'],
     doc: 'where the embedded local services keep their data' },
+  redisCluster: { name: 'STOCKADE_REDIS_CLUSTER', kind: oneOf(['auto', 'on', 'off']), default: 'auto', roles: ['services'],
+    doc: 'whether REDIS_URL names a node of a Redis Cluster: auto asks it (INFO cluster) at start' },
   redisAppendfsync: { name: 'STOCKADE_REDIS_APPENDFSYNC', kind: oneOf(['everysec', 'always']), default: 'everysec', roles: ['services'],
     doc: "the embedded Redis's AOF fsync" },
   redisMaxmemoryMb: { name: 'STOCKADE_REDIS_MAXMEMORY_MB', kind: int(16, 1_048_576), defaultDoc: "a quarter of the machine's memory, at least 64",

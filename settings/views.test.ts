@@ -53,8 +53,8 @@ describe('defaults', () => {
       benchRoutes: false, crashPoints: new Map() });
     expect(workerSettings({})).toEqual({ batchMax: 500, concurrency: 4, pollMs: 50, lockMs: 10_000, failedRetryMs: 30_000,
       parkAfterAttempts: 3, parkedRetryMs: 60_000, shutdownDrainMs: 5_000 });
-    expect(serviceSettings({})).toEqual({ redisUrl: undefined, databaseUrl: undefined, dataDir: './.data', redisAppendfsync: 'everysec',
-      redisMaxmemoryMb: undefined });
+    expect(serviceSettings({})).toEqual({ redisUrl: undefined, databaseUrl: undefined, dataDir: './.data', redisCluster: 'auto',
+      redisAppendfsync: 'everysec', redisMaxmemoryMb: undefined });
     expect(logSettings({})).toEqual({ level: 'info', pretty: false });
     expect(paymentSettings({}).providerDir).toBeUndefined();
     expect(engineSettings({})).toMatchObject({ sweepIntervalMs: 1_000, sweepBudgetMs: 1_000, recoveryHoldsMax: 100 });
@@ -85,6 +85,8 @@ describe('a bad value of each kind is refused with the variable, its value and w
     expect(refusal(() => logSettings({ STOCKADE_LOG_LEVEL: 'loud' })))
       .toBe('STOCKADE_LOG_LEVEL=loud is not one of fatal, error, warn, info, debug, trace, silent');
     expect(serviceSettings({ STOCKADE_REDIS_APPENDFSYNC: 'always' }).redisAppendfsync).toBe('always');
+    expect(serviceSettings({ STOCKADE_REDIS_CLUSTER: 'on' }).redisCluster).toBe('on');
+    expect(refusal(() => serviceSettings({ STOCKADE_REDIS_CLUSTER: 'yes' }))).toBe('STOCKADE_REDIS_CLUSTER=yes is not one of auto, on, off');
     // Redis also knows `no`; services/redis.ts starts the embedded one with everysec or always only.
     expect(refusal(() => serviceSettings({ STOCKADE_REDIS_APPENDFSYNC: 'no' }))).toBe('STOCKADE_REDIS_APPENDFSYNC=no is not one of everysec, always');
   });

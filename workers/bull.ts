@@ -1,20 +1,25 @@
 import type { Queue, Worker } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
+import { Cluster, type RedisOptions } from 'ioredis';
 import { fulfilsWithin, type Logger } from '../engine/index.ts';
 
-/** ioredis options for BullMQ's connections, from a redis:// or rediss:// URL (blocking connections need maxRetriesPerRequest: null). */
-export function bullConnection(redisUrl: string, connectionName: string): RedisOptions {
+/**
+ * ioredis options for BullMQ's connections, from a redis:// or rediss:// URL (blocking connections need
+ * maxRetriesPerRequest: null); on a Redis Cluster, a Cluster client seeded with that node (BullMQ's keys share
+ * the `{bull}` hash tag of their prefix, so each queue lives in one slot).
+ */
+export function bullConnection(redisUrl: string, connectionName: string, cluster = false): RedisOptions | Cluster {
   const url = new URL(redisUrl);
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(url.port || 6379),
+  const node = {
     username: decodeURIComponent(url.username) || undefined,
     password: decodeURIComponent(url.password) || undefined,
-    db: Number(url.pathname.slice(1) || 0),
     ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
     maxRetriesPerRequest: null,
     connectionName,
   };
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || 6379);
+  if (cluster) return new Cluster([{ host, port }], { redisOptions: node, maxRedirections: 32, retryDelayOnFailover: 300 });
+  return { host, port, db: Number(url.pathname.slice(1) || 0), ...node };
 }
 
 /** How long a close waits for BullMQ's connections to be up before it closes them. */

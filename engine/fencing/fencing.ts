@@ -3,6 +3,7 @@ import { StockadeError } from '../../common/errors.ts';
 import type { EngineContext } from '../redis/context.ts';
 import { partitionOf } from '../redis/partition.ts';
 import { checkFence, liftFence, setFence, type CheckFenceReply, type FencedReply } from '../redis/scripts/fence.ts';
+import { perPartition } from '../redis/per-partition.ts';
 
 /** How far write-through got in one partition: the highest outbox sequence number written to PostgreSQL, and its event. */
 export interface Mark {
@@ -98,9 +99,7 @@ export class Fencing {
   private async checkAll(record: RecordView): Promise<CheckFenceReply[]> {
     const { partitions } = this.ctx.settings;
     const marks = await record.marks();
-    const pipeline = this.ctx.redis.pipeline();
-    for (let p = 0; p < partitions; p++) pipeline.hexists(this.ctx.keys.partition(p).meta, 'init');
-    const inits = (await pipeline.exec())!.map(([error, v]) => { if (error) throw error; return v === 1; });
+    const inits = await perPartition(partitions, async (p) => (await this.ctx.redis.hexists(this.ctx.keys.partition(p).meta, 'init')) === 1);
     const needsProducts = inits.some((init, p) => !init && !marks.has(p));
     const withProducts = needsProducts
       ? new Set((await record.productSkus()).map((sku) => partitionOf(sku, partitions))) : new Set<number>();
@@ -160,13 +159,10 @@ export class Fencing {
       + '`stockade reconcile repair` or `reconcile rebuild` makes them agree');
   }
 
-  /** Every partition's fence as Redis has it now (one pipeline). */
+  /** Every partition's fence as Redis has it now (one HMGET each, sent together). */
   async fences(): Promise<FenceState[]> {
-    const pipeline = this.ctx.redis.pipeline();
-    for (let p = 0; p < this.ctx.settings.partitions; p++) pipeline.hmget(this.ctx.keys.partition(p).meta, 'init', 'fenced', 'seq');
-    return (await pipeline.exec())!.map(([error, v], partition) => {
-      if (error) throw error;
-      const [init, fenced, seq] = v as (string | null)[];
+    return perPartition(this.ctx.settings.partitions, async (partition) => {
+      const [init, fenced, seq] = await this.ctx.redis.hmget(this.ctx.keys.partition(partition).meta, 'init', 'fenced', 'seq');
       return { partition, initialised: init !== null, fenced: fenced ?? (init === null ? 'empty' : null), seq: Number(seq ?? 0) };
     });
   }

@@ -3,6 +3,7 @@ import { catalogKey } from '../catalog/sku-index.ts';
 import type { EngineContext } from '../redis/context.ts';
 import { partitionOf } from '../redis/partition.ts';
 import type { Fencing } from './fencing.ts';
+import { perPartition } from '../redis/per-partition.ts';
 
 /** One product as PostgreSQL has it, for a rebuild. */
 export interface ProductSnapshot {
@@ -42,21 +43,19 @@ export interface PartitionContents {
 }
 
 export async function partitionContents(ctx: EngineContext): Promise<PartitionContents[]> {
-  const pipeline = ctx.redis.pipeline();
-  for (let p = 0; p < ctx.settings.partitions; p++) {
+  // One pipeline per partition (its keys share one slot), the partitions' sent together.
+  const v = (await perPartition(ctx.settings.partitions, async (p) => {
     const k = ctx.keys.partition(p);
-    pipeline.hexists(k.meta, 'init').hlen(k.holds).xlen(k.outbox).xlen(k.parked);
-  }
-  const v = (await pipeline.exec())!.map(([error, n]) => { if (error) throw error; return Number(n); });
+    const replies = (await ctx.redis.pipeline().hexists(k.meta, 'init').hlen(k.holds).xlen(k.outbox).xlen(k.parked).exec())!;
+    return replies.map(([error, n]) => { if (error) throw error; return Number(n); });
+  })).flat();
   return Array.from({ length: ctx.settings.partitions }, (_, p) => ({ partition: p, initialised: v[4 * p] === 1,
     records: v[4 * p + 1]!, unwritten: v[4 * p + 2]! + v[4 * p + 3]! }));
 }
 
 /** Removes every partition's init: nothing is granted until each is rebuilt (a rebuild's first step). */
 export async function uninitialise(ctx: EngineContext): Promise<void> {
-  const pipeline = ctx.redis.pipeline();
-  for (let p = 0; p < ctx.settings.partitions; p++) pipeline.hdel(ctx.keys.partition(p).meta, 'init');
-  for (const [error] of (await pipeline.exec())!) if (error) throw error;
+  await perPartition(ctx.settings.partitions, (p) => ctx.redis.hdel(ctx.keys.partition(p).meta, 'init'));
 }
 
 /** HSET arguments written per command: bounded, whatever the partition's size. */

@@ -1,4 +1,5 @@
 import type { EngineContext } from './context.ts';
+import { perPartition } from './per-partition.ts';
 
 /** Who expired a hold: a reserve call's reclaim, the sweeper, or a step on a hold past its deadline (confirm, release). */
 export type ExpiredBy = 'reserve' | 'sweeper' | 'access';
@@ -18,14 +19,13 @@ export interface HoldCounts {
 
 const fields = ['holds:held', 'holds:pending', 'holds:paying', 'expired:reserve', 'expired:sweeper', 'expired:access'] as const;
 
-/** One HMGET per partition, pipelined (a partition whose read fails counts 0). */
+/** One HMGET per partition, sent together (a partition whose read fails counts 0). */
 export async function readHoldCounts(ctx: EngineContext): Promise<HoldCounts> {
-  const pipeline = ctx.redis.pipeline();
-  for (let p = 0; p < ctx.settings.partitions; p++) pipeline.hmget(ctx.keys.partition(p).meta, ...fields);
+  const replies = await perPartition(ctx.settings.partitions, (p) => ctx.redis.hmget(ctx.keys.partition(p).meta, ...fields).catch(() => null));
   const sums: number[] = fields.map(() => 0);
-  for (const [error, values] of (await pipeline.exec()) ?? []) {
-    if (error) continue;
-    (values as (string | null)[]).forEach((v, i) => { sums[i]! += Number(v ?? 0); });
+  for (const values of replies) {
+    if (!values) continue;
+    values.forEach((v, i) => { sums[i]! += Number(v ?? 0); });
   }
   const [held, pending, paying, reserve, sweeper, access] = sums as [number, number, number, number, number, number];
   return { live: { held, pending, paying }, expired: { reserve, sweeper, access } };

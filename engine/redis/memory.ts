@@ -66,7 +66,11 @@ export class MemoryGuard {
   }
 
   private async ask(): Promise<void> {
-    const info = await this.redis.info('memory');
+    // On Redis Cluster every master has its own memory: the fullest one decides.
+    const nodes = this.redis.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
+    const infos = await Promise.all(nodes.map((node) => node.info('memory')));
+    const fullness = (info: string) => infoField(info, 'used_memory') / Math.max(1, infoField(info, 'maxmemory'));
+    const info = infos.reduce((a, b) => (infoField(b, 'maxmemory') > 0 && fullness(b) > fullness(a) ? b : a));
     const usedBytes = infoField(info, 'used_memory');
     const maxBytes = infoField(info, 'maxmemory');
     const overloaded = maxBytes > 0 && usedBytes * 100 >= maxBytes * this.state.highWatermarkPct;

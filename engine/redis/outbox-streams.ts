@@ -2,6 +2,7 @@ import type { EngineContext } from './context.ts';
 import { decodeEntries, type DecodedEntry, type RawEntry } from './outbox-events.ts';
 import type { PartitionKeys } from './keys.ts';
 import { parkEntries } from './scripts/parkEntries.ts';
+import { perPartition } from './per-partition.ts';
 
 /**
  * A partition's outbox as write-through sees it: read entries in order, trim
@@ -53,10 +54,8 @@ export class OutboxStreams {
 
   /** Of these partitions (ones with parked entries), those whose wait before the next retry is over. */
   async parkedRetryDue(partitions: number[]): Promise<number[]> {
-    const pipeline = this.ctx.redis.pipeline();
-    for (const p of partitions) pipeline.exists(this.keys(p).parkedRetry);
-    const replies = (await pipeline.exec()) ?? [];
-    return partitions.filter((_, i) => !replies[i]?.[0] && replies[i]?.[1] === 0);
+    const waiting = await Promise.all(partitions.map((p) => this.ctx.redis.exists(this.keys(p).parkedRetry).catch(() => null)));
+    return partitions.filter((_, i) => waiting[i] === 0);
   }
 
   /** The scripts' clock of a partition (Redis TIME plus its clock_offset_ms): the clock an event's `at` was read from. */
@@ -94,10 +93,7 @@ export class OutboxStreams {
   }
 
   private async streamLengths(keyOf: (k: PartitionKeys) => string): Promise<number[]> {
-    const pipeline = this.ctx.redis.pipeline();
-    for (let p = 0; p < this.ctx.settings.partitions; p++) pipeline.xlen(keyOf(this.ctx.keys.partition(p)));
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, n]) => (error ? 0 : Number(n)));
+    return perPartition(this.ctx.settings.partitions, (p) => this.ctx.redis.xlen(keyOf(this.ctx.keys.partition(p))).catch(() => 0));
   }
 }
 
