@@ -70,6 +70,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   try {
     await migrate(sql);
     const engine = Engine.create(redis, o.engine, env, o.faults);
+    if (engine.onCluster) void logPartitionsPerMaster(engine, log);
     engine.onFenced((partition, reason) => log.error({ partition, reason }, 'partition fenced: Redis may be behind PostgreSQL; run `stockade reconcile repair` or `reconcile rebuild`'));
     // Fencing: every partition checked against PostgreSQL before it grants anything (a Redis away now is checked when it is ready).
     await fulfilsWithin(engine.useRecord(recordView(sql)), fenceCheckWaitMs);
@@ -95,4 +96,14 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     await sql.end({ timeout: 1 });
     throw error;
   }
+}
+
+/** On Redis Cluster: how the partitions spread over the masters, and a warning when a master holds none (it takes no load). */
+async function logPartitionsPerMaster(engine: Engine, log: Logger): Promise<void> {
+  const counts = await engine.partitionsPerMaster().catch((error: unknown) => { log.warn({ err: error }, 'Redis Cluster: could not read the slot map'); return null; });
+  if (!counts) return;
+  const byMaster = Object.fromEntries(counts);
+  log.info({ partitions_per_master: byMaster }, 'Redis Cluster: partitions per master');
+  const idle = [...counts].filter(([, n]) => n === 0).map(([master]) => master);
+  if (idle.length > 0) log.warn({ masters: idle }, 'Redis Cluster: these masters hold no partition (raise STOCKADE_PARTITIONS, or reshard)');
 }

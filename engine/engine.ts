@@ -25,6 +25,7 @@ import { KeySpace } from './redis/keys.ts';
 import { MemoryGuard, type MemoryState } from './redis/memory.ts';
 import { OutboxStreams } from './redis/outbox-streams.ts';
 import { fnv1a } from './redis/partition.ts';
+import { keySlot } from './redis/slot.ts';
 import { defineScripts } from './redis/script-loader.ts';
 import { hitRateLimit, type RateLimitHit } from './redis/scripts/hitRateLimit.ts';
 import type { RefundNote } from './redis/scripts/recordRefund.ts';
@@ -231,6 +232,24 @@ export class Engine {
   /** The status of each id's hold record in one partition (null: none), fenced or not: the reconciler's read. */
   holdStatusesAt(partition: number, ids: string[]): Promise<(HoldStatus | null)[]> {
     return this.#parts.holds.statusesAt(partition, ids);
+  }
+
+  /**
+   * On Redis Cluster, how many partitions each master holds (by the master of
+   * each partition's slot, as the client last read the slot map; a master
+   * with none is listed with 0). Null on a single Redis.
+   */
+  async partitionsPerMaster(): Promise<Map<string, number> | null> {
+    const { redis, keys } = this.#parts.ctx;
+    if (!redis.isCluster) return null;
+    const cluster = redis as Cluster;
+    if (cluster.status !== 'ready') await new Promise((resolve) => cluster.once('ready', resolve));
+    const counts = new Map(cluster.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, 0]));
+    for (let p = 0; p < this.settings.partitions; p++) {
+      const master = cluster.slots[keySlot(keys.partition(p).meta)]?.[0];
+      if (master) counts.set(master, (counts.get(master) ?? 0) + 1);
+    }
+    return counts;
   }
 
   /** held -> paying (the saga's pivot is next); see Holds.beginPayment. */

@@ -24,6 +24,11 @@ afterAll(async () => {
 describe('on a 3-master Redis Cluster', () => {
   it('is found out from one node; a product, a hold, a cart over three masters, confirms and their orders in PostgreSQL', async () => {
     expect(api.runtime.engine.onCluster).toBe(true);
+    // 64 partitions spread over the three masters (what the start logs); none without.
+    const perMaster = await api.runtime.engine.partitionsPerMaster();
+    expect(perMaster?.size).toBe(3);
+    expect([...perMaster!.values()].reduce((a, b) => a + b, 0)).toBe(api.runtime.engine.settings.partitions);
+    expect(Math.min(...perMaster!.values())).toBeGreaterThan(0);
     const { partitions, keyPrefix } = api.runtime.engine.settings;
     // Three SKUs whose partitions live on three different masters (CLUSTER SLOTS says which master has a slot).
     const probe = new Redis(cluster.ports[0]!, '127.0.0.1');
