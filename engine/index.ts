@@ -12,7 +12,7 @@ export { OverdueRecovery, type RecoveryReport } from './reconciler/overdue.ts';
 export type { SweepReport } from './reconciler/sweeper.ts';
 export type { SweepCounts, SweepStats } from './reconciler/sweep-stats.ts';
 export { snapshotEntriesMax, type OverdueHold, type PartitionSnapshot } from './reconciler/audit.ts';
-export type { RestoreOutcome } from './reconciler/lost-orders.ts';
+export { cartLayout, type RestoreOutcome } from './reconciler/lost-orders.ts';
 export type { LostOrder } from './redis/scripts/restoreOrder.ts';
 export type { ConfirmRecordReply, OrderPart } from './redis/scripts/confirmRecord.ts';
 export type { NextCounts, ResetCountsReply } from './redis/scripts/resetCounts.ts';

@@ -1,4 +1,4 @@
-import { partitionOf, type ChargeRecord, type Line } from '../engine/index.ts';
+import { cartLayout, type ChargeRecord } from '../engine/index.ts';
 import { writtenParts } from '../store/order-parts.ts';
 import type { RepairAction, RepairDeps } from './repair.ts';
 import type { Violation } from './verify.ts';
@@ -33,10 +33,9 @@ export async function confirmWrittenOrders(deps: RepairDeps, actions: RepairActi
       const statuses = await deps.engine.holdStatusesAt(partition, known.map((w) => w.reservationId));
       for (const [i, w] of known.entries()) {
         if (statuses[i] === 'confirmed') continue;
-        const home = homeOf(w.reservationId);
+        const { home, parts, byPartition } = cartLayout(w.reservationId, w.lines, partitions);
         const out = await deps.engine.confirmRecord({ reservationId: w.reservationId, orderId: w.orderId, userId: w.userId, partition,
-          home: home === partition ? null : home, parts: cartPartitions(w.lines, home, partitions),
-          lines: w.lines.filter((l) => partitionOf(l.sku, partitions) === partition) });
+          home: home === partition ? null : home, parts: parts.length > 1 ? parts : [], lines: byPartition.get(partition) ?? [] });
         if (out.kind === 'confirmed') confirmed += 1;
       }
     }
@@ -59,10 +58,10 @@ export async function completeOrders(deps: RepairDeps, violations: Violation[]):
       actions.push({ kind: 'left', reservation: id, partition: v.partition, detail: 'order_incomplete: its charge does not name its order' });
       continue;
     }
-    const lines = charge.lines.filter((l) => partitionOf(l.sku, partitions) === v.partition);
-    const home = homeOf(id);
+    const { home, parts, byPartition } = cartLayout(id, charge.lines, partitions);
+    const lines = byPartition.get(v.partition) ?? [];
     const out = await deps.engine.completeOrderPart({ reservationId: id, orderId: charge.orderId, userId: charge.userId ?? '',
-      partition: v.partition, home: home === v.partition ? null : home, parts: cartPartitions(charge.lines, home, partitions), lines,
+      partition: v.partition, home: home === v.partition ? null : home, parts: parts.length > 1 ? parts : [], lines,
       amountCents: charge.amountCents, reference: charge.reference });
     const what = lines.map((l) => `${l.qty} x ${l.sku}`).join(', ');
     actions.push(out.kind === 'restored'
@@ -73,14 +72,4 @@ export async function completeOrders(deps: RepairDeps, violations: Violation[]):
           + `(${out.kind === 'units_gone' ? `${out.sku} has ${out.available} available` : out.kind}): refund that part by hand` });
   }
   return actions;
-}
-
-function homeOf(id: string): number {
-  return Number(id.split('.')[0]);
-}
-
-/** A cart's partitions, home first (its lines' partitions in ascending order; the id names the home). */
-function cartPartitions(lines: Line[], home: number, partitions: number): number[] {
-  const others = [...new Set(lines.map((l) => partitionOf(l.sku, partitions)))].filter((p) => p !== home).sort((a, b) => a - b);
-  return others.length === 0 ? [] : [home, ...others];
 }

@@ -6,7 +6,7 @@ import { partitionOf } from '../redis/partition.ts';
 import { confirmRecord, type ConfirmRecordReply, type OrderPart } from '../redis/scripts/confirmRecord.ts';
 import { restoreCartPart } from '../redis/scripts/restoreCartPart.ts';
 import { restoreOrder, type LostOrder, type RestoreOrderReply } from '../redis/scripts/restoreOrder.ts';
-import type { Line } from '../types.ts';
+import type { CommitOutcome, Line } from '../types.ts';
 
 /**
  * Restoring the order of a lost capture: done (now or before), or why not. A
@@ -31,12 +31,10 @@ export class LostOrders {
 
   async restore(o: Omit<LostOrder, 'orderId'> & { orderId?: string }): Promise<RestoreOutcome> {
     if (o.lines.length === 0) throw new StockadeError('ASSERTION', `restoring ${o.reservationId}: a capture without lines`);
-    const home = partitionOfId(o.reservationId, this.ctx.settings.partitions);
-    if (home < 0) throw new StockadeError('ASSERTION', `${o.reservationId} is no reservation id`);
+    const layout = cartLayout(o.reservationId, o.lines, this.ctx.settings.partitions);
     const order = { ...o, orderId: o.orderId ?? newOrderId() };
-    const byPartition = linesByPartition(o.lines, this.ctx.settings.partitions);
-    if (byPartition.size === 1 && byPartition.has(home)) return restoreOrder(this.ctx, home, order);
-    return this.restoreCart(order, home, byPartition);
+    if (layout.parts.length === 1) return restoreOrder(this.ctx, layout.home, order);
+    return this.restoreCart(order, layout);
   }
 
   /**
@@ -48,14 +46,8 @@ export class LostOrders {
   async completePart(part: OrderPart & { amountCents: number; reference: string }): Promise<RestoreOutcome> {
     const out = await restoreCartPart(this.ctx, part);
     if (out.kind !== 'restored') return out;
-    try {
-      const committed = await this.holds.commitPart(part.partition, part.reservationId, part.orderId,
-        { amountCents: part.amountCents, reference: part.reference, orderId: part.orderId });
-      return committed.kind === 'confirmed' ? { kind: 'restored', orderId: committed.orderId } : committed;
-    } catch (error) {
-      if (error instanceof StockadeError && error.code === 'FENCED') return { kind: 'awaiting_fence', partitions: [part.partition] };
-      throw error;
-    }
+    return committedOrAwaitingFence(() => this.holds.commitPart(part.partition, part.reservationId, part.orderId,
+      { amountCents: part.amountCents, reference: part.reference, orderId: part.orderId }), [part.partition]);
   }
 
   /** Records an order part PostgreSQL has as confirmed in a fenced partition (confirmRecord-4.lua). */
@@ -63,11 +55,9 @@ export class LostOrders {
     return confirmRecord(this.ctx, part);
   }
 
-  private async restoreCart(o: LostOrder, home: number, byPartition: Map<number, Line[]>): Promise<RestoreOutcome> {
-    const others = [...byPartition.keys()].filter((p) => p !== home).sort((x, y) => x - y);
-    const parts = [home, ...others];
+  private async restoreCart(o: LostOrder, { home, parts, byPartition }: ReturnType<typeof cartLayout>): Promise<RestoreOutcome> {
     const restored: number[] = [];
-    for (const partition of [...others, home]) {
+    for (const partition of [...parts.slice(1), home]) {
       const out = await restoreCartPart(this.ctx, { reservationId: o.reservationId, userId: o.userId, partition,
         lines: byPartition.get(partition) ?? [], home: partition === home ? null : home, parts });
       if (out.kind !== 'restored') {
@@ -76,21 +66,35 @@ export class LostOrders {
       }
       restored.push(partition);
     }
-    try {
-      const out = await this.holds.commit(o.reservationId, { amountCents: o.amountCents, reference: o.reference, orderId: o.orderId });
-      return out.kind === 'confirmed' ? { kind: 'restored', orderId: out.orderId } : out;
-    } catch (error) {
-      if (error instanceof StockadeError && error.code === 'FENCED') return { kind: 'awaiting_fence', partitions: parts };
-      throw error;
-    }
+    return committedOrAwaitingFence(() => this.holds.commit(o.reservationId,
+      { amountCents: o.amountCents, reference: o.reference, orderId: o.orderId }), parts);
   }
 }
 
-function linesByPartition(lines: Line[], partitions: number): Map<number, Line[]> {
+/** A commit's outcome as a restore's: a fence that refuses the commit leaves the parts paying, for the recovery once it lifts. */
+async function committedOrAwaitingFence(commit: () => Promise<CommitOutcome>, partitions: number[]): Promise<RestoreOutcome> {
+  try {
+    const out = await commit();
+    return out.kind === 'confirmed' ? { kind: 'restored', orderId: out.orderId } : out;
+  } catch (error) {
+    if (error instanceof StockadeError && error.code === 'FENCED') return { kind: 'awaiting_fence', partitions };
+    throw error;
+  }
+}
+
+/**
+ * How a cart's lines lie over its partitions: its home (the partition its id
+ * names), every partition home first and the others ascending (as a reserve
+ * orders them), and each partition's lines.
+ */
+export function cartLayout(reservationId: string, lines: Line[], partitions: number): { home: number; parts: number[]; byPartition: Map<number, Line[]> } {
+  const home = partitionOfId(reservationId, partitions);
+  if (home < 0) throw new StockadeError('ASSERTION', `${reservationId} is no reservation id`);
   const byPartition = new Map<number, Line[]>();
   for (const line of lines) {
     const p = partitionOf(line.sku, partitions);
     byPartition.set(p, [...byPartition.get(p) ?? [], line]);
   }
-  return byPartition;
+  const others = [...byPartition.keys()].filter((p) => p !== home).sort((x, y) => x - y);
+  return { home, parts: [home, ...others], byPartition };
 }
