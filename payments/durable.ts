@@ -79,6 +79,29 @@ export async function writeOnce(path: string, text: string): Promise<boolean> {
   return created;
 }
 
+/**
+ * Gives an existing file a second name, durably (the new name's directory is
+ * fsynced); a name that exists already is kept. For an index beside records
+ * written by writeOnce.
+ */
+export async function linkOnce(existing: string, path: string): Promise<void> {
+  const dir = dirname(path);
+  await ensureDir(dir);
+  const linked = () => link(existing, path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  try {
+    await linked();
+  } catch (error) {
+    // A directory removed since this process made sure of it (a test's scratch dir) is made again.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    ensuredDirs.delete(dir);
+    await ensureDir(dir);
+    await linked();
+  }
+  await syncDir(dir);
+}
+
 /** A file's text, or null when it does not exist; one readable by others (an older Stockade's) is made 0600 first. */
 export async function readIfExists(path: string): Promise<string | null> {
   let handle;

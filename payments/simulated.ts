@@ -1,9 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { settledCharge, type ChargeRecord, type ChargeRequest, type ChargeResult, type PaymentProvider } from '../engine/index.ts';
 import { privateDir } from '../services/private-files.ts';
-import { readdirIfExists, readIfExists, writeOnce } from './durable.ts';
+import { linkOnce, readdirIfExists, readIfExists, writeOnce } from './durable.ts';
+
+/** The capture index: a directory per minute (ms since the epoch / 60,000), a link to each capture recorded in it. */
+const indexDir = 'captured';
+const minuteOf = (ms: number) => Math.floor(ms / 60_000);
+/** Minutes of the index older than this are removed when it is read (a restart looks back minutes, not days). */
+const indexKeepMs = 86_400_000;
 
 export interface SimulatedProviderOptions {
   /** Added to every charge, to model a real provider's latency. */
@@ -54,7 +61,11 @@ export class SimulatedProvider implements PaymentProvider {
 
   private async chargeOnce(request: ChargeRequest, timeoutMs: number): Promise<ChargeResult> {
     const previous = await this.lookup(request.reservationId);
-    if (previous) return settledCharge(previous);
+    if (previous) {
+      // A charge sent again after a crash between its record and its index entry: indexed now, before it is answered.
+      if (previous.status === 'captured') await this.index(previous.reservationId);
+      return settledCharge(previous);
+    }
     if (this.options.latencyMs) await sleep(this.options.latencyMs);
     await this.options.beforeRecord?.(request.reservationId);
     const recorded = await this.recordFirst({
@@ -98,6 +109,30 @@ export class SimulatedProvider implements PaymentProvider {
     }
   }
 
+  /**
+   * The captures recorded at or after sinceMs (and the others of that minute; a capture answered again
+   * later may come twice, once per minute it was indexed in, and is yielded once), from the minute index.
+   */
+  async *capturedSince(sinceMs: number): AsyncGenerator<ChargeRecord> {
+    const root = join(this.dir, indexDir);
+    const first = minuteOf(sinceMs);
+    const seen = new Set<string>();
+    const minutes = (await readdirIfExists(root)).filter((m) => /^\d+$/.test(m)).map(Number).sort((a, b) => a - b);
+    for (const minute of minutes) {
+      if (minute < minuteOf(Date.now() - indexKeepMs)) void rm(join(root, String(minute)), { recursive: true, force: true }).catch(() => {});
+      if (minute < first) continue;
+      for (const name of await readdirIfExists(join(root, String(minute)))) {
+        if (!/^[0-9a-f]{40}\.json$/.test(name)) continue;
+        const text = await readIfExists(join(root, String(minute), name));
+        if (text === null) continue;
+        const record = JSON.parse(text) as StoredRecord;
+        if (seen.has(record.reservationId)) continue;
+        seen.add(record.reservationId);
+        yield { ...record, refunded: (await readIfExists(this.pathOf(record.reservationId, 'refund'))) !== null };
+      }
+    }
+  }
+
   async void(reservationId: string): Promise<ChargeRecord> {
     const voided: StoredRecord = { reservationId, status: 'voided', amountCents: 0, reference: `void_${reservationId}`, lines: [] };
     if (this.options.ignoreVoids) return (await this.lookup(reservationId)) ?? { ...voided, refunded: false };
@@ -112,10 +147,21 @@ export class SimulatedProvider implements PaymentProvider {
     return { record: { ...record, refunded: true }, refundedNow };
   }
 
-  /** Writes the record unless one stands; answers the one that stands. */
+  /** Writes the record unless one stands (a capture indexed by its minute too); answers the one that stands. */
   private async recordFirst(record: StoredRecord): Promise<ChargeRecord> {
-    if (await writeOnce(this.pathOf(record.reservationId, 'charge'), JSON.stringify(record))) return { ...record, refunded: false };
-    return (await this.lookup(record.reservationId))!;
+    if (await writeOnce(this.pathOf(record.reservationId, 'charge'), JSON.stringify(record))) {
+      if (record.status === 'captured') await this.index(record.reservationId);
+      return { ...record, refunded: false };
+    }
+    const standing = (await this.lookup(record.reservationId))!;
+    if (standing.status === 'captured') await this.index(record.reservationId);
+    return standing;
+  }
+
+  /** A capture's entry in the minute index (a second name of its record): what capturedSince reads. */
+  private index(reservationId: string): Promise<void> {
+    const record = this.pathOf(reservationId, 'charge');
+    return linkOnce(record, join(this.dir, indexDir, String(minuteOf(Date.now())), basename(record)));
   }
 
   private pathOf(reservationId: string, kind: 'charge' | 'refund'): string {

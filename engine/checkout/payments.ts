@@ -66,4 +66,10 @@ export interface PaymentProvider {
   void(reservationId: string): Promise<ChargeRecord>;
   /** Refunds a captured charge in full, once; `refundedNow` is false for a repeat. */
   refund(reservationId: string): Promise<{ record: ChargeRecord; refundedNow: boolean }>;
+  /**
+   * The captures recorded at or after `sinceMs` (a few older ones may come too), refunded or not: what a
+   * redis-server that restarted is compared with before it grants again (fencing, DESIGN.md §3), as a real
+   * provider lists charges by creation time.
+   */
+  capturedSince(sinceMs: number): AsyncIterable<ChargeRecord>;
 }
