@@ -72,10 +72,11 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     const engine = Engine.create(redis, o.engine, env, o.faults);
     if (engine.onCluster) void logPartitionsPerMaster(engine, log);
     engine.onFenced((partition, reason) => log.error({ partition, reason }, 'partition fenced: Redis may be behind PostgreSQL; run `stockade reconcile repair` or `reconcile rebuild`'));
-    // Fencing: every partition checked against PostgreSQL before it grants anything (a Redis away now is checked when it is ready).
-    await fulfilsWithin(engine.useRecord(recordView(sql)), fenceCheckWaitMs);
     const provider = await SimulatedProvider.create(o.providerDir ?? providerDir(env),
       { latencyMs: settings.paymentLatencyMs, failureRate: settings.paymentFailureRate, ...o.provider });
+    // Fencing: every partition checked against PostgreSQL (and, after a restart of redis-server, against the provider's
+    // recent captures) before it grants anything (a Redis away now is checked when it is ready).
+    await fulfilsWithin(engine.useRecord(recordView(sql), provider), fenceCheckWaitMs);
     const checkout = new Checkout(engine, provider, settings.paymentTimeoutMs, log);
     const metrics = new ApiMetrics();
     const limiter = new RateLimiter(engine, settings.rateLimitTokenPerSec, settings.rateLimitUserPerSec);

@@ -5,6 +5,7 @@ import { ProductCatalog } from './catalog/products.ts';
 import { SoldOutFlags } from './catalog/sold-out.ts';
 import type { FaultHooks } from './faults.ts';
 import { Fencing, type FenceState, type LiftOutcome, type RecordView } from './fencing/fencing.ts';
+import type { CaptureSource } from './fencing/lost-captures.ts';
 import {
   partitionContents, rebuildPartition, uninitialise, type PartitionContents, type RecordSnapshot, type RebuiltPartition,
 } from './fencing/rebuild.ts';
@@ -111,10 +112,12 @@ export class Engine {
   /**
    * Attaches PostgreSQL's view (store/marks.ts; `emptyRecord` for an engine without PostgreSQL) and checks
    * every partition against it now and after every reconnect. Until then nothing is granted: an engine
-   * without one refuses (FENCED) on a partition that was never checked.
+   * without one refuses (FENCED) on a partition that was never checked. With `captures` (the payment
+   * provider), a redis-server that restarted is compared with the captures of the last redisLossWindowMs
+   * first: a partition that came back without a paid order is fenced until `reconcile repair` recreates it.
    */
-  useRecord(record: RecordView): Promise<FenceState[]> {
-    return this.#parts.ctx.fencing.attach(record, this.#parts.ctx.redis);
+  useRecord(record: RecordView, captures: CaptureSource | null = null): Promise<FenceState[]> {
+    return this.#parts.ctx.fencing.attach(record, this.#parts.ctx.redis, captures);
   }
 
   /** Checks every partition against PostgreSQL's markers now (fencing what is behind or empty); their states after. */

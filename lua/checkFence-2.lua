@@ -12,6 +12,13 @@
                              an install from before the marker: init set
     init missing otherwise   fenced 'empty' (FLUSHALL, a new or wiped Redis)
     seq < PostgreSQL's seq   fenced 'behind' (an older AOF, a lagging replica)
+    this redis-server not checked since it started, and the caller compares
+    the payment provider's recent captures with its holds (ARGV[4] names no
+    run_id, or another one)
+                             'restarted', with this run_id: the caller
+                             compares, fences a partition that lost paid
+                             orders (setFence), and checks again naming the
+                             run_id it compared against
   On fencing, seq is raised to PostgreSQL's, so that what is appended from now
   on (refunds, repair) follows what PostgreSQL has. Unless fenced, `ck` is set
   to this redis-server's run_id: the partition is checked.
@@ -21,16 +28,19 @@
   ARGV[1] PostgreSQL's seq for the partition (0: no marker)
   ARGV[2] '1' when PostgreSQL has products of the partition or a marker, else '0'
   ARGV[3] the time (ms) init records
+  ARGV[4] '-' when the caller compares no captures; else the run_id it
+          compared the captures against ('' before it has)
 
   Returns
     {   1, state, seq }   'ok' | 'initialised' | 'adopted' (an install from before the marker)
+    {   1, 'restarted', seq, run_id }  captures to compare first (nothing set)
     { -30, reason, seq }  fenced (now or before)
 ]]
 --- @include "fence"
 local metaKey, skusKey = KEYS[1], KEYS[2]
-local markSeq, recordHasData, nowText = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3]
+local markSeq, recordHasData, nowText, compared = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3], ARGV[4]
 
-local v = redis.call('HMGET', metaKey, 'init', 'fenced', 'seq')
+local v = redis.call('HMGET', metaKey, 'init', 'fenced', 'seq', 'ck')
 local seq = tonumber(v[3] or '0')
 local function fence(reason)
   redis.call('HSET', metaKey, 'fenced', reason)
@@ -55,4 +65,7 @@ if not v[1] then
   return checked(state)
 end
 if seq < markSeq then return fence('behind') end
+if compared ~= '-' and v[4] ~= serverRunId() and compared ~= serverRunId() then
+  return { 1, 'restarted', seq, serverRunId() }
+end
 return checked('ok')

@@ -199,6 +199,8 @@ export const engineRows = {
     doc: 'how often the engine reads Redis memory (`INFO memory`), at most' },
   cartReplayWaitMs: { name: 'STOCKADE_CART_REPLAY_WAIT_MS', kind: int(0), default: 2_000, roles: ['engine'],
     doc: 'how long a replay waits for a multi-partition cart in progress' },
+  redisLossWindowMs: { name: 'STOCKADE_REDIS_LOSS_WINDOW_MS', kind: int(1_000, 3_600_000), default: 60_000, roles: ['engine'],
+    doc: 'after redis-server restarts (or a replica is promoted), how far back the payment provider\'s captures are compared with its holds before a partition grants again: the most acknowledged writes it may have lost, plus the payment timeout' },
   overdueSweepIntervalMs: { name: 'STOCKADE_OVERDUE_SWEEP_INTERVAL_MS', kind: int(10), default: 1_000, roles: ['reconciler'], doc: 'how often the sweeps finish overdue payments (settle holds stuck paying past their deadline)' },
   verifyIntervalMs: { name: 'STOCKADE_VERIFY_INTERVAL_MS', kind: int(1_000, 86_400_000), default: 60_000, roles: ['reconciler'],
     doc: 'how often the sweeps run `reconcile verify` (its result is in /metrics: `stockade_verify_*`)' },

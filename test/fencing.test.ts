@@ -10,6 +10,8 @@ import { startRedis, stopRedis, type LocalRedis } from '../services/redis.ts';
 import { rebuildFromRecord } from '../cli/rebuild.ts';
 import { repair } from '../reconciler/repair.ts';
 import { verify } from '../reconciler/verify.ts';
+import { startWorkers } from '../workers/run.ts';
+import type { WriteThrough } from '../workers/writethrough.ts';
 import { call, freshDatabase, testApi, waitFor, type TestApi } from './support/api.ts';
 
 // Fencing (DESIGN.md §3) against real processes: a redis-server of this file's
@@ -315,6 +317,81 @@ describe('a hold an older AOF still has as held, whose order PostgreSQL has', ()
       expect((await verify(api.runtime)).violations.filter(mine)).toEqual([]);
     } finally {
       rmSync(copy, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('confirms acknowledged in the writes Redis lost, none of them written through yet', () => {
+  it('their partitions are fenced before anything is granted (the provider\'s captures compared); repair recreates the orders under the ids the buyers got', async () => {
+    // An API of its own, without write-through: nothing of the lost seconds reaches PostgreSQL (as when write-through
+    // lags or PostgreSQL is down), so no partition is behind PostgreSQL's marker. Only the provider knows what was paid.
+    const lone = await testApi({ redisUrl: server.url, databaseUrl: await freshDatabase(), workers: false });
+    let writeThrough: WriteThrough | null = null;
+    const copy = mkdtempSync(join(tmpdir(), 'stockade-fence-aof-'));
+    try {
+      const at = (method: string, path: string, o: Parameters<typeof call>[3] = {}) => call(lone.url, method, path, o);
+      const holdAt = (sku: string, qty: number) => at('POST', '/v1/reservations',
+        { body: { user_id: `u${++n}`, items: [{ sku, qty }] }, headers: { 'idempotency-key': `lc-${++n}` } });
+      const confirmAt = async (id: string) => {
+        const r = await at('POST', `/v1/reservations/${id}/confirm`, { body: { payment: { token: 'tok_ok' } } });
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        return r.body.order_id as string;
+      };
+      const engine = lone.runtime.engine;
+      const [early, late, calm] = skusInDistinctPartitions(engine, 'LC', 3);
+      for (const sku of [early!, late!, calm!]) {
+        const r = await at('POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 100, stock: 5, per_user_limit: 0 } });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+      }
+      const calmOrder = await confirmAt((await holdAt(calm!, 1)).body.id);
+      const earlyHold = await holdAt(early!, 2);
+      expect(earlyHold.status).toBe(201);
+      copyDir(join(redisDir, 'appendonlydir'), join(copy, 'appendonlydir'));
+      // Acknowledged after the copy: the hold the copy has as held is confirmed; a second is held and confirmed.
+      const earlyOrder = await confirmAt(earlyHold.body.id);
+      const lateHold = await holdAt(late!, 3);
+      expect(lateHold.status).toBe(201);
+      const lateOrder = await confirmAt(lateHold.body.id);
+
+      await killAndRollBack(copy);
+      server = await startRedis({ dir: redisDir, port: server.port, appendfsync: 'always' });
+      const partition = (sku: string) => partitionOf(sku, engine.settings.partitions);
+      await waitFor(async () => {
+        const fences = await engine.fences().catch(() => null);
+        return [early!, late!].every((sku) => fences?.[partition(sku)]?.fenced?.startsWith('lost 1 paid order') === true);
+      }, 30_000, 'the partitions that lost a paid order fenced');
+      // Nothing granted where units were paid for; the partition that lost nothing paid sells on.
+      for (const sku of [early!, late!]) {
+        const refused = await holdAt(sku, 1);
+        expect(isFenced(refused), JSON.stringify(refused.body)).toBe(true);
+      }
+      expect((await holdAt(calm!, 1)).status).toBe(201);
+      expect((await engine.fences())[partition(calm!)]?.fenced).toBeNull();
+
+      writeThrough = startWorkers(engine, server.url, lone.runtime.sql, lone.runtime.log, { pollMs: 20, lockMs: 2_000 });
+      const repaired = await repair(lone.runtime);
+      expect(repaired.actions).toContainEqual(expect.objectContaining({ kind: 'restore_order', reservation: lateHold.body.id,
+        detail: expect.stringContaining(`order ${lateOrder}`) }));
+      expect(repaired.actions).toContainEqual(expect.objectContaining({ kind: 'commit_capture', reservation: earlyHold.body.id,
+        detail: expect.stringContaining(`order ${earlyOrder}`) }));
+      for (const sku of [early!, late!]) expect(repaired.actions).toContainEqual(expect.objectContaining({ kind: 'lift_fence', partition: partition(sku) }));
+      expect(repaired.after.violations).toEqual([]);
+      await waitFor(async () => (await writeThrough!.backlog()) === 0, 30_000, 'outbox drained');
+
+      // Every acknowledged confirm is its order in PostgreSQL, with the id its buyer got; nothing sold twice.
+      const { sql } = lone.runtime;
+      const orders = await sql`select o.id, sum(i.qty)::int as units from orders o join order_items i on i.order_id = o.id group by o.id`;
+      expect(new Map(orders.map((o) => [String(o.id), o.units]))).toEqual(new Map([[calmOrder, 1], [earlyOrder, 2], [lateOrder, 3]]));
+      const stock = async (sku: string) => (await at('GET', `/v1/products/${sku}`, { token: 'admin' })).body.stock;
+      expect(await stock(early!)).toEqual({ total: 5, available: 3, reserved: 0, sold: 2 });
+      expect(await stock(late!)).toEqual({ total: 5, available: 2, reserved: 0, sold: 3 });
+      expect((await holdAt(late!, 2)).status).toBe(201);
+      expect((await holdAt(late!, 1)).status).toBe(409);
+      expect((await verify(lone.runtime)).violations).toEqual([]);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+      await writeThrough?.stop();
+      await fulfilsWithin(lone.close(), 30_000);
     }
   }, 120_000);
 });

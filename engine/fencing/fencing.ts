@@ -4,6 +4,7 @@ import type { EngineContext } from '../redis/context.ts';
 import { partitionOf } from '../redis/partition.ts';
 import { checkFence, liftFence, setFence, type CheckFenceReply, type FencedReply } from '../redis/scripts/fence.ts';
 import { perPartition } from '../redis/per-partition.ts';
+import { lostCaptures, type CaptureSource } from './lost-captures.ts';
 
 /** How far write-through got in one partition: the highest outbox sequence number written to PostgreSQL, and its event. */
 export interface Mark {
@@ -45,6 +46,8 @@ export interface FenceState {
  * (FENCED, 'unchecked': 503). Not a setting: a bound on a wait, not a size.
  */
 const checkWaitMs = 3_000;
+/** Comparisons of a restarted redis-server's holds with the captures one check makes at most (it restarted again during each). */
+const restartRoundsMax = 3;
 
 /**
  * Fencing (DESIGN.md §3): no partition grants a hold, a stock change, a new
@@ -57,6 +60,7 @@ const checkWaitMs = 3_000;
  */
 export class Fencing {
   private record: RecordView | null = null;
+  private captures: CaptureSource | null = null;
   private checking: Promise<FenceState[]> | null = null;
   /** Bumped when the connection closes: a check that began before it does not count. */
   private generation = 0;
@@ -67,9 +71,14 @@ export class Fencing {
 
   constructor(private readonly ctx: EngineContext) {}
 
-  /** Checks now, and again after every reconnect of `redis` (which this process's granting calls use). */
-  attach(record: RecordView, redis: Redis | Cluster): Promise<FenceState[]> {
+  /**
+   * Checks now, and again after every reconnect of `redis` (which this process's granting calls use). With
+   * `captures` (the payment provider), a redis-server that restarted is also compared with the captures of the
+   * last redisLossWindowMs before it grants: a partition that lost a paid order is fenced.
+   */
+  attach(record: RecordView, redis: Redis | Cluster, captures: CaptureSource | null = null): Promise<FenceState[]> {
     this.record = record;
+    this.captures = captures;
     redis.on('close', () => {
       this.generation += 1;
       this.checked = false;
@@ -86,17 +95,37 @@ export class Fencing {
 
   private async runCheck(record: RecordView): Promise<FenceState[]> {
     const generation = this.generation;
-    let replies = await this.checkAll(record);
+    let replies = await this.checkAll(record, '');
     // A partition initialised just now while another process filled PostgreSQL (a FLUSHALL under a
     // starting process): the second pass compares its seq with the marker it missed.
-    if (replies.some((r) => r.kind === 'checked' && r.state === 'initialised')) replies = await this.checkAll(record);
-    if (generation === this.generation) this.checked = true;
+    if (replies.some((r) => r.kind === 'checked' && r.state === 'initialised')) replies = await this.checkAll(record, '');
+    // A redis-server that restarted: its holds compared with the provider's recent captures, then checked
+    // again naming the run_id compared against (a server that restarted once more meanwhile is compared again).
+    for (let round = 0; round < restartRoundsMax && replies.some((r) => r.kind === 'restarted'); round++) {
+      const runId = await this.fenceLostCaptures(replies);
+      replies = await this.checkAll(record, runId);
+    }
+    if (generation === this.generation && !replies.some((r) => r.kind === 'restarted')) this.checked = true;
     this.known.clear();
     replies.forEach((r, p) => { if (r.kind === 'fenced') this.known.set(p, r.reason); });
     return this.fences();
   }
 
-  private async checkAll(record: RecordView): Promise<CheckFenceReply[]> {
+  /** Fences each restarted partition that lost a paid order; the run_id its holds were read from. */
+  private async fenceLostCaptures(replies: CheckFenceReply[]): Promise<string> {
+    const restarted = replies.flatMap((r, p) => (r.kind === 'restarted' ? [{ p, runId: r.runId }] : []));
+    const runId = restarted[0]!.runId;
+    const partitions = new Set(restarted.filter((r) => r.runId === runId).map((r) => r.p));
+    const lost = await lostCaptures(this.ctx, this.captures!, partitions, Date.now() - this.ctx.settings.redisLossWindowMs);
+    for (const [partition, ids] of lost) {
+      await this.fence(partition, `lost ${ids.length} paid order(s) (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', ...' : ''}): `
+        + 'redis-server came back without them');
+    }
+    return runId;
+  }
+
+  /** `compared`: the run_id whose holds this process compared with the captures ('' before it has); null without captures. */
+  private async checkAll(record: RecordView, compared: string): Promise<CheckFenceReply[]> {
     const { partitions } = this.ctx.settings;
     const marks = await record.marks();
     const inits = await perPartition(partitions, async (p) => (await this.ctx.redis.hexists(this.ctx.keys.partition(p).meta, 'init')) === 1);
@@ -105,7 +134,7 @@ export class Fencing {
       ? new Set((await record.productSkus()).map((sku) => partitionOf(sku, partitions))) : new Set<number>();
     const now = Date.now();
     return Promise.all(inits.map((_, p) =>
-      checkFence(this.ctx, p, marks.get(p)?.seq ?? 0, marks.has(p) || withProducts.has(p), now)));
+      checkFence(this.ctx, p, marks.get(p)?.seq ?? 0, marks.has(p) || withProducts.has(p), now, this.captures ? compared : null)));
   }
 
   /**

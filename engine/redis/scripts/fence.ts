@@ -15,6 +15,8 @@ export function fencedOf(r: Flat): FencedReply | null {
 
 export type CheckFenceReply =
   | { kind: 'checked'; state: 'ok' | 'initialised' | 'adopted'; seq: number }
+  /** The redis-server restarted since its last check: the provider's recent captures are compared with its holds first. */
+  | { kind: 'restarted'; runId: string; seq: number }
   | { kind: 'fenced'; reason: string; seq: number };
 
 export const checkFenceSpec = {
@@ -22,17 +24,21 @@ export const checkFenceSpec = {
   codes: [Code.OK, Code.FENCED],
   decode(reply: unknown): CheckFenceReply {
     const r = flat('checkFence', reply);
+    if (r[0] === Code.OK && r[1] === 'restarted') return { kind: 'restarted', runId: String(r[3]), seq: Number(r[2]) };
     if (r[0] === Code.OK) return { kind: 'checked', state: String(r[1]) as 'ok', seq: Number(r[2]) };
     if (r[0] === Code.FENCED) return { kind: 'fenced', reason: String(r[1]), seq: Number(r[2]) };
     return unknownReply('checkFence', reply);
   },
 } satisfies ScriptSpec;
 
-/** Compares a partition with PostgreSQL's marker (lua/checkFence-2.lua). */
+/**
+ * Compares a partition with PostgreSQL's marker (lua/checkFence-2.lua). `compared`: null when this caller
+ * compares no captures after a restart; else the run_id of the redis-server it compared them against ('' before).
+ */
 export async function checkFence(ctx: EngineContext, partition: number, markSeq: number, recordHasData: boolean,
-  nowMs: number): Promise<CheckFenceReply> {
+  nowMs: number, compared: string | null): Promise<CheckFenceReply> {
   const k = ctx.keys.partition(partition);
-  return checkFenceSpec.decode(await ctx.scripts.checkFence(k.meta, k.skus, markSeq, recordHasData ? '1' : '0', nowMs));
+  return checkFenceSpec.decode(await ctx.scripts.checkFence(k.meta, k.skus, markSeq, recordHasData ? '1' : '0', nowMs, compared ?? '-'));
 }
 
 export const setFenceSpec = {
