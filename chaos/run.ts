@@ -147,11 +147,13 @@ async function drain(fleet: Fleet, ledger: Ledger): Promise<string> {
   }
 }
 
+interface ReconcileViolation { kind: string; sku?: string; reservation?: string; expected: unknown; found: unknown; detail: string }
+
 interface ReconcileOutput {
   ok: boolean;
-  actions?: { kind: string }[];
-  after?: { ok: boolean; violations: unknown[]; checked?: Record<string, number> };
-  violations?: { kind: string; sku?: string; reservation?: string; expected: unknown; found: unknown; detail: string }[];
+  actions?: { kind: string; sku?: string; reservation?: string; detail: string }[];
+  after?: { ok: boolean; violations: ReconcileViolation[]; checked?: Record<string, number> };
+  violations?: ReconcileViolation[];
   checked?: Record<string, number>;
 }
 
@@ -172,7 +174,11 @@ function summary(out: ReconcileOutput & { failed?: string }): string {
   const kinds = new Map<string, number>();
   for (const a of out.actions ?? []) kinds.set(a.kind, (kinds.get(a.kind) ?? 0) + 1);
   const acted = [...kinds].map(([k, n]) => `${k} ×${n}`).join(', ') || 'nothing to do';
-  return `${acted}; after: ${out.ok ? 'every invariant holds' : `${out.after?.violations.length ?? '?'} violations`}`;
+  // What repair left, and what still differs, in words (the first few): a run's report says why, not only how many.
+  const left = (out.actions ?? []).filter((a) => a.kind === 'left').slice(0, 3).map((a) => `left ${a.reservation ?? a.sku ?? ''}: ${a.detail}`);
+  const still = (out.after?.violations ?? []).slice(0, 3).map((v) => `${v.kind} ${v.reservation ?? v.sku ?? ''}: found ${v.found}`);
+  const why = [...left, ...still].map((w) => `; ${w}`).join('');
+  return `${acted}; after: ${out.ok ? 'every invariant holds' : `${out.after?.violations.length ?? '?'} violations`}${why}`;
 }
 
 function verifyResult(out: ReconcileOutput & { failed?: string }): InvariantResult {
