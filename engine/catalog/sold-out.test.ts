@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { partitionKeys, partitionOf } from '../index.ts';
-import { advanceClock, testEngine } from '../../test/support/engine.ts';
+import { advanceClock, testEngine, testRedis } from '../../test/support/engine.ts';
 import { waitFor } from '../../test/support/api.ts';
 import { SoldOutFlags } from './sold-out.ts';
 
@@ -109,7 +108,7 @@ describe('the sold-out short-circuit in the engine (real Redis)', () => {
     const ids = await soldOut(t, s, 2);
     // The first flag started the subscription: wait until Redis has it (a message before it is lost, and only the TTL would end the flag).
     const channel = `${partitionKeys(t.engine.settings.keyPrefix, partitionOf(s, t.engine.settings.partitions)).skus}:freed`;
-    await waitFor(async () => ((await t.redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, 10_000, 'the subscription');
+    await waitFor(async () => ((await t.redis.pubsub('SHARDNUMSUB', channel)) as [string, number])[1] > 0, 10_000, 'the subscription');
     if (how === 'release') expect((await t.engine.release(ids[0]!)).kind).toBe('released');
     if (how === 'restock') expect((await t.engine.adjustStock(s, 5)).kind).toBe('adjusted');
     if (how === 'expiry') {
@@ -128,7 +127,7 @@ describe('the sold-out short-circuit in the engine (real Redis)', () => {
     const s = sku();
     await soldOut(t, s, 1);
     // Units put back behind the scripts' back: no message is published.
-    const admin = new Redis(inject('redisAdminUrl'));
+    const admin = testRedis(inject('redisAdminUrl'));
     try {
       await admin.hincrby(partitionKeys(t.engine.settings.keyPrefix, partitionOf(s, t.engine.settings.partitions)).skus, `${s}:t`, 1);
       await admin.hincrby(partitionKeys(t.engine.settings.keyPrefix, partitionOf(s, t.engine.settings.partitions)).skus, `${s}:a`, 1);

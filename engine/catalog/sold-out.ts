@@ -78,16 +78,20 @@ export class SoldOutFlags {
     this.clears += 1;
   }
 
-  /** Subscribes to every partition's freed channel on a connection of its own (started once, at the first flag; never after close). */
+  /**
+   * Subscribes to every partition's freed channel on a connection of its own (started once, at the first flag; never
+   * after close). Sharded pub/sub (SSUBSCRIBE): a partition's channel lives in its slot, so on a Redis Cluster each
+   * message stays on the shard that owns the partition, and ioredis subscribes again where a slot moved (a failover).
+   */
   listen(redis: Redis | Cluster, keys: KeySpace): void {
     if (this.subscriber || this.closed || !this.enabled) return;
-    const sub = redis.duplicate();
+    const sub = redis.isCluster ? (redis as Cluster).duplicate([], { shardedSubscribers: true }) : redis.duplicate();
     this.subscriber = sub;
-    const channels = Array.from({ length: keys.partitions }, (_, p) => freedChannel(keys, p));
-    sub.on('message', (_channel: string, sku: string) => this.freed(sku));
+    sub.on('smessage', (_channel: string, sku: string) => this.freed(sku));
     // Flags set before the subscription was in place (or across a reconnect) end by their TTL.
     sub.on('error', () => {});
-    void sub.subscribe(...channels).catch(() => {});
+    // One channel a command: on a cluster the channels of one SSUBSCRIBE must share a slot.
+    for (let p = 0; p < keys.partitions; p++) void sub.ssubscribe(freedChannel(keys, p)).catch(() => {});
   }
 
   async close(): Promise<void> {
