@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { emptyRecord, Engine, partitionKeys, shardKeys } from '../engine/index.ts';
 import { cpuDelta, redisCpu } from './redis-stats.ts';
 
@@ -68,12 +68,12 @@ export async function usedMemory(redis: Redis): Promise<number> {
 }
 
 /** Moves every partition's and key shard's script clock forward by ms (the meta hashes' clock_offset_ms). */
-export async function advanceClock(redis: Redis, engine: Engine, ms: number): Promise<void> {
+export async function advanceClock(redis: Redis | Cluster, engine: Engine, ms: number): Promise<void> {
   const { keyPrefix, partitions, keyShards } = engine.settings;
-  const pipeline = redis.pipeline();
-  for (let p = 0; p < partitions; p++) pipeline.hincrby(partitionKeys(keyPrefix, p).meta, 'clock_offset_ms', ms);
-  for (let s = 0; s < keyShards; s++) pipeline.hincrby(shardKeys(keyPrefix, s).meta, 'clock_offset_ms', ms);
-  await pipeline.exec();
+  // One command per meta hash, sent together: each lives in a slot of its own on a Redis Cluster (no pipeline spans slots).
+  const metas = [...Array.from({ length: partitions }, (_, p) => partitionKeys(keyPrefix, p).meta),
+    ...Array.from({ length: keyShards }, (_, s) => shardKeys(keyPrefix, s).meta)];
+  await Promise.all(metas.map((meta) => redis.hincrby(meta, 'clock_offset_ms', ms)));
 }
 
 export async function benchExpire(o: { redisUrl: string; holds: number; skus: number; report?: (text: string) => void }): Promise<ExpireBenchResult> {

@@ -1,28 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { keySlot, partitionKeys, partitionOf } from '../engine/index.ts';
+import { describe, expect, it } from 'vitest';
 import { verify } from '../reconciler/verify.ts';
-import { startCluster, type LocalCluster } from './support/cluster.ts';
-import { call, freshDatabase, testApi, waitFor, type TestApi } from './support/api.ts';
+import { masterOfSku } from './support/cluster.ts';
+import { clusterApiForFile } from './support/cluster-api.ts';
+import { call, waitFor } from './support/api.ts';
 
 // Redis Cluster (issue #16): REDIS_URL names one node of a local 3-master
 // cluster; Stockade finds out (INFO cluster) and uses a Cluster client, so each
 // partition's scripts run on the master of its slot. Products, holds, a cart
 // over three partitions, confirms, write-through and verify, end to end.
-let cluster: LocalCluster;
-let api: TestApi;
-
-beforeAll(async () => {
-  cluster = await startCluster(3);
-  api = await testApi({ redisUrl: cluster.url, databaseUrl: await freshDatabase(), workers: { pollMs: 20 } });
-}, 120_000);
-afterAll(async () => {
-  await api?.close();
-  await cluster?.stop();
-}, 60_000);
+const fixture = clusterApiForFile();
 
 describe('on a 3-master Redis Cluster', () => {
   it('is found out from one node; a product, a hold, a cart over three masters, confirms and their orders in PostgreSQL', async () => {
+    const api = fixture.api();
+    const cluster = fixture.cluster();
     expect(api.runtime.engine.onCluster).toBe(true);
     // 64 partitions spread over the three masters (what the start logs); none without.
     const perMaster = await api.runtime.engine.partitionsPerMaster();
@@ -31,19 +22,14 @@ describe('on a 3-master Redis Cluster', () => {
     expect(Math.min(...perMaster!.values())).toBeGreaterThan(0);
     const { partitions, keyPrefix } = api.runtime.engine.settings;
     // Three SKUs whose partitions live on three different masters (CLUSTER SLOTS says which master has a slot).
-    const probe = new Redis(cluster.ports[0]!, '127.0.0.1');
-    const ranges = (await probe.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
-    probe.disconnect();
-    const masterOf = (sku: string) => ranges.find(([from, to]) => {
-      const slot = keySlot(partitionKeys(keyPrefix, partitionOf(sku, partitions)).meta);
-      return slot >= from && slot <= to;
-    })![2][1];
+    const masterOf = (sku: string) => masterOfSku(cluster, keyPrefix, partitions, sku);
     const skus: string[] = [];
     const used = new Set<number>();
     for (let i = 0; skus.length < 3; i++) {
       const sku = `CL-${i}`;
-      if (used.has(masterOf(sku))) continue;
-      used.add(masterOf(sku));
+      const master = await masterOf(sku);
+      if (used.has(master)) continue;
+      used.add(master);
       skus.push(sku);
       const created = await call(api.url, 'POST', '/v1/products', { token: 'admin', body: { sku, name: sku, price_cents: 100, stock: 10 } });
       expect(created.status, JSON.stringify(created.body)).toBe(201);

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it, inject } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { emptyRecord, Engine, partitionOf, type Stock } from '../engine/index.ts';
-import { advanceClock, conserved } from './support/engine.ts';
+import { advanceClock, conserved, testRedis } from './support/engine.ts';
 
 /*
  * Random sequences of reserve / pay / confirm / release / clock-advance / sweep /
@@ -71,8 +71,8 @@ const op = fc.oneof(
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
-let redis: Redis;
-beforeAll(() => { redis = new Redis(inject('redisUrl')); });
+let redis: Redis | Cluster;
+beforeAll(() => { redis = testRedis(); });
 afterAll(async () => { await redis.quit(); });
 
 /** Four SKUs, two in each partition. */

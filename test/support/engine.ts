@@ -1,12 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { advanceClock as moveScriptClock } from '../../bench/expire.ts';
 import { emptyRecord, Engine, type EngineSettings, type FaultHooks, partitionOf, type Stock } from '../../engine/index.ts';
 
+/**
+ * A client of the suite's Redis (a Cluster client in the cluster pass, where the suite's Redis is a local 3-master
+ * Redis Cluster: vitest.config.ts, project `cluster`).
+ */
+export function testRedis(url: string = inject('redisUrl')): Redis | Cluster {
+  if (!inject('redisCluster')) return new Redis(url, { maxRetriesPerRequest: 2 });
+  const u = new URL(url);
+  return new Cluster([{ host: u.hostname, port: Number(u.port) }], { redisOptions: { maxRetriesPerRequest: 2 } });
+}
+
 /** A fresh engine on the suite's Redis, in a key prefix of its own. */
-export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: FaultHooks): { engine: Engine; redis: Redis; close: () => Promise<void> } {
-  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 2 });
+export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: FaultHooks): { engine: Engine; redis: Redis | Cluster; close: () => Promise<void> } {
+  const redis = testRedis();
   const engine = Engine.create(redis, { keyPrefix: `t${randomBytes(4).toString('hex')}:`, ...overrides }, process.env, faults);
   // No PostgreSQL: every partition starts fresh. The check is not awaited here (callers start at once; granting calls wait for
   // it), but close waits for it: a check cut by quit() fails its commands with "Connection is closed".
@@ -20,7 +30,7 @@ export function testEngine(overrides: Partial<EngineSettings> = {}, faults?: Fau
  * the suite's Redis unless the engine runs on another.
  */
 export async function advanceClock(engine: Engine, ms: number, redisUrl: string = inject('redisUrl')): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = testRedis(redisUrl);
   try {
     await moveScriptClock(redis, engine, ms);
   } finally {
