@@ -1,126 +1,13 @@
-import { spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { keySlot, partitionKeys, partitionOf } from '../../engine/index.ts';
-import { asServiceUser, freePort, portIsFree, run, serviceUserIds, stopPid, waitForPort } from '../../services/process.ts';
-import { redisOsUser } from '../../services/redis.ts';
+import { startLocalCluster, type LocalCluster } from '../../services/cluster.ts';
 
-/** A local Redis Cluster for tests: masters, each with one replica, on loopback, without passwords. */
-export interface LocalCluster {
-  /** A node's URL (any node: clients find the rest). */
-  url: string;
-  ports: number[];
-  /** kill -9 of the node on that port (a master's replica then takes over). */
-  kill: (port: number) => Promise<void>;
-  stop: () => Promise<void>;
-}
+export type { LocalCluster };
 
-/** A free port whose cluster bus port (port + 10000) exists and is free too. */
-async function freeNodePort(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (port + 10_000 <= 65_535 && (await portIsFree(port + 10_000))) return port;
-  }
-}
-
-/** The cluster's node timeout: a master that does not answer this long is failed over. */
-export const nodeTimeoutMs = 3_000;
-
-/** Starts 2 × masters redis-server processes with cluster-enabled, joins them (one replica each) and waits for cluster_state:ok. */
-export async function startCluster(masters = 3, under: string = tmpdir()): Promise<LocalCluster> {
-  const dir = mkdtempSync(join(under, 'stockade-cluster-'));
-  // As root, redis-server runs as its own OS user, as the embedded one does (services/redis.ts).
-  const owner = serviceUserIds(redisOsUser, 'redis-server');
-  if (owner) chownSync(dir, owner.uid, owner.gid);
-  const ports: number[] = [];
-  const pids: number[] = [];
-  const stop = async () => {
-    await Promise.all(ports.map((port) => run('redis-cli', ['-p', String(port), 'shutdown', 'nosave']).catch(() => {})));
-    await Promise.all(pids.map((pid) => stopPid(pid)));
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    for (let i = 0; i < masters * 2; i++) {
-      const port = await freeNodePort();
-      const [cmd, args] = asServiceUser(owner ? redisOsUser : null, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-        '--cluster-config-file', join(dir, `${port}.nodes.conf`), '--cluster-node-timeout', String(nodeTimeoutMs), '--dir', dir,
-        // The other masters serve on while one master's slots fail over (the default refuses every slot meanwhile).
-        '--cluster-require-full-coverage', 'no',
-        // A replica syncs as soon as it is told whom to follow (the default waits 5 s for more replicas to share a transfer).
-        '--repl-diskless-sync-delay', '0',
-        '--dbfilename', `${port}.rdb`, '--appendonly', 'no', '--save', '', '--logfile', join(dir, `${port}.log`)]);
-      const node = spawn(cmd, args, { stdio: 'ignore' });
-      pids.push(node.pid!);
-      ports.push(port);
-      await waitForPort(port, `cluster node ${port}`);
-    }
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
-    await waitClusterOk(ports);
-    await waitReplicas(ports, masters);
-    // The server's own pid (as root, the pid spawned is runuser's, which a SIGKILL would not pass on).
-    const kill = async (port: number) => {
-      const info = await run('redis-cli', ['-p', String(port), 'info', 'server']);
-      process.kill(Number(/process_id:(\d+)/.exec(info.stdout)![1]), 'SIGKILL');
-    };
-    return { url: `redis://127.0.0.1:${ports[0]}`, ports, kill, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
-/**
- * Waits until every master with slots has a replica. `redis-cli --cluster create` sometimes leaves a node meant to
- * be a replica as a master without slots (its CLUSTER REPLICATE came before it knew the master): it is told again.
- */
-async function waitReplicas(ports: number[], masters: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const nodes = (await run('redis-cli', ['-p', String(ports[0]), 'cluster', 'nodes'])).stdout.trim().split('\n').map((l) => l.split(' '));
-    const withSlots = nodes.filter((n) => n[2]!.includes('master') && n.length > 8).map((n) => n[0]!);
-    const replicated = new Set(nodes.filter((n) => n[2]!.includes('slave')).map((n) => n[3]!));
-    const bare = withSlots.filter((id) => !replicated.has(id));
-    // A replica that never finished its first sync cannot be promoted: each one's link must be up.
-    if (withSlots.length === masters && bare.length === 0 && (await replicasInSync(nodes))) return;
-    if (Date.now() > deadline) throw new Error(`masters without a replica after ${timeoutMs} ms: ${bare.join(', ')}`);
-    const idle = nodes.filter((n) => n[2]!.includes('master') && n.length <= 8 && !n[2]!.includes('fail'));
-    for (const [i, node] of idle.entries()) {
-      const master = bare[i];
-      if (!master) break;
-      const port = node[1]!.split('@')[0]!.split(':').at(-1)!;
-      await run('redis-cli', ['-p', port, 'cluster', 'replicate', master]).catch(() => {});
-    }
-    await sleep(500);
-  }
-}
-
-async function replicasInSync(nodes: string[][]): Promise<boolean> {
-  const replicas = nodes.filter((n) => n[2]!.includes('slave')).map((n) => n[1]!.split('@')[0]!.split(':').at(-1)!);
-  const links = await Promise.all(replicas.map(async (port) => (await run('redis-cli', ['-p', port, 'info', 'replication'])).stdout));
-  return links.every((info) => /master_link_status:up/.test(info));
-}
-
-async function waitClusterOk(ports: number[], timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const states = await Promise.all(ports.map(async (port) => {
-      const r = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true });
-      try {
-        await r.connect();
-        return /cluster_state:ok/.test(await r.cluster('INFO') as string);
-      } catch {
-        return false;
-      } finally {
-        r.disconnect();
-      }
-    }));
-    if (states.every(Boolean)) return;
-    if (Date.now() > deadline) throw new Error(`the cluster on ports ${ports.join(', ')} was not ok within ${timeoutMs} ms`);
-    await sleep(200);
-  }
+/** A local cluster for tests (no password; node timeout 3 s), under `under` (the test's temp dir by default). */
+export function startCluster(masters = 3, under?: string): Promise<LocalCluster> {
+  return startLocalCluster({ masters, ...(under ? { under } : {}) });
 }
 
 type SlotRanges = [number, number, [string, number, ...unknown[]], ...unknown[]][];

@@ -1,0 +1,145 @@
+import { spawn } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { asServiceUser, freePort, portIsFree, run, serviceUserIds, stopPid, waitForPort } from './process.ts';
+import { redisOsUser } from './redis.ts';
+
+/** A local Redis Cluster: masters, each with one replica, on loopback (`stockade bench engine --redis-cluster`, the tests). */
+export interface LocalCluster {
+  /** A node's URL (any node: clients find the rest), with the password when there is one. */
+  url: string;
+  ports: number[];
+  password: string | null;
+  /** kill -9 of the node on that port (a master's replica then takes over). */
+  kill: (port: number) => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+/** A free port whose cluster bus port (port + 10000) exists and is free too. */
+async function freeNodePort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 10_000 <= 65_535 && (await portIsFree(port + 10_000))) return port;
+  }
+}
+
+/** The node timeout of a local cluster unless told: a master that does not answer this long is failed over (Redis' default is 15 s). */
+const nodeTimeoutMsDefault = 3_000;
+
+export interface LocalClusterOptions {
+  masters?: number;
+  /** Where its dir is made (a temp dir of its own inside). */
+  under?: string;
+  /** The password of every node's default user (requirepass, and masterauth for its replicas); none when absent. */
+  password?: string;
+  nodeTimeoutMs?: number;
+}
+
+/**
+ * Starts 2 × masters redis-server processes with cluster-enabled on loopback, joins them (one replica each) and
+ * waits for cluster_state:ok and every replica's first sync. No AOF: a local cluster to try and measure Stockade
+ * on (the replicas are the copies), not a place to keep data.
+ */
+export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<LocalCluster> {
+  const masters = o.masters ?? 3;
+  const dir = mkdtempSync(join(o.under ?? tmpdir(), 'stockade-cluster-'));
+  const auth = o.password ? ['-a', o.password, '--no-auth-warning'] : [];
+  const cli = (args: string[]) => run('redis-cli', [...auth, ...args]);
+  // As root, redis-server runs as its own OS user, as the embedded one does (services/redis.ts).
+  const owner = serviceUserIds(redisOsUser, 'redis-server');
+  if (owner) chownSync(dir, owner.uid, owner.gid);
+  const ports: number[] = [];
+  const pids: number[] = [];
+  const stop = async () => {
+    await Promise.all(ports.map((port) => cli(['-p', String(port), 'shutdown', 'nosave']).catch(() => {})));
+    await Promise.all(pids.map((pid) => stopPid(pid)));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters * 2; i++) {
+      const port = await freeNodePort();
+      const [cmd, args] = asServiceUser(owner ? redisOsUser : null, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+        '--cluster-config-file', join(dir, `${port}.nodes.conf`), '--cluster-node-timeout', String(o.nodeTimeoutMs ?? nodeTimeoutMsDefault), '--dir', dir,
+        ...(o.password ? ['--requirepass', o.password, '--masterauth', o.password] : []),
+        // The other masters serve on while one master's slots fail over (the default refuses every slot meanwhile).
+        '--cluster-require-full-coverage', 'no',
+        // A replica syncs as soon as it is told whom to follow (the default waits 5 s for more replicas to share a transfer).
+        '--repl-diskless-sync-delay', '0',
+        '--dbfilename', `${port}.rdb`, '--appendonly', 'no', '--save', '', '--logfile', join(dir, `${port}.log`)]);
+      const node = spawn(cmd, args, { stdio: 'ignore' });
+      pids.push(node.pid!);
+      ports.push(port);
+      await waitForPort(port, `cluster node ${port}`);
+    }
+    await cli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
+    await waitClusterOk(ports, o.password);
+    await waitReplicas(cli, ports, masters);
+    // The server's own pid (as root, the pid spawned is runuser's, which a SIGKILL would not pass on).
+    const kill = async (port: number) => {
+      const info = await cli(['-p', String(port), 'info', 'server']);
+      process.kill(Number(/process_id:(\d+)/.exec(info.stdout)![1]), 'SIGKILL');
+    };
+    const userinfo = o.password ? `:${encodeURIComponent(o.password)}@` : '';
+    return { url: `redis://${userinfo}127.0.0.1:${ports[0]}`, ports, password: o.password ?? null, kill, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Waits until every master with slots has a replica. `redis-cli --cluster create` sometimes leaves a node meant to
+ * be a replica as a master without slots (its CLUSTER REPLICATE came before it knew the master): it is told again.
+ */
+type Cli = (args: string[]) => Promise<{ stdout: string }>;
+
+async function waitReplicas(cli: Cli, ports: number[], masters: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const nodes = (await cli(['-p', String(ports[0]), 'cluster', 'nodes'])).stdout.trim().split('\n').map((l) => l.split(' '));
+    const withSlots = nodes.filter((n) => n[2]!.includes('master') && n.length > 8).map((n) => n[0]!);
+    const replicated = new Set(nodes.filter((n) => n[2]!.includes('slave')).map((n) => n[3]!));
+    const bare = withSlots.filter((id) => !replicated.has(id));
+    // A replica that never finished its first sync cannot be promoted: each one's link must be up.
+    if (withSlots.length === masters && bare.length === 0 && (await replicasInSync(cli, nodes))) return;
+    if (Date.now() > deadline) throw new Error(`masters without a replica after ${timeoutMs} ms: ${bare.join(', ')}`);
+    const idle = nodes.filter((n) => n[2]!.includes('master') && n.length <= 8 && !n[2]!.includes('fail'));
+    for (const [i, node] of idle.entries()) {
+      const master = bare[i];
+      if (!master) break;
+      const port = node[1]!.split('@')[0]!.split(':').at(-1)!;
+      await cli(['-p', port, 'cluster', 'replicate', master]).catch(() => {});
+    }
+    await sleep(500);
+  }
+}
+
+async function replicasInSync(cli: Cli, nodes: string[][]): Promise<boolean> {
+  const replicas = nodes.filter((n) => n[2]!.includes('slave')).map((n) => n[1]!.split('@')[0]!.split(':').at(-1)!);
+  const links = await Promise.all(replicas.map(async (port) => (await cli(['-p', port, 'info', 'replication'])).stdout));
+  return links.every((info) => /master_link_status:up/.test(info));
+}
+
+async function waitClusterOk(ports: number[], password: string | undefined, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const states = await Promise.all(ports.map(async (port) => {
+      const r = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true, ...(password ? { password } : {}) });
+      try {
+        await r.connect();
+        return /cluster_state:ok/.test(await r.cluster('INFO') as string);
+      } catch {
+        return false;
+      } finally {
+        r.disconnect();
+      }
+    }));
+    if (states.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error(`the cluster on ports ${ports.join(', ')} was not ok within ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
