@@ -1,19 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { connectRedis } from '../app/redis.ts';
+import { partitionOf } from '../engine/index.ts';
 import { emptyRecord, Engine } from '../engine/index.ts';
-import { cpuDelta, redisCpu } from './redis-stats.ts';
+import { cpuDelta, redisCpu, type RedisCpu } from './redis-stats.ts';
 
 /**
  * In-process engine throughput: `concurrency` callers reserve one unit at a time
- * of one hot SKU through the group-commit path for `seconds`, and we report
- * reservations per second, the batch sizes Redis saw, and what each request cost
- * Redis (server CPU, and time inside scripts) and this process.
+ * of one hot SKU (or, `spread`, of one SKU in each partition, caller by caller)
+ * through the group-commit path for `seconds`, and we report reservations per
+ * second, the batch sizes Redis saw, and what each request cost Redis (server
+ * CPU summed over every master of a Redis Cluster, and time inside scripts) and
+ * this process. REDIS_URL may name a node of a Redis Cluster.
  */
 export interface EngineBenchOptions {
   redisUrl: string;
   seconds: number;
   concurrency: number;
-  scenario: 'hold' | 'hold-idempotent' | 'sold-out';
+  scenario: 'hold' | 'hold-idempotent' | 'sold-out' | 'spread';
 }
 
 export interface EngineBenchResult {
@@ -28,12 +32,13 @@ export interface EngineBenchResult {
 }
 
 export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBenchResult> {
-  const redis = new Redis(opts.redisUrl);
-  const stats = new Redis(opts.redisUrl);
+  const redis = await connectRedis(opts.redisUrl, 'bench-engine');
   const engine = Engine.create(redis, { keyPrefix: `bench${randomBytes(3).toString('hex')}:`, inflightMax: 1_000_000 });
   await engine.useRecord(emptyRecord);
-  const sku = 'HOT-1';
-  await engine.createProduct({ sku, name: 'hot', priceCents: 1000, stock: opts.scenario === 'sold-out' ? 0 : 1_000_000_000 });
+  const skus = opts.scenario === 'spread' ? skuPerPartition(engine.settings.partitions) : ['HOT-1'];
+  for (const sku of skus) {
+    await engine.createProduct({ sku, name: sku, priceCents: 1000, stock: opts.scenario === 'sold-out' ? 0 : 1_000_000_000 });
+  }
   const outcomes: Record<string, number> = {};
   let requests = 0;
   let stopAt = 0;
@@ -41,7 +46,7 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBench
   const caller = async (c: number) => {
     while (Date.now() < stopAt) {
       const key = opts.scenario === 'hold-idempotent' ? `k${c}-${keySeq++}` : undefined;
-      const out = await engine.reserve({ userId: `user-${c}`, items: [{ sku, qty: 1 }], idempotencyKey: key });
+      const out = await engine.reserve({ userId: `user-${c}`, items: [{ sku: skus[c % skus.length]!, qty: 1 }], idempotencyKey: key });
       outcomes[out.kind] = (outcomes[out.kind] ?? 0) + 1;
       requests += 1;
     }
@@ -53,17 +58,17 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBench
   for (const k of Object.keys(outcomes)) delete outcomes[k];
   engine.takeBatchSizes();
 
-  const redisBefore = await redisCpu(stats);
+  const redisBefore = await serversCpu(redis);
   const nodeBefore = process.cpuUsage();
   const started = performance.now();
   stopAt = Date.now() + opts.seconds * 1000;
   await Promise.all(Array.from({ length: opts.concurrency }, (_, c) => caller(c)));
   const elapsedSec = (performance.now() - started) / 1000;
   const node = process.cpuUsage(nodeBefore);
-  const r = cpuDelta(redisBefore, await redisCpu(stats));
+  const r = cpuDelta(redisBefore, await serversCpu(redis));
   const batches = engine.takeBatchSizes();
   await engine.close();
-  await Promise.all([redis.quit(), stats.quit()]);
+  await redis.quit();
   return {
     scenario: opts.scenario,
     requests,
@@ -74,4 +79,21 @@ export async function benchEngine(opts: EngineBenchOptions): Promise<EngineBench
     redisScriptUsPerRequest: Number((r.scriptUsec / requests).toFixed(2)),
     nodeCpuUsPerRequest: Number(((node.user + node.system) / requests).toFixed(2)),
   };
+}
+
+/** One SKU name in each partition. */
+function skuPerPartition(partitions: number): string[] {
+  const byPartition = new Map<number, string>();
+  for (let i = 0; byPartition.size < partitions; i++) {
+    const p = partitionOf(`SPREAD-${i}`, partitions);
+    if (!byPartition.has(p)) byPartition.set(p, `SPREAD-${i}`);
+  }
+  return [...byPartition.values()];
+}
+
+/** Redis CPU and script time: of the one server, or summed over every master of a cluster. */
+async function serversCpu(redis: Redis | Cluster): Promise<RedisCpu> {
+  const servers = redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
+  const each = await Promise.all(servers.map((server) => redisCpu(server)));
+  return each.reduce((a, b) => ({ cpuSec: a.cpuSec + b.cpuSec, scriptUsec: a.scriptUsec + b.scriptUsec, scriptCalls: a.scriptCalls + b.scriptCalls }));
 }

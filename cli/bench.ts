@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { benchEngine, type EngineBenchOptions, type EngineBenchResult } from '../bench/engine-reserve.ts';
 import { benchExpire, type ExpireBenchResult } from '../bench/expire.ts';
 import { benchRebuild, type RebuildBenchResult } from '../bench/rebuild.ts';
@@ -5,6 +6,7 @@ import { benchHttp, type HttpBenchResult } from '../bench/http-flash-sale.ts';
 import { benchMemory, type MemoryBenchResult } from '../bench/memory.ts';
 import { withScratch } from '../bench/scratch.ts';
 import { benchWriteThrough, type WriteThroughBenchResult } from '../bench/writethrough.ts';
+import { startLocalCluster } from '../services/cluster.ts';
 import { startLocalServices, stopLocalServices } from '../services/local.ts';
 import { freePort } from '../services/process.ts';
 import { startRedis, stopRedis } from '../services/redis.ts';
@@ -20,22 +22,29 @@ interface Output {
  * The steps on REDIS_URL when set; otherwise first a private redis-server in a
  * scratch dir, which is stopped and removed when the run ends (also on error and on Ctrl-C).
  */
-async function onRedis(opts: Output, steps: (redisUrl: () => string) => Step[]): Promise<void> {
+async function onRedis(opts: Output & { redisCluster?: number }, steps: (redisUrl: () => string) => Step[]): Promise<void> {
   const given = serviceSettings().redisUrl;
-  if (given) return runSteps(steps(() => given), opts);
+  if (given && !opts.redisCluster) return runSteps(steps(() => given), opts);
   await withScratch('stockade-bench-', async (scratch) => {
     const redis = { url: '' };
     const start = async () => {
+      if (opts.redisCluster) {
+        const cluster = await startLocalCluster({ masters: opts.redisCluster, under: scratch.dir, password: randomBytes(24).toString('hex') });
+        scratch.atRemoval(() => cluster.stop());
+        redis.url = cluster.url;
+        return;
+      }
       const port = await freePort();
       redis.url = (await scratch.started(startRedis({ dir: scratch.dir, port }), () => stopRedis(scratch.dir))).url;
     };
-    await runSteps([{ title: 'start a private redis-server', run: start }, ...steps(() => redis.url)], opts);
+    const what = opts.redisCluster ? `a private Redis Cluster (${opts.redisCluster} masters, a replica each)` : 'a private redis-server';
+    await runSteps([{ title: `start ${what}`, run: start }, ...steps(() => redis.url)], opts);
   });
 }
 
 /** `stockade bench engine`: on REDIS_URL, or on a private redis-server started (and stopped) for the run. */
-export async function benchEngineCommand(opts: Output & { seconds: number; concurrency: number; scenario: string }): Promise<void> {
-  const scenarios = (opts.scenario === 'all' ? ['hold', 'hold-idempotent', 'sold-out'] : [opts.scenario]) as Array<EngineBenchOptions['scenario']>;
+export async function benchEngineCommand(opts: Output & { seconds: number; concurrency: number; scenario: string; redisCluster?: number }): Promise<void> {
+  const scenarios = (opts.scenario === 'all' ? ['hold', 'hold-idempotent', 'sold-out', 'spread'] : [opts.scenario]) as Array<EngineBenchOptions['scenario']>;
   const results: EngineBenchResult[] = [];
   await onRedis(opts, (redisUrl) => scenarios.map((scenario) => ({
     title: `${scenario}: ${opts.concurrency} callers, 1 s warm-up and ${opts.seconds} s measured`,

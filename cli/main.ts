@@ -76,10 +76,11 @@ bench.command('suite', { isDefault: true }).description('every flash-sale scenar
   .option('--out <dir>', 'where the report goes (default: bench/results/ of this checkout)')
   .option('--json', 'print the report as one JSON object')
   .action(lazy(() => import('./bench-suite.ts'), 'benchSuiteCommand'));
-bench.command('engine').description('in-process reservations per second through the batching path, one hot SKU')
+bench.command('engine').description('in-process reservations per second through the batching path: one hot SKU, or (spread) one SKU per partition; REDIS_URL may name a Redis Cluster node')
   .option('--seconds <n>', 'measured seconds per scenario', positive, 5)
   .option('--concurrency <n>', 'callers with a request outstanding', positive, 1_000)
-  .addOption(new Option('--scenario <name>', 'which scenario').choices(['hold', 'hold-idempotent', 'sold-out', 'all']).default('all'))
+  .addOption(new Option('--scenario <name>', 'which scenario').choices(['hold', 'hold-idempotent', 'sold-out', 'spread', 'all']).default('all'))
+  .option('--redis-cluster <masters>', 'on a private local Redis Cluster of this many masters (a replica each) instead', positive)
   .option('--json', 'one JSON object per scenario')
   .action(lazy(() => import('./bench.ts'), 'benchEngineCommand'));
 bench.command('memory').description('Redis memory per hold, per idempotency claim and per recorded refusal')
