@@ -286,9 +286,14 @@ async function checkParts(deps: VerifyDeps, charges: Map<string, ChargeRecord>, 
   const { partitions } = deps.engine.settings;
   const incomplete = await incompleteOrders(deps.sql, incompleteNamedMax);
   if (incomplete.length === 0) return;
-  const byOrderId = new Map([...charges.values()].flatMap((c) => (c.orderId ? [[c.orderId, c] as const] : [])));
+  let byOrderId = new Map([...charges.values()].flatMap((c) => (c.orderId ? [[c.orderId, c] as const] : [])));
+  // Captured after the charges were listed (verify runs while a sale goes on): read again once, then by reservation.
+  if (incomplete.some((o) => !o.reservationId && !byOrderId.has(o.id))) {
+    byOrderId = new Map();
+    for await (const c of deps.provider.charges()) if (c.orderId) byOrderId.set(c.orderId, c);
+  }
   for (const o of incomplete) {
-    const charge = o.reservationId ? charges.get(o.reservationId) : byOrderId.get(o.id);
+    const charge = o.reservationId ? (charges.get(o.reservationId) ?? (await deps.provider.lookup(o.reservationId)) ?? undefined) : byOrderId.get(o.id);
     const reservation = o.reservationId ?? charge?.reservationId;
     const expected = o.partCount === null ? 'its home part written (the order row)' : `${o.partCount} parts written`;
     if (!charge || !reservation) {
