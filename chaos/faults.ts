@@ -3,8 +3,12 @@ import type { Fleet } from './fleet.ts';
 import type { Rng } from './rng.ts';
 
 /** The faults injected one at a time during the sale (crash points, provider faults and client resends run all along). */
-export const faultKinds = ['kill-process', 'kill-redis', 'redis-data-loss', 'stop-postgres'] as const;
-export type FaultKind = (typeof faultKinds)[number];
+export const allFaultKinds = ['kill-process', 'kill-redis', 'redis-data-loss', 'stop-postgres', 'kill-master'] as const;
+export type FaultKind = (typeof allFaultKinds)[number];
+/** The faults of a run on the embedded redis-server (the default). */
+export const faultKinds: readonly FaultKind[] = ['kill-process', 'kill-redis', 'redis-data-loss', 'stop-postgres'];
+/** The faults of a run on a local Redis Cluster (`--redis-cluster N`): a master killed instead of the one redis-server. */
+export const clusterFaultKinds: readonly FaultKind[] = ['kill-process', 'kill-master', 'stop-postgres'];
 
 export interface Injected {
   kind: FaultKind;
@@ -20,7 +24,7 @@ export interface FaultPlan {
   postgresDownMs: number;
   /** How long before its crash the AOF copy of a data-loss fault is taken. */
   dataLossAgeMs: { min: number; max: number };
-  /** `reconcile repair` after a data loss (the partitions stay fenced until it has run). */
+  /** `reconcile repair` after a data loss or a failover (the partitions that lost data stay fenced until it has run). */
   repair: () => Promise<string>;
 }
 
@@ -68,6 +72,13 @@ async function inject(fleet: Fleet, plan: FaultPlan, rng: Rng, kind: FaultKind):
       await fleet.crashRedis(rng.int(200, 1_000), copy);
       const repaired = await plan.repair();
       return `redis-server killed and started from an AOF copied ${ageMs} ms earlier (the last writes lost); reconcile repair: ${repaired}`;
+    }
+    case 'kill-master': {
+      const detail = await fleet.killMaster((n) => rng.int(0, n - 1));
+      // Asynchronous replication may have lost the last writes the old master acknowledged: the promoted replica's
+      // partitions that lost a paid order are fenced (compared with the provider's captures) until repair.
+      const repaired = await plan.repair();
+      return `${detail}; reconcile repair: ${repaired}`;
     }
     case 'stop-postgres': {
       await fleet.stopPostgres(plan.postgresDownMs);

@@ -4,6 +4,7 @@ import { cpSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startLocalCluster, type LocalCluster } from '../services/cluster.ts';
 import { startLocalServices, stopLocalServices, type LocalServices } from '../services/local.ts';
 import { freePort, isAlive, waitForHttp } from '../services/process.ts';
 import { serverPid } from '../services/redis.ts';
@@ -21,7 +22,12 @@ export interface FleetOptions {
   workerProcesses: number;
   /** Environment of every Stockade process beyond the fleet's own (crash points, provider faults, short windows). */
   env: Record<string, string>;
+  /** On a local Redis Cluster of this many masters (a replica each) instead of the embedded redis-server. */
+  redisCluster?: number;
 }
+
+/** How long a master's failover may take before the run gives up (node timeout 3 s, an election, a loaded machine). */
+const failoverTimeoutMs = 60_000;
 
 /** How long a process that died stays down before its supervisor starts it again. */
 const restartDelayMs = 300;
@@ -79,7 +85,8 @@ export class Fleet {
   private readonly primary: Supervised;
   private readonly workers: Supervised[];
 
-  private constructor(private readonly dir: string, readonly services: LocalServices, port: number, o: FleetOptions) {
+  private constructor(private readonly dir: string, readonly services: LocalServices, port: number, o: FleetOptions,
+    private readonly cluster: LocalCluster | null) {
     this.base = `http://127.0.0.1:${port}`;
     this.env = {
       ...process.env, ...o.env, PORT: String(port), STOCKADE_HOST: '127.0.0.1', STOCKADE_DATA_DIR: dir,
@@ -92,8 +99,16 @@ export class Fleet {
 
   /** Starts the services and every process; resolves once the API answers /readyz. Everything is stopped when the scratch dir goes. */
   static async start(scratch: Scratch, o: FleetOptions): Promise<Fleet> {
-    const services = await scratch.started(startLocalServices({ dataDir: scratch.dir }), () => stopLocalServices(scratch.dir, { fast: true }));
-    const fleet = new Fleet(scratch.dir, services, await freePort(), o);
+    const only = { redis: !o.redisCluster, postgres: true };
+    let services = await scratch.started(startLocalServices({ dataDir: scratch.dir, only }), () => stopLocalServices(scratch.dir, { fast: true }));
+    let cluster: LocalCluster | null = null;
+    if (o.redisCluster) {
+      const started = await startLocalCluster({ masters: o.redisCluster, under: scratch.dir, password: randomBytes(24).toString('hex') });
+      scratch.atRemoval(() => started.stop());
+      cluster = started;
+      services = { ...services, redisUrl: started.url, redisAdminUrl: started.url };
+    }
+    const fleet = new Fleet(scratch.dir, services, await freePort(), o, cluster);
     scratch.atRemoval(() => fleet.stop());
     fleet.primary.start();
     for (const w of fleet.workers) w.start();
@@ -176,9 +191,30 @@ export class Fleet {
     await startLocalServices({ dataDir: this.dir, only: { redis: false, postgres: true } });
   }
 
+  /**
+   * kill -9 of a master of the cluster (picked by `pick` among the masters), waits for its replica's promotion,
+   * then starts the killed node again: it rejoins as the new master's replica. What it says happened.
+   */
+  async killMaster(pick: (n: number) => number): Promise<string> {
+    const cluster = this.requireCluster();
+    const masters = await cluster.masters();
+    const victim = masters[pick(masters.length)]!;
+    await cluster.kill(victim);
+    const killedAt = Date.now();
+    const promoted = await cluster.waitFailover(victim, failoverTimeoutMs);
+    const tookMs = Date.now() - killedAt;
+    await cluster.restart(victim);
+    return `kill -9 of master :${victim}; its replica :${promoted} took its slots after ${tookMs} ms; :${victim} started again (a replica now)`;
+  }
+
+  private requireCluster(): LocalCluster {
+    if (!this.cluster) throw new Error('this fault needs a Redis Cluster (stockade chaos --redis-cluster N)');
+    return this.cluster;
+  }
+
   /** Makes sure the services run (a fault may have been cut short by the end of the run). */
   async ensureServices(): Promise<void> {
-    await startLocalServices({ dataDir: this.dir });
+    await startLocalServices({ dataDir: this.dir, only: { redis: !this.cluster, postgres: true } });
   }
 
   logs(): string {

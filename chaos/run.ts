@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { withScratch } from '../bench/scratch.ts';
 import { connectDb } from '../store/db.ts';
 import { newLedger, runSale, type Ledger } from './buyers.ts';
-import { faultKinds, injectFaults, type FaultKind, type Injected } from './faults.ts';
+import { clusterFaultKinds, faultKinds, injectFaults, type FaultKind, type Injected } from './faults.ts';
 import { Fleet } from './fleet.ts';
 import { Rng } from './rng.ts';
 import { durableAgainstLedger, idempotentAgainstLedger, noOversell, terminatedAgainstLedger, type InvariantResult } from './verdict.ts';
@@ -18,8 +18,10 @@ export interface ChaosOptions {
   /** Seconds of sale under faults (default: 60 with --quick, 300 otherwise). */
   seconds?: number;
   seed?: number;
-  /** Only these faults (default: every kind). */
+  /** Only these faults (default: every kind of the run's Redis). */
   only?: FaultKind[];
+  /** On a local Redis Cluster of this many masters, a replica each (its faults: kill-process, kill-master, stop-postgres). */
+  redisCluster?: number;
   progress?: (line: string) => void;
 }
 
@@ -75,8 +77,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   return withScratch('stockade-chaos-', async (scratch) => {
     const env = serverEnv(o.quick);
-    say(`seed ${seed}: starting redis-server (AOF), PostgreSQL, stockade start (2 API processes) and 2 stockade workers`);
-    const fleet = await Fleet.start(scratch, { apiProcesses: 2, workerProcesses: 2, env });
+    const kinds = faultsOf(o);
+    const redis = o.redisCluster ? `a Redis Cluster (${o.redisCluster} masters, a replica each)` : 'redis-server (AOF)';
+    say(`seed ${seed}: starting ${redis}, PostgreSQL, stockade start (2 API processes) and 2 stockade workers`);
+    const fleet = await Fleet.start(scratch, { apiProcesses: 2, workerProcesses: 2, env, ...(o.redisCluster ? { redisCluster: o.redisCluster } : {}) });
     const sql = connectDb(fleet.services.databaseUrl, { max: 2 });
     scratch.atRemoval(() => sql.end({ timeout: 5 }));
     const skus = Array.from({ length: skuCount }, (_, i) => `CHAOS-${seed}-${i}`);
@@ -88,16 +92,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     let dataLost = false;
     const saleStart = Date.now();
     const untilMs = saleStart + saleSeconds * 1000;
-    say(`sale: ${saleSeconds} s, ${skus.length} SKUs × ${stock} units, faults: ${(o.only ?? faultKinds).join(', ')}`);
+    say(`sale: ${saleSeconds} s, ${skus.length} SKUs × ${stock} units, faults: ${kinds.join(', ')}`);
     await Promise.all([
       runSale({ base: fleet.base, clientToken: fleet.clientToken, skus, priceCents, buyers: o.quick ? 24 : 48, untilMs, requestTimeoutMs: 10_000 },
         rng.fork(1_000_000), ledger),
       injectFaults(fleet, {
-        kinds: o.only ?? faultKinds, gapMs: o.quick ? { min: 2_000, max: 5_000 } : { min: 3_000, max: 10_000 },
+        kinds, gapMs: o.quick ? { min: 2_000, max: 5_000 } : { min: 3_000, max: 10_000 },
         postgresDownMs: o.quick ? 10_000 : 30_000, dataLossAgeMs: { min: 2_000, max: 5_000 },
         repair: async () => summary(await reconcile(fleet, 'repair')),
       }, rng.fork(2_000_000), saleStart, untilMs, (i) => {
-        if (i.kind === 'redis-data-loss') dataLost = true;
+        if (i.kind === 'redis-data-loss' || i.kind === 'kill-master') dataLost = true;
         faults.push(i);
         say(`${i.atSec}s ${i.kind}: ${i.detail}`);
       }),
@@ -127,6 +131,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (!report.ok) say(fleet.logs());
     return report;
   });
+}
+
+/** The faults of a run: --only, else every kind of its Redis; a fault of the other kind of Redis is refused. */
+function faultsOf(o: ChaosOptions): readonly FaultKind[] {
+  const own = o.redisCluster ? clusterFaultKinds : faultKinds;
+  const foreign = (o.only ?? []).filter((k) => !own.includes(k));
+  if (foreign.length > 0) {
+    throw new Error(`${foreign.join(', ')}: not a fault of a run ${o.redisCluster ? 'on a Redis Cluster' : 'on one redis-server (kill-master needs --redis-cluster N)'}`);
+  }
+  return o.only ?? own;
 }
 
 /**

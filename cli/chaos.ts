@@ -2,8 +2,9 @@ import { runChaos, type ChaosReport } from '../chaos/run.ts';
 import type { FaultKind } from '../chaos/faults.ts';
 
 /** `stockade chaos` (npm run chaos): the fault harness; exit 1 when an invariant broke. */
-export async function chaosCommand(opts: { quick?: boolean; seconds?: number; seed?: number; only?: FaultKind[]; json?: boolean }): Promise<void> {
-  const report = await runChaos({ quick: !!opts.quick, seconds: opts.seconds, seed: opts.seed, only: opts.only,
+export async function chaosCommand(opts: { quick?: boolean; seconds?: number; seed?: number; only?: FaultKind[]; json?: boolean;
+  redisCluster?: number; }): Promise<void> {
+  const report = await runChaos({ quick: !!opts.quick, seconds: opts.seconds, seed: opts.seed, only: opts.only, redisCluster: opts.redisCluster,
     progress: opts.json ? undefined : (line) => console.error(`stockade chaos: ${line}`) });
   console.log(opts.json ? JSON.stringify(report) : reportText(report));
   if (!report.ok) process.exitCode = 1;

@@ -62,7 +62,8 @@ program.command('chaos').description('a flash sale against real processes while 
   .option('--quick', 'a bounded run (about two minutes; npm test runs it)')
   .option('--seconds <n>', 'seconds of sale under faults (default: 60 with --quick, 300 otherwise)', positive)
   .option('--seed <n>', 'the seed of the fault schedule and the buyers\' choices (a failing run prints its own)', positive)
-  .addOption(new Option('--only <faults...>', 'inject only these faults').choices(['kill-process', 'kill-redis', 'redis-data-loss', 'stop-postgres']))
+  .addOption(new Option('--only <faults...>', 'inject only these faults').choices(['kill-process', 'kill-redis', 'redis-data-loss', 'stop-postgres', 'kill-master']))
+  .option('--redis-cluster <masters>', 'on a local Redis Cluster of this many masters, a replica each (faults: kill-process, kill-master, stop-postgres)', positive)
   .option('--json', 'print the report as one JSON object')
   .action(lazy(() => import('./chaos.ts'), 'chaosCommand'));
 

@@ -15,6 +15,12 @@ export interface LocalCluster {
   password: string | null;
   /** kill -9 of the node on that port (a master's replica then takes over). */
   kill: (port: number) => Promise<void>;
+  /** Starts the node on that port again (killed before): it rejoins, as a replica of whoever took its slots. */
+  restart: (port: number) => Promise<void>;
+  /** The ports of the masters that serve slots now, as a live node sees it. */
+  masters: () => Promise<number[]>;
+  /** Waits until no slot is served by `dead` any more (its replica promoted): the port that serves them now. */
+  waitFailover: (dead: number, timeoutMs: number) => Promise<number>;
   stop: () => Promise<void>;
 }
 
@@ -58,21 +64,26 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
     await Promise.all(pids.map((pid) => stopPid(pid)));
     rmSync(dir, { recursive: true, force: true });
   };
+  const argsOf = new Map<number, [string, string[]]>();
+  const spawnNode = async (port: number) => {
+    const [cmd, args] = argsOf.get(port)!;
+    const node = spawn(cmd, args, { stdio: 'ignore' });
+    pids.push(node.pid!);
+    await waitForPort(port, `cluster node ${port}`);
+  };
   try {
     for (let i = 0; i < masters * 2; i++) {
       const port = await freeNodePort();
-      const [cmd, args] = asServiceUser(owner ? redisOsUser : null, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+      argsOf.set(port, asServiceUser(owner ? redisOsUser : null, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
         '--cluster-config-file', join(dir, `${port}.nodes.conf`), '--cluster-node-timeout', String(o.nodeTimeoutMs ?? nodeTimeoutMsDefault), '--dir', dir,
         ...(o.password ? ['--requirepass', o.password, '--masterauth', o.password] : []),
         // The other masters serve on while one master's slots fail over (the default refuses every slot meanwhile).
         '--cluster-require-full-coverage', 'no',
         // A replica syncs as soon as it is told whom to follow (the default waits 5 s for more replicas to share a transfer).
         '--repl-diskless-sync-delay', '0',
-        '--dbfilename', `${port}.rdb`, '--appendonly', 'no', '--save', '', '--logfile', join(dir, `${port}.log`)]);
-      const node = spawn(cmd, args, { stdio: 'ignore' });
-      pids.push(node.pid!);
+        '--dbfilename', `${port}.rdb`, '--appendonly', 'no', '--save', '', '--logfile', join(dir, `${port}.log`)]));
       ports.push(port);
-      await waitForPort(port, `cluster node ${port}`);
+      await spawnNode(port);
     }
     await cli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
     await waitClusterOk(ports, o.password);
@@ -83,7 +94,29 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
       process.kill(Number(/process_id:(\d+)/.exec(info.stdout)![1]), 'SIGKILL');
     };
     const userinfo = o.password ? `:${encodeURIComponent(o.password)}@` : '';
-    return { url: `redis://${userinfo}127.0.0.1:${ports[0]}`, ports, password: o.password ?? null, kill, stop };
+    const mastersNow = async (alive: number[] = ports) => {
+      for (const port of alive) {
+        const out = await cli(['-p', String(port), 'cluster', 'nodes']).catch(() => null);
+        if (!out) continue;
+        return out.stdout.trim().split('\n').map((l) => l.split(' '))
+          .filter((n) => n[2]!.includes('master') && !n[2]!.includes('fail') && n.length > 8)
+          .map((n) => Number(n[1]!.split('@')[0]!.split(':').at(-1)));
+      }
+      throw new Error(`no node of ${ports.join(', ')} answers CLUSTER NODES`);
+    };
+    const waitFailover = async (dead: number, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      const before = new Set(await mastersNow(ports.filter((p) => p !== dead)).catch(() => []));
+      for (;;) {
+        const now = await mastersNow(ports.filter((p) => p !== dead)).catch(() => [dead]);
+        const promoted = now.find((p) => !before.has(p) && p !== dead);
+        if (!now.includes(dead) && now.length === masters) return promoted ?? now.find((p) => p !== dead)!;
+        if (Date.now() > deadline) throw new Error(`the slots of :${dead} were not failed over within ${timeoutMs} ms`);
+        await sleep(100);
+      }
+    };
+    return { url: `redis://${userinfo}127.0.0.1:${ports[0]}`, ports, password: o.password ?? null, kill, restart: spawnNode,
+      masters: () => mastersNow(), waitFailover, stop };
   } catch (error) {
     await stop();
     throw error;
