@@ -24,27 +24,43 @@ const pipelining = { enableAutoPipelining: true, autoPipeliningIgnoredCommands: 
  * seeded with that node: each command goes to the master of its slot, following MOVED and ASK.
  */
 export async function connectRedis(url: string, name: string, cluster: 'auto' | 'on' | 'off' = 'auto'): Promise<Redis | Cluster> {
-  if (cluster === 'on' || (cluster === 'auto' && (await isClusterNode(url)))) return connectCluster(url, name);
+  const probe = cluster === 'off' ? null : await probeNode(url);
+  if (cluster === 'on' || probe?.cluster) return connectCluster(url, name, probe?.nodes ?? []);
   return new Redis(url, { ...nodeOptions(name), ...pipelining, retryStrategy: (attempt) => Math.min(50 * attempt, 1_000) });
 }
 
-/** Whether the node at url runs with cluster-enabled (false when it cannot be asked within a few seconds: one Redis is assumed). */
-async function isClusterNode(url: string): Promise<boolean> {
+interface NodeAddress { host: string; port: number }
+
+/**
+ * Whether the node at url runs with cluster-enabled, and then every node it knows (CLUSTER NODES): the Cluster
+ * client's startup nodes, so that a client that connects again while the node the URL names is down finds the
+ * others. Null when it cannot be asked within a few seconds (one Redis is assumed, unless told `on`).
+ */
+async function probeNode(url: string): Promise<{ cluster: boolean; nodes: NodeAddress[] } | null> {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3_000, commandTimeout: 3_000, retryStrategy: () => null });
   try {
     await probe.connect();
-    return /^cluster_enabled:1\b/m.test(await probe.info('cluster'));
+    if (!/^cluster_enabled:1\b/m.test(await probe.info('cluster'))) return { cluster: false, nodes: [] };
+    const lines = String(await probe.cluster('NODES')).trim().split('\n');
+    const nodes = lines.map((line) => /^\S+ (\S+):(\d+)@/.exec(line)).filter((m) => m !== null && m[1] !== '')
+      .map((m) => ({ host: m![1]!, port: Number(m![2]) }));
+    return { cluster: true, nodes };
   } catch {
-    return false;
+    return null;
   } finally {
     probe.disconnect();
   }
 }
 
-function connectCluster(url: string, name: string): Cluster {
+function connectCluster(url: string, name: string, known: NodeAddress[]): Cluster {
   const u = new URL(url);
-  return new Cluster([{ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) }], {
-    ...pipelining,
+  const seed = { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) };
+  const others = known.filter((n) => !(n.port === seed.port && (n.host === seed.host || n.host === '127.0.0.1')));
+  return new Cluster([seed, ...others], {
+    // No autopipelining: ioredis resends a pipeline answered MOVED only when every command in it reads (ioredis
+    // issues 2075, 1692), so after a failover a batch of scripts kept failing at the old master. One command at a
+    // time, each MOVED is followed and the slot map refreshed.
+    enableAutoPipelining: false,
     scaleReads: 'master',
     // A failover takes the cluster's node timeout plus a second or two: redirections and retries ride it out.
     maxRedirections: 32,

@@ -92,6 +92,8 @@ export class Fleet {
       ...process.env, ...o.env, PORT: String(port), STOCKADE_HOST: '127.0.0.1', STOCKADE_DATA_DIR: dir,
       REDIS_URL: services.redisUrl, DATABASE_URL: services.databaseUrl, STOCKADE_API_PROCESSES: String(o.apiProcesses),
       STOCKADE_ADMIN_TOKEN: this.adminToken, STOCKADE_CLIENT_TOKEN: this.clientToken,
+      // A process started again while the node REDIS_URL names is down still takes it for a cluster node.
+      ...(cluster ? { STOCKADE_REDIS_CLUSTER: 'on' } : {}),
     };
     this.primary = new Supervised('stockade start', ['start'], this.env);
     this.workers = Array.from({ length: o.workerProcesses }, (_, i) => new Supervised(`stockade workers #${i + 1}`, ['workers'], this.env));

@@ -237,6 +237,13 @@ export class Engine {
     return this.#parts.holds.statusesAt(partition, ids);
   }
 
+  /** On Redis Cluster, the address of every node the client knows (other clients' startup nodes); null on a single Redis. */
+  clusterNodes(): { host: string; port: number }[] | null {
+    const { redis } = this.#parts.ctx;
+    if (!redis.isCluster) return null;
+    return (redis as Cluster).nodes('all').map((n) => ({ host: String(n.options.host), port: Number(n.options.port) }));
+  }
+
   /**
    * On Redis Cluster, how many partitions each master holds (by the master of
    * each partition's slot, as the client last read the slot map; a master

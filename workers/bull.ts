@@ -4,10 +4,12 @@ import { fulfilsWithin, type Logger } from '../engine/index.ts';
 
 /**
  * ioredis options for BullMQ's connections, from a redis:// or rediss:// URL (blocking connections need
- * maxRetriesPerRequest: null); on a Redis Cluster, a Cluster client seeded with that node (BullMQ's keys share
+ * maxRetriesPerRequest: null); on a Redis Cluster (`cluster`: the nodes the engine's client knows), a Cluster client
+ * seeded with that node and those (BullMQ's keys share
  * the `{bull}` hash tag of their prefix, so each queue lives in one slot).
  */
-export function bullConnection(redisUrl: string, connectionName: string, cluster = false): RedisOptions | Cluster {
+export function bullConnection(redisUrl: string, connectionName: string, cluster: readonly { host: string; port: number }[] | null = null):
+  RedisOptions | Cluster {
   const url = new URL(redisUrl);
   const node = {
     username: decodeURIComponent(url.username) || undefined,
@@ -18,7 +20,8 @@ export function bullConnection(redisUrl: string, connectionName: string, cluster
   };
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port || 6379);
-  if (cluster) return new Cluster([{ host, port }], { redisOptions: node, maxRedirections: 32, retryDelayOnFailover: 300 });
+  // Every node the engine's client knows as well: a connection made again while the URL's node is down finds the others.
+  if (cluster) return new Cluster([{ host, port }, ...cluster], { redisOptions: node, maxRedirections: 32, retryDelayOnFailover: 300 });
   return { host, port, db: Number(url.pathname.slice(1) || 0), ...node };
 }
 

@@ -112,7 +112,7 @@ export class SweepWorkers {
   constructor(private readonly parts: SweepParts, redisUrl: string, private readonly settings: SweepSettings,
     private readonly table: readonly Sweep[] = sweeps) {
     this.byName = new Map(table.map((s) => [s.name, s]));
-    const connection = bullConnection(redisUrl, 'stockade-sweeps', parts.engine.onCluster);
+    const connection = bullConnection(redisUrl, 'stockade-sweeps', parts.engine.clusterNodes());
     const prefix = `${parts.engine.settings.keyPrefix}{bull}`;
     this.queue = new Queue(sweepQueueName, { connection, prefix });
     this.worker = new Worker<unknown, SweepResult>(sweepQueueName, (job) => this.process(job), {

@@ -70,7 +70,7 @@ export class WriteThrough {
 
   constructor(private readonly engine: Engine, redisUrl: string, private readonly sql: Sql,
     private readonly settings: WorkerSettings, private readonly log: Logger) {
-    const connection = bullConnection(redisUrl, 'stockade-writethrough', engine.onCluster);
+    const connection = bullConnection(redisUrl, 'stockade-writethrough', engine.clusterNodes());
     const prefix = `${engine.settings.keyPrefix}{bull}`;
     this.queue = new Queue<DrainJob>(queueName, { connection, prefix });
     this.worker = new Worker<DrainJob>(queueName, (job) => this.drain(job), {
