@@ -3,13 +3,14 @@ import { defineConfig } from 'vitest/config';
 /**
  * The cluster pass (issue #16): these files run a second time against a local Redis Cluster of 3 masters with a
  * replica each (test/support/cluster-global-setup.ts): consistency and idempotency under concurrency, the
- * property-based model, carts, the sold-out flags (sharded pub/sub), checkout over HTTP and its recovery. The last two start clusters of their own
- * (one is killed a master of) and run only there.
+ * property-based model, carts, the sold-out flags (sharded pub/sub), checkout over HTTP and its recovery. The files
+ * of `clusterOnly` start clusters of their own (the failover test and the quick chaos run on a cluster kill masters
+ * of theirs) and run only there.
  */
 const clusterPass = ['test/races.test.ts', 'test/model.property.test.ts', 'engine/holds/carts.test.ts', 'engine/redis/resends.test.ts',
   'engine/catalog/sold-out.test.ts',
   'test/cart-confirms.test.ts', 'test/recovery.test.ts', 'test/api.test.ts'];
-const clusterOnly = ['test/cluster.test.ts', 'test/failover.test.ts'];
+const clusterOnly = ['test/cluster.test.ts', 'test/failover.test.ts', 'chaos/chaos-cluster.test.ts'];
 
 export default defineConfig({
   test: {
