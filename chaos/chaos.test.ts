@@ -1,12 +1,6 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { ChaosReport } from './run.ts';
+import { brokenInvariants, quickChaos } from './quick-subprocess.ts';
 import { Rng } from './rng.ts';
-
-const run = promisify(execFile);
-const bin = fileURLToPath(new URL('../bin/stockade.mjs', import.meta.url));
 
 /**
  * The faults the quick run inside `npm test` injects: all of them. Redis data loss was left out for a while: a confirm
@@ -18,12 +12,9 @@ const quickFaults = ['kill-process', 'kill-redis', 'redis-data-loss', 'stop-post
 
 describe('npm run chaos -- --quick', () => {
   it('a flash sale under process kills, redis-server crashes, PostgreSQL down and crash points: every invariant holds against the buyers\' ledger', async () => {
-    const seed = 1 + Math.floor(Math.random() * 1_000_000);
-    const out = await run(process.execPath, [bin, 'chaos', '--quick', '--json', '--seed', String(seed), '--only', ...quickFaults],
-      { timeout: 600_000, maxBuffer: 64 << 20 }).catch((error: { stdout?: string; stderr?: string }) => ({ stdout: error.stdout ?? '', stderr: error.stderr ?? '' }));
-    const report = JSON.parse(out.stdout.trim().split('\n').at(-1) ?? '{}') as ChaosReport;
-    const failed = report.invariants?.filter((i) => !i.ok).map((i) => `${i.name}: ${i.violations.join('; ')}`);
-    expect(failed, `seed ${seed}:\n${out.stderr.slice(-4_000)}`).toEqual([]);
+    const { seed, report, stderr } = await quickChaos(['--only', ...quickFaults]);
+    const failed = brokenInvariants(report);
+    expect(failed, `seed ${seed}:\n${stderr.slice(-4_000)}`).toEqual([]);
     expect(report.ok).toBe(true);
     for (const kind of quickFaults) expect(report.faults.map((f) => f.kind), `seed ${seed}`).toContain(kind);
     expect(report.acknowledgedConfirms).toBeGreaterThan(100);
