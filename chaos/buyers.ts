@@ -19,6 +19,8 @@ export interface Held {
   lines: Line[];
   totalCents: number;
   expiresAtMs: number;
+  /** When its 201 came (ms since the epoch). */
+  answeredAtMs: number;
   /** The confirm's last answer: 200 (with the order), 202, 402, 409, 410; absent: not confirmed, or no answer. */
   confirm?: { status: number; orderId?: string; amountCents?: number };
   released?: boolean;
@@ -35,7 +37,7 @@ export interface Ledger {
    * Reservation keys answered with more than one id: an I violation, unless Redis lost data and every id but one
    * was lost with it (a resend after the loss finds no claim; the verdict decides).
    */
-  keyConflicts: { key: string; ids: string[] }[];
+  keyConflicts: { key: string; ids: string[]; answeredAtMs: Record<string, number> }[];
   statuses: Map<string, number>;
   /** Requests that got no answer (connection refused or cut, a timeout): each was sent again. */
   unanswered: number;
@@ -87,18 +89,25 @@ async function purchase(o: SaleOptions, r: Rng, ledger: Ledger, tag: string): Pr
   const body = { user_id: userId, items: lines, ttl_ms: r.int(1_000, 4_000) };
   const twice = r.chance(0.1);
   if (twice) ledger.duplicatesSent += 1;
-  const answers = await Promise.all(Array.from({ length: twice ? 2 : 1 }, () => send(o, ledger, 'POST', '/v1/reservations', body, key)));
-  const held = answers.filter((a) => a?.status === 201).map((a) => a!.body);
-  if (held.length === 0) return;
+  const answers = await Promise.all(Array.from({ length: twice ? 2 : 1 },
+    () => send(o, ledger, 'POST', '/v1/reservations', body, key).then((a) => (a ? { ...a, atMs: Date.now() } : a))));
+  const granted = answers.filter((a) => a?.status === 201).map((a) => a!);
+  if (granted.length === 0) return;
+  const held = granted.map((a) => a.body);
   const ids = new Set(held.map((h) => h.id as string));
   const reservation = held[0];
   const known = ledger.idOfKey.get(key);
   if (known && known !== reservation.id) ids.add(known);
-  if (ids.size > 1) ledger.keyConflicts.push({ key, ids: [...ids] });
+  if (ids.size > 1) {
+    const answeredAtMs = Object.fromEntries(granted.map((a) => [a.body.id as string, a.atMs]));
+    if (known && !(known in answeredAtMs)) answeredAtMs[known] = ledger.held.get(known)?.answeredAtMs ?? 0;
+    ledger.keyConflicts.push({ key, ids: [...ids], answeredAtMs });
+  }
   const prior = ledger.held.get(reservation.id);
   if (prior && prior.key !== key) ledger.violations.push(`reservation id ${reservation.id} granted to two keys (${prior.key} and ${key})`);
   ledger.idOfKey.set(key, reservation.id);
-  const entry: Held = { id: reservation.id, key, userId, lines, totalCents: reservation.total_cents, expiresAtMs: Date.parse(reservation.expires_at) };
+  const entry: Held = { id: reservation.id, key, userId, lines, totalCents: reservation.total_cents, expiresAtMs: Date.parse(reservation.expires_at),
+    answeredAtMs: granted[0]!.atMs };
   ledger.held.set(entry.id, entry);
   await settle(o, r, ledger, entry);
 }

@@ -26,7 +26,12 @@ export interface FaultPlan {
   dataLossAgeMs: { min: number; max: number };
   /** `reconcile repair` after a data loss or a failover (the partitions that lost data stay fenced until it has run). */
   repair: () => Promise<string>;
+  /** Told of each stretch whose writes Redis may have lost (ms since the epoch): the verdict forgives claims made in it. */
+  lost: (window: { fromMs: number; toMs: number }) => void;
 }
+
+/** How far behind its master a replica is taken to be at a kill -9 (a bound for the verdict, not a measurement). */
+const replicaLagBoundMs = 2_000;
 
 /**
  * Injects faults one after another until untilMs: each enabled kind once first
@@ -67,14 +72,19 @@ async function inject(fleet: Fleet, plan: FaultPlan, rng: Rng, kind: FaultKind):
     }
     case 'redis-data-loss': {
       const ageMs = rng.int(plan.dataLossAgeMs.min, plan.dataLossAgeMs.max);
+      const copiedAtMs = Date.now();
       const copy = fleet.snapshotAof();
       await sleepMs(ageMs);
+      plan.lost({ fromMs: copiedAtMs, toMs: Date.now() + 1_000 }); // + the answers in flight when it died
       await fleet.crashRedis(rng.int(200, 1_000), copy);
       const repaired = await plan.repair();
       return `redis-server killed and started from an AOF copied ${ageMs} ms earlier (the last writes lost); reconcile repair: ${repaired}`;
     }
     case 'kill-master': {
+      const killedAtMs = Date.now();
       const detail = await fleet.killMaster((n) => rng.int(0, n - 1));
+      // What a replica may lag behind by (asynchronous replication: milliseconds on loopback), and the answers in flight.
+      plan.lost({ fromMs: killedAtMs - replicaLagBoundMs, toMs: killedAtMs + 1_000 });
       // Asynchronous replication may have lost the last writes the old master acknowledged: the promoted replica's
       // partitions that lost a paid order are fenced (compared with the provider's captures) until repair.
       const repaired = await plan.repair();

@@ -8,7 +8,7 @@ import { newLedger, runSale, type Ledger } from './buyers.ts';
 import { clusterFaultKinds, faultKinds, injectFaults, type FaultKind, type Injected } from './faults.ts';
 import { Fleet } from './fleet.ts';
 import { Rng } from './rng.ts';
-import { durableAgainstLedger, idempotentAgainstLedger, noOversell, terminatedAgainstLedger, type InvariantResult } from './verdict.ts';
+import { durableAgainstLedger, idempotentAgainstLedger, noOversell, terminatedAgainstLedger, type InvariantResult, type LossWindow } from './verdict.ts';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../bin/stockade.mjs', import.meta.url));
@@ -90,6 +90,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const ledger = newLedger();
     const faults: Injected[] = [];
     let dataLost = false;
+    const lossWindows: LossWindow[] = [];
     const saleStart = Date.now();
     const untilMs = saleStart + saleSeconds * 1000;
     say(`sale: ${saleSeconds} s, ${skus.length} SKUs × ${stock} units, faults: ${kinds.join(', ')}`);
@@ -100,6 +101,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         kinds, gapMs: o.quick ? { min: 2_000, max: 5_000 } : { min: 3_000, max: 10_000 },
         postgresDownMs: o.quick ? 10_000 : 30_000, dataLossAgeMs: { min: 2_000, max: 5_000 },
         repair: async () => summary(await reconcile(fleet, 'repair')),
+        lost: (w) => lossWindows.push(w),
       }, rng.fork(2_000_000), saleStart, untilMs, (i) => {
         if (i.kind === 'redis-data-loss' || i.kind === 'kill-master') dataLost = true;
         faults.push(i);
@@ -118,7 +120,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       await durableAgainstLedger(sql, ledger),
       await terminatedAgainstLedger(sql, ledger, (id) => statusOf(fleet, id), dataLost, lost),
       await noOversell(sql, ledger, new Map(skus.map((s) => [s, stock]))),
-      idempotentAgainstLedger(ledger, lost),
+      idempotentAgainstLedger(ledger, lost, lossWindows),
     ];
     const report: ChaosReport = {
       ok: invariants.every((i) => i.ok), seed, quick: o.quick, saleSeconds, durationSec: Math.round((Date.now() - started) / 1000),

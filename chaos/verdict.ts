@@ -108,16 +108,21 @@ export async function noOversell(sql: Sql, ledger: Ledger, stocked: Map<string, 
     `${stocked.size} SKUs, ${[...stocked.values()].reduce((a, b) => a + b, 0).toLocaleString('en-US')} units stocked, ${sold.toLocaleString('en-US')} sold`);
 }
 
+/** A stretch of time whose writes Redis lost (from the AOF copy to the crash; ms since the epoch). */
+export interface LossWindow { fromMs: number; toMs: number }
+
 /**
  * I, as the buyers saw it: a key never answered two reservations, no id was granted twice, no reservation confirmed as
  * two orders. After Redis lost data, a key answered again with a new id is forgiven when every other id it was
- * answered with was lost with that data (`lost`): its claim went with it, and one reservation stands.
+ * answered with was lost with that data (`lost`), or was answered within a stretch Redis lost (its claim went with
+ * it, though repair may have recreated its paid order from the provider's records): one reservation per claim stands.
  */
-export function idempotentAgainstLedger(ledger: Ledger, lost: Set<string>): InvariantResult {
+export function idempotentAgainstLedger(ledger: Ledger, lost: Set<string>, lossWindows: readonly LossWindow[] = []): InvariantResult {
   const violations = [...ledger.violations];
   let forgiven = 0;
+  const inLostStretch = (atMs: number | undefined) => atMs !== undefined && lossWindows.some((w) => atMs >= w.fromMs && atMs <= w.toMs);
   for (const c of ledger.keyConflicts) {
-    if (c.ids.filter((id) => !lost.has(id)).length <= 1) forgiven += 1;
+    if (c.ids.filter((id) => !lost.has(id) && !inLostStretch(c.answeredAtMs[id])).length <= 1) forgiven += 1;
     else violations.push(`I: key ${c.key} answered ${c.ids.length} reservations: ${c.ids.join(', ')}`);
   }
   return result('I: resends and duplicates had one effect (same reservation, same order)', violations,

@@ -74,11 +74,14 @@ describe('the sold-out short-circuit in the engine (real Redis)', () => {
     await soldOut(t, s, 2);
     t.engine.takeBatchSizes();
     const k = key();
+    const startedMs = Date.now();
     for (let i = 0; i < 20; i++) {
       expect(await t.engine.reserve({ userId: `x${i}`, items: [{ sku: s, qty: 1 }], idempotencyKey: i === 0 ? k : key() }))
         .toEqual({ kind: 'out_of_stock', sku: s, available: 0 });
     }
-    expect(t.engine.takeBatchSizes()).toEqual([]); // no reserve script call while the flag stands
+    // No reserve script call while the flag stands: none when the 20 took under its 100 ms, else at most one per 100 ms
+    // the flag ended in (a loaded machine; each refusal from Redis flags the SKU again). Without the flag: 20.
+    expect(t.engine.takeBatchSizes().length).toBeLessThanOrEqual(Math.floor((Date.now() - startedMs) / 100));
     // Its replay, also once stock came back, answers the same refusal; its key with another body is refused.
     expect((await t.engine.adjustStock(s, 5)).kind).toBe('adjusted');
     expect(await t.engine.reserve({ userId: 'x0', items: [{ sku: s, qty: 1 }], idempotencyKey: k }))
