@@ -118,8 +118,9 @@ export class SimulatedProvider implements PaymentProvider {
     const first = minuteOf(sinceMs);
     const seen = new Set<string>();
     const minutes = (await readdirIfExists(root)).filter((m) => /^\d+$/.test(m)).map(Number).sort((a, b) => a - b);
+    const expired = minuteOf(Date.now() - indexKeepMs);
     for (const minute of minutes) {
-      if (minute < minuteOf(Date.now() - indexKeepMs)) void rm(join(root, String(minute)), { recursive: true, force: true }).catch(() => {});
+      if (minute < expired) void rm(join(root, String(minute)), { recursive: true, force: true }).catch(() => {});
       if (minute < first) continue;
       for (const name of await readdirIfExists(join(root, String(minute)))) {
         if (!/^[0-9a-f]{40}\.json$/.test(name)) continue;
