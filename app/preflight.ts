@@ -38,7 +38,15 @@ export async function preflight(env: NodeJS.ProcessEnv): Promise<Preflight> {
   const settingsOk = attempt(() => { checkSettings(env, processRoles.start); return true; }) ?? false;
   const uwsOk = attempt(() => { loadUws(); return true; }) ?? false;
   // The data directory and the port are checked even when other settings are bad, as long as their own are good.
-  const plan = quietly(() => planServices(env));
+  // A bad setting it reads is reported by checkSettings above; what else it refuses (the data dir's Redis), here.
+  const plan = attempt(() => {
+    try {
+      return planServices(env);
+    } catch (error) {
+      if (error instanceof StockadeError && error.code === 'INVALID_SETTING') return undefined;
+      throw error;
+    }
+  });
   if (plan?.embedded) attempt(() => DataDirLock.check(plan.dataDir));
   const missing = plan ? missingServiceBinaries(plan.owned) : [];
   if (missing.length > 0) problems.push(new StockadeError('SERVICE_FAILED', `${missing.join(' and ')} not installed (run npm run setup)`));

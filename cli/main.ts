@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { processRoles } from '../settings/views.ts';
+import { processRoles, setServiceSetting } from '../settings/views.ts';
 
 /*
  * The `stockade` command. Each command's module is imported when that command
@@ -29,7 +29,16 @@ const program = new Command('stockade')
   .version(version, '-v, --version', 'print the version')
   .showHelpAfterError();
 
+/** `--redis-cluster N`: the embedded Redis as a local Redis Cluster of N masters (the setting STOCKADE_REDIS_CLUSTER_MASTERS, checked with the others). */
+const embeddedClusterOption = () => new Option('--redis-cluster <masters>',
+  'the local Redis as a Redis Cluster of that many masters (3-16), a replica each, kept in the data dir (STOCKADE_REDIS_CLUSTER_MASTERS)')
+  .argParser((value: string) => {
+    setServiceSetting('redisClusterMasters', value);
+    return value;
+  });
+
 program.command('start').description('run the engine (with its local Redis and PostgreSQL unless REDIS_URL/DATABASE_URL are set)')
+  .addOption(embeddedClusterOption())
   .action(lazy(() => import('./start.ts'), 'startCommand'));
 
 program.command('workers').description('run write-through (outbox -> PostgreSQL) and the sweeps, no HTTP; any number may run')
@@ -41,6 +50,7 @@ program.command('config').description('print the settings in force: name, value,
 
 const services = program.command('services').description('the embedded local redis-server and PostgreSQL under STOCKADE_DATA_DIR');
 services.command('up').description('start them (kept running until `services down`)')
+  .addOption(embeddedClusterOption())
   .option('--json', 'print one JSON object').action(lazy(() => import('./services.ts'), 'servicesUp'));
 services.command('down').description('stop them')
   .option('--json', 'print one JSON object').action(lazy(() => import('./services.ts'), 'servicesDown'));

@@ -1,5 +1,6 @@
 import { defaultDataDir, findLocalServices, startLocalServices, stopLocalServices, type LocalServices } from '../services/local.ts';
 import { maskPassword } from '../settings/kinds.ts';
+import { serviceSettings } from '../settings/views.ts';
 import { runSteps } from './progress.ts';
 import { pairs } from './table.ts';
 
@@ -19,7 +20,9 @@ function print(s: LocalServices, opts: Opts): void {
 export async function servicesUp(opts: Opts): Promise<void> {
   const dataDir = defaultDataDir();
   const up: { services?: LocalServices } = {};
-  await runSteps([{ title: `start redis-server and PostgreSQL under ${dataDir}`, run: async () => { up.services = await startLocalServices({ dataDir }); } }], opts);
+  const redisMasters = serviceSettings().redisClusterMasters;
+  const redis = redisMasters ? `a Redis Cluster (${redisMasters} masters)` : 'redis-server';
+  await runSteps([{ title: `start ${redis} and PostgreSQL under ${dataDir}`, run: async () => { up.services = await startLocalServices({ dataDir, redisMasters }); } }], opts);
   print(up.services!, opts);
 }
 

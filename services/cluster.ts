@@ -25,7 +25,7 @@ export interface LocalCluster {
 }
 
 /** A free port whose cluster bus port (port + 10000) exists and is free too. */
-async function freeNodePort(): Promise<number> {
+export async function freeNodePort(): Promise<number> {
   for (;;) {
     const port = await freePort();
     if (port + 10_000 <= 65_535 && (await portIsFree(port + 10_000))) return port;
@@ -86,7 +86,7 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
       await spawnNode(port);
     }
     await cli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
-    await waitClusterOk(ports, o.password);
+    await waitClusterOk(ports, { password: o.password });
     await waitReplicas(cli, ports, masters);
     // The server's own pid (as root, the pid spawned is runuser's, which a SIGKILL would not pass on).
     const kill = async (port: number) => {
@@ -123,13 +123,14 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
   }
 }
 
+/** redis-cli with a cluster's credentials. */
+export type Cli = (args: string[]) => Promise<{ stdout: string }>;
+
 /**
  * Waits until every master with slots has a replica. `redis-cli --cluster create` sometimes leaves a node meant to
  * be a replica as a master without slots (its CLUSTER REPLICATE came before it knew the master): it is told again.
  */
-type Cli = (args: string[]) => Promise<{ stdout: string }>;
-
-async function waitReplicas(cli: Cli, ports: number[], masters: number, timeoutMs = 30_000): Promise<void> {
+export async function waitReplicas(cli: Cli, ports: number[], masters: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const nodes = (await cli(['-p', String(ports[0]), 'cluster', 'nodes'])).stdout.trim().split('\n').map((l) => l.split(' '));
@@ -156,11 +157,12 @@ async function replicasInSync(cli: Cli, nodes: string[][]): Promise<boolean> {
   return links.every((info) => /master_link_status:up/.test(info));
 }
 
-async function waitClusterOk(ports: number[], password: string | undefined, timeoutMs = 30_000): Promise<void> {
+/** Waits until every node says cluster_state:ok. */
+export async function waitClusterOk(ports: number[], auth: { username?: string; password?: string }, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const states = await Promise.all(ports.map(async (port) => {
-      const r = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true, ...(password ? { password } : {}) });
+      const r = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true, ...auth });
       try {
         await r.connect();
         return /cluster_state:ok/.test(await r.cluster('INFO') as string);

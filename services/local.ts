@@ -2,10 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { StockadeError } from '../engine/index.ts';
 import { dataDirSetting } from '../settings/views.ts';
 import { freePort, portIsFree } from './process.ts';
 import { postgresBinDir, postgresRunning, postgresUrl, startPostgres, stopPostgres } from './postgres.ts';
 import { dataDirMode, privateDir, readPrivateFile, replacePrivateFile } from './private-files.ts';
+import { clusterMasters, clusterNodesRunning, clusterUrls, startEmbeddedCluster, stopEmbeddedCluster } from './embedded-cluster.ts';
 import { redisRunning, redisUrls, startRedis, stopRedis } from './redis.ts';
 
 /**
@@ -24,6 +26,8 @@ export interface LocalServices {
 interface ServicesFile {
   redisPort: number;
   postgresPort: number;
+  /** The masters of the embedded Redis Cluster (under redis-cluster/); absent: one redis-server (under redis/). */
+  redisCluster?: number;
 }
 
 export interface LocalServicesOptions {
@@ -36,6 +40,10 @@ export interface LocalServicesOptions {
   ports?: ServicesFile;
   /** Tests only: PostgreSQL's application role may create databases and use any (services/postgres.ts). */
   anyDatabase?: boolean;
+  /** 0: one redis-server; N: a local Redis Cluster of N masters. Absent: what the data dir has (one redis-server when new). */
+  redisMasters?: number;
+  /** The node timeout of the embedded cluster (tests shorten it). */
+  clusterNodeTimeoutMs?: number;
 }
 
 const mib = 1024 * 1024;
@@ -61,16 +69,43 @@ async function pickPort(preferred: number): Promise<number> {
   return (await portIsFree(preferred)) ? preferred : freePort();
 }
 
-/** The services running under dataDir, or null when either is down. */
+/** The embedded Redis Cluster's dir. */
+const clusterDir = (dataDir: string) => join(dataDir, 'redis-cluster');
+
+/**
+ * The masters of the data dir's embedded Redis, 0 for one redis-server, undefined for none yet; `asked` (the
+ * setting) must agree with what the data dir has: its Redis holds the sale, and another one would start empty.
+ */
+export function embeddedRedisMasters(dataDir: string, asked?: number): number | undefined {
+  const known = readServicesFile(dataDir);
+  const has = known ? known.redisCluster ?? 0 : clusterMasters(clusterDir(dataDir)) ?? (existsSync(join(dataDir, 'redis')) ? 0 : undefined);
+  if (asked !== undefined && has !== undefined && asked !== has) {
+    const what = (n: number) => (n ? `a Redis Cluster of ${n} masters (--redis-cluster ${n})` : 'one redis-server');
+    throw new StockadeError('SERVICE_FAILED', `the data dir ${dataDir} has ${what(has)}, not ${what(asked)}: start it as it was, `
+      + 'or use another STOCKADE_DATA_DIR (stockade reconcile rebuild fills a new Redis from PostgreSQL)');
+  }
+  return asked ?? has;
+}
+
+/** Whether the embedded Redis runs (a cluster: every node when `whole`, else any). */
+export function embeddedRedisRunning(dataDir: string, o: { whole: boolean } = { whole: true }): boolean {
+  const masters = embeddedRedisMasters(dataDir) ?? 0;
+  if (!masters) return redisRunning(join(dataDir, 'redis'));
+  const up = clusterNodesRunning(clusterDir(dataDir)).length;
+  return o.whole ? up === masters * 2 : up > 0;
+}
+
+/** The services running under dataDir, or null when either is down (a cluster: while any node runs). */
 export function findLocalServices(dataDir: string): LocalServices | null {
   const ports = readServicesFile(dataDir);
-  if (!ports || !redisRunning(join(dataDir, 'redis')) || !postgresRunning(join(dataDir, 'postgres'))) return null;
+  if (!ports || !embeddedRedisRunning(dataDir, { whole: false }) || !postgresRunning(join(dataDir, 'postgres'))) return null;
   return urlsOf(dataDir, ports);
 }
 
 /** The URLs with their credentials (read from the services' dirs); empty for a service `only` leaves out. */
 function urlsOf(dataDir: string, ports: ServicesFile, only: ServiceSet = both): LocalServices {
-  const redis = only.redis ? redisUrls(join(dataDir, 'redis'), ports.redisPort) : { url: '', adminUrl: '' };
+  const redisOf = () => (ports.redisCluster ? clusterUrls(clusterDir(dataDir)) : redisUrls(join(dataDir, 'redis'), ports.redisPort));
+  const redis = only.redis ? redisOf() : { url: '', adminUrl: '' };
   const databaseUrl = only.postgres ? postgresUrl(join(dataDir, 'postgres'), ports.postgresPort) : '';
   return { dataDir, redisUrl: redis.url, redisAdminUrl: redis.adminUrl, databaseUrl };
 }
@@ -94,16 +129,26 @@ export async function startLocalServices(options: LocalServicesOptions & { only?
   // 0700; 0711 as root, where the redis and postgres OS users pass through to their own 0700 dirs.
   privateDir(dataDir, dataDirMode());
   const known = readServicesFile(dataDir);
+  const masters = only.redis ? embeddedRedisMasters(dataDir, options.redisMasters) ?? 0 : known?.redisCluster ?? 0;
   const redisDir = join(dataDir, 'redis');
   const pgDir = join(dataDir, 'postgres');
-  const started: ServiceSet = { redis: only.redis && !redisRunning(redisDir), postgres: only.postgres && !postgresRunning(pgDir) };
+  const started: ServiceSet = { redis: only.redis && !embeddedRedisRunning(dataDir), postgres: only.postgres && !postgresRunning(pgDir) };
   const ports: ServicesFile = {
-    redisPort: known && !started.redis ? known.redisPort : await pickPort(known?.redisPort ?? options.ports?.redisPort ?? preferredPorts.redis),
+    redisPort: known && !started.redis ? known.redisPort
+      : masters ? 0 : await pickPort(known?.redisPort ?? options.ports?.redisPort ?? preferredPorts.redis),
     postgresPort: known && !started.postgres ? known.postgresPort : await pickPort(known?.postgresPort ?? options.ports?.postgresPort ?? preferredPorts.postgres),
+    ...(masters ? { redisCluster: masters } : {}),
   };
+  const maxmemoryBytes = options.maxmemoryBytes ?? defaultRedisMaxmemoryBytes();
   const results = await Promise.allSettled([
-    started.redis ? startOnPort(ports.redisPort, () => redisRunning(redisDir), async (port) => {
-      await startRedis({ dir: redisDir, port, appendfsync: options.appendfsync, maxmemoryBytes: options.maxmemoryBytes ?? defaultRedisMaxmemoryBytes() });
+    started.redis && masters ? (async () => {
+      // Each master holds its share of the partitions; its replica the same again.
+      const url = await startEmbeddedCluster({ dir: clusterDir(dataDir), masters, appendfsync: options.appendfsync,
+        maxmemoryBytes: Math.max(64 * mib, Math.floor(maxmemoryBytes / masters / mib) * mib), nodeTimeoutMs: options.clusterNodeTimeoutMs });
+      ports.redisPort = Number(new URL(url.url).port);
+    })() : null,
+    started.redis && !masters ? startOnPort(ports.redisPort, () => redisRunning(redisDir), async (port) => {
+      await startRedis({ dir: redisDir, port, appendfsync: options.appendfsync, maxmemoryBytes });
       ports.redisPort = port;
     }) : null,
     started.postgres ? startOnPort(ports.postgresPort, () => postgresRunning(pgDir), async (port) => {
@@ -161,8 +206,11 @@ export function missingServiceBinaries(only: ServiceSet): string[] {
 export async function stopLocalServices(dataDir: string, options: { remove?: boolean; only?: ServiceSet; fast?: boolean } = {}): Promise<void> {
   const dir = resolve(dataDir);
   const only = options.only ?? both;
+  const timeoutMs = options.fast ? 3_000 : undefined;
   await Promise.all([
-    only.redis ? stopRedis(join(dir, 'redis'), options.fast ? 3_000 : undefined) : null,
+    // Whichever the data dir has (each is a no-op when absent), also a cluster whose creation failed half way.
+    only.redis ? stopRedis(join(dir, 'redis'), timeoutMs) : null,
+    only.redis ? stopEmbeddedCluster(clusterDir(dir), timeoutMs) : null,
     only.postgres ? stopPostgres(join(dir, 'postgres'), options.fast ? 'immediate' : 'fast') : null,
   ]);
   if (options.remove) rmSync(dir, { recursive: true, force: true });

@@ -13,6 +13,10 @@ export interface LocalRedisOptions {
   appendfsync?: 'everysec' | 'always';
   /** Redis's maxmemory (with noeviction, writes past it fail with OOM); none when absent. */
   maxmemoryBytes?: number;
+  /** Where the password files and the ACL file are (default: dir); the nodes of a local cluster share them. */
+  secretsDir?: string;
+  /** More configuration, written to a 0600 file of the server's (never argv: other accounts read a process's argv). */
+  config?: string[];
 }
 
 export interface LocalService {
@@ -96,14 +100,17 @@ export async function startRedis(options: LocalRedisOptions): Promise<LocalRedis
   const { dir, port } = options;
   const owner = serviceUserIds(redisOsUser, 'redis-server');
   serviceDir(dir, owner, { tighten: true });
-  const files = redisFiles(dir);
+  const files = redisFiles(options.secretsDir ?? dir);
   const app = secretFile(files.appPassword).value;
   const admin = secretFile(files.adminPassword).value;
   // Rewritten at every start: the rules follow this version of Stockade, the hashes the password files.
   replacePrivateFile(files.acl, aclText(app, admin), owner ?? undefined);
+  const configFile = join(dir, 'stockade.conf');
+  if (options.config) replacePrivateFile(configFile, `${options.config.join('\n')}\n`, owner ?? undefined);
   const args = [
+    ...(options.config ? [configFile] : []),
     '--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'yes',
-    '--dir', dir, '--pidfile', files.pid, '--logfile', join(dir, 'redis.log'), '--aclfile', files.acl,
+    '--dir', dir, '--pidfile', redisFiles(dir).pid, '--logfile', join(dir, 'redis.log'), '--aclfile', files.acl,
     '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'everysec',
     '--maxmemory-policy', 'noeviction', '--save', '',
     ...(options.maxmemoryBytes ? ['--maxmemory', String(options.maxmemoryBytes)] : []),
@@ -115,7 +122,7 @@ export async function startRedis(options: LocalRedisOptions): Promise<LocalRedis
     throw new StockadeError('SERVICE_FAILED', `redis-server did not start (is it installed? run npm run setup): ${(error as Error).message}`, { cause: error });
   }
   await waitForPort(port, 'redis-server');
-  return { ...redisUrls(dir, port), pid: await waitForPid(dir), port };
+  return { ...redisUrls(options.secretsDir ?? dir, port), pid: await waitForPid(dir), port };
 }
 
 /**

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { serviceSettings } from '../settings/views.ts';
-import { defaultDataDir, startLocalServices, stopLocalServices, type ServiceSet } from './local.ts';
+import { defaultDataDir, embeddedRedisMasters, embeddedRedisRunning, startLocalServices, stopLocalServices, type ServiceSet } from './local.ts';
 import { postgresRunning } from './postgres.ts';
-import { redisRunning } from './redis.ts';
 
 export interface ServiceUrls {
   redisUrl: string;
@@ -32,7 +31,9 @@ export function planServices(env: NodeJS.ProcessEnv = process.env, o: { adopt?: 
   const s = serviceSettings(env);
   const dataDir = defaultDataDir(env);
   const used: ServiceSet = { redis: !s.redisUrl, postgres: !s.databaseUrl };
-  const running: ServiceSet = { redis: redisRunning(join(dataDir, 'redis')), postgres: postgresRunning(join(dataDir, 'postgres')) };
+  // Refused here, before anything starts, when the setting and the data dir disagree on which Redis it has.
+  if (used.redis) embeddedRedisMasters(dataDir, s.redisClusterMasters);
+  const running: ServiceSet = { redis: embeddedRedisRunning(dataDir), postgres: postgresRunning(join(dataDir, 'postgres')) };
   const owned: ServiceSet = {
     redis: used.redis && (!running.redis || (o.adopt?.redis ?? false)),
     postgres: used.postgres && (!running.postgres || (o.adopt?.postgres ?? false)),
@@ -45,7 +46,7 @@ export function planServices(env: NodeJS.ProcessEnv = process.env, o: { adopt?: 
     owned,
     start: async () => {
       if (!used.redis && !used.postgres) return { redisUrl: s.redisUrl!, databaseUrl: s.databaseUrl! };
-      const local = await startLocalServices({ dataDir, appendfsync: s.redisAppendfsync, maxmemoryBytes, only: used });
+      const local = await startLocalServices({ dataDir, appendfsync: s.redisAppendfsync, maxmemoryBytes, only: used, redisMasters: s.redisClusterMasters });
       // Another process may have started one meanwhile: that one is its to stop.
       owned.redis &&= local.started.redis || (o.adopt?.redis ?? false);
       owned.postgres &&= local.started.postgres || (o.adopt?.postgres ?? false);

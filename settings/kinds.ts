@@ -30,6 +30,17 @@ export function int(min: number, max?: number): Kind<number> {
   };
 }
 
+/** 0, or an integer in [min, max] (a count where 0 means none of it). */
+export function zeroOr(min: number, max: number): Kind<number> {
+  const inRange = int(min, max);
+  return {
+    name: 'int',
+    allowed: `0, or an integer in [${min}, ${max}]`,
+    parse: (raw) => (raw === '0' ? 0 : inRange.parse(raw)),
+    show: plain,
+  };
+}
+
 /** A number (fractions allowed) in [min, max]. */
 export function number(min: number, max: number): Kind<number> {
   return {

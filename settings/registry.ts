@@ -1,4 +1,4 @@
-import { crashPoints, host, int, number, oneOf, path, secret, text, url, type Kind } from './kinds.ts';
+import { crashPoints, host, int, number, oneOf, path, secret, text, url, zeroOr, type Kind } from './kinds.ts';
 import { crashPointNames } from '../common/crash-points.ts';
 
 /**
@@ -60,10 +60,12 @@ export const serviceRows = {
     doc: 'where the embedded local services keep their data' },
   redisCluster: { name: 'STOCKADE_REDIS_CLUSTER', kind: oneOf(['auto', 'on', 'off']), default: 'auto', roles: ['services'],
     doc: 'whether REDIS_URL names a node of a Redis Cluster: auto asks it (INFO cluster) at start' },
+  redisClusterMasters: { name: 'STOCKADE_REDIS_CLUSTER_MASTERS', kind: zeroOr(3, 16), defaultDoc: 'what the data dir has (one redis-server when new)',
+    roles: ['services'], doc: 'the embedded Redis: 0 one redis-server; N a local Redis Cluster of N masters, a replica each (`stockade start --redis-cluster N`)' },
   redisAppendfsync: { name: 'STOCKADE_REDIS_APPENDFSYNC', kind: oneOf(['everysec', 'always']), default: 'everysec', roles: ['services'],
     doc: "the embedded Redis's AOF fsync" },
   redisMaxmemoryMb: { name: 'STOCKADE_REDIS_MAXMEMORY_MB', kind: int(16, 1_048_576), defaultDoc: "a quarter of the machine's memory, at least 64",
-    roles: ['services'], doc: "the embedded Redis's maxmemory (with `noeviction`)" },
+    roles: ['services'], doc: "the embedded Redis's maxmemory (with `noeviction`); an embedded cluster's masters share it, each replica as its master" },
 } satisfies Group;
 
 export const logRows = {

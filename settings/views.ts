@@ -152,6 +152,14 @@ export function serviceSettings(env: Env = process.env): ServiceSettings {
   return readGroup(env, serviceRows);
 }
 
+/**
+ * A command-line flag that stands for a service setting (`--redis-cluster N` for STOCKADE_REDIS_CLUSTER_MASTERS):
+ * put in the environment, where the checks, this process's settings and the processes it starts read it.
+ */
+export function setServiceSetting(key: keyof typeof serviceRows, value: string, env: Env = process.env): void {
+  env[serviceRows[key].name] = value;
+}
+
 /** STOCKADE_DATA_DIR alone (as given: relative to the working directory). */
 export function dataDirSetting(env: Env = process.env): string {
   return readGroup(env, { dataDir: serviceRows.dataDir }).dataDir;

@@ -33,7 +33,18 @@ const bullReadyWaitMs = 5_000;
  * for up to lockMs; `what` names them in the logs. A job still running past
  * that is left to the stall check (another worker runs it again after its lock).
  */
-export async function closeBull(queue: Queue, worker: Worker, lockMs: number, log: Logger, what: string): Promise<void> {
+export async function closeBull(queue: Queue, worker: Worker, lockMs: number, log: Logger, what: string,
+  connection: RedisOptions | Cluster): Promise<void> {
+  // BullMQ closes the connections it made, never one it was handed (a Cluster client): left open, that one kept
+  // refreshing its slots once the cluster stopped, an error logged every 120 ms until the process exited.
+  try {
+    await closeQueueAndWorker(queue, worker, lockMs, log, what);
+  } finally {
+    if (connection instanceof Cluster) connection.disconnect();
+  }
+}
+
+async function closeQueueAndWorker(queue: Queue, worker: Worker, lockMs: number, log: Logger, what: string): Promise<void> {
   // BullMQ 5.81 crashes the process when a connection still being set up is closed (its set-up's rejection is
   // emitted as an 'error' after close removed every listener; cf. taskforcesh/bullmq#1218, #2385): wait until
   // its connections are up. When they never come up (Redis away), leave them to the process's exit.

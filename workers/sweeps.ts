@@ -105,6 +105,7 @@ const keptJobsMax = 100;
 export class SweepWorkers {
   private readonly queue: Queue;
   private readonly worker: Worker<unknown, SweepResult>;
+  private readonly connection: ReturnType<typeof bullConnection>;
   private readonly running = new Set<string>();
   private readonly byName: Map<string, Sweep>;
   private checkTimer: NodeJS.Timeout | null = null;
@@ -112,7 +113,7 @@ export class SweepWorkers {
   constructor(private readonly parts: SweepParts, redisUrl: string, private readonly settings: SweepSettings,
     private readonly table: readonly Sweep[] = sweeps) {
     this.byName = new Map(table.map((s) => [s.name, s]));
-    const connection = bullConnection(redisUrl, 'stockade-sweeps', parts.engine.clusterNodes());
+    const connection = this.connection = bullConnection(redisUrl, 'stockade-sweeps', parts.engine.clusterNodes());
     const prefix = `${parts.engine.settings.keyPrefix}{bull}`;
     this.queue = new Queue(sweepQueueName, { connection, prefix });
     this.worker = new Worker<unknown, SweepResult>(sweepQueueName, (job) => this.process(job), {
@@ -132,7 +133,7 @@ export class SweepWorkers {
   async stop(): Promise<void> {
     if (this.checkTimer) clearInterval(this.checkTimer);
     this.checkTimer = null;
-    await closeBull(this.queue, this.worker, this.settings.lockMs, this.parts.log, 'sweeps');
+    await closeBull(this.queue, this.worker, this.settings.lockMs, this.parts.log, 'sweeps', this.connection);
   }
 
   /** `always`: upsert each scheduler; else only those missing. A failure is logged and tried again at the next check. */

@@ -60,6 +60,7 @@ export class WriteThrough {
   readonly metrics = new WriteThroughMetrics(this.stats);
   private readonly queue: Queue<DrainJob>;
   private readonly worker: Worker<DrainJob>;
+  private readonly connection: ReturnType<typeof bullConnection>;
   private pumpTimer: NodeJS.Timeout | null = null;
   private pumping = false;
   private lastFailedCheck = 0;
@@ -70,7 +71,7 @@ export class WriteThrough {
 
   constructor(private readonly engine: Engine, redisUrl: string, private readonly sql: Sql,
     private readonly settings: WorkerSettings, private readonly log: Logger) {
-    const connection = bullConnection(redisUrl, 'stockade-writethrough', engine.clusterNodes());
+    const connection = this.connection = bullConnection(redisUrl, 'stockade-writethrough', engine.clusterNodes());
     const prefix = `${engine.settings.keyPrefix}{bull}`;
     this.queue = new Queue<DrainJob>(queueName, { connection, prefix });
     this.worker = new Worker<DrainJob>(queueName, (job) => this.drain(job), {
@@ -95,7 +96,7 @@ export class WriteThrough {
     this.pumpTimer = null;
     // A job still running past the lock is left to the stall check (another worker runs it again;
     // its rows are written once, ON CONFLICT DO NOTHING).
-    await closeBull(this.queue, this.worker, this.settings.lockMs, this.log, 'write-through');
+    await closeBull(this.queue, this.worker, this.settings.lockMs, this.log, 'write-through', this.connection);
   }
 
   /** Outbox entries not yet written through, over every partition. */
