@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { connectRedis } from '../app/redis.ts';
 import { partitionOf } from '../engine/index.ts';
 import { emptyRecord, Engine } from '../engine/index.ts';
-import { cpuDelta, redisCpu, type RedisCpu } from './redis-stats.ts';
+import { cpuDelta, serversCpu, type RedisCpu } from './redis-stats.ts';
 
 /**
  * In-process engine throughput: `concurrency` callers reserve one unit at a time
@@ -91,9 +91,3 @@ function skuPerPartition(partitions: number): string[] {
   return [...byPartition.values()];
 }
 
-/** Redis CPU and script time: of the one server, or summed over every master of a cluster. */
-async function serversCpu(redis: Redis | Cluster): Promise<RedisCpu> {
-  const servers = redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
-  const each = await Promise.all(servers.map((server) => redisCpu(server)));
-  return each.reduce((a, b) => ({ cpuSec: a.cpuSec + b.cpuSec, scriptUsec: a.scriptUsec + b.scriptUsec, scriptCalls: a.scriptCalls + b.scriptCalls }));
-}

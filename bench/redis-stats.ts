@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export interface RedisCpu {
   /** Redis server CPU (user + sys), seconds. */
@@ -23,6 +23,14 @@ export async function redisCpu(redis: Redis): Promise<RedisCpu> {
     }
   }
   return { cpuSec: num(info, 'used_cpu_user') + num(info, 'used_cpu_sys'), scriptUsec, scriptCalls };
+}
+
+/** Redis CPU and script time: of the one server, or summed over every master of a cluster. */
+export async function serversCpu(redis: Redis | Cluster): Promise<RedisCpu> {
+  if (redis.isCluster) await redis.ping(); // connected, and the masters known
+  const servers = redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
+  const each = await Promise.all(servers.map((server) => redisCpu(server)));
+  return each.reduce((a, b) => ({ cpuSec: a.cpuSec + b.cpuSec, scriptUsec: a.scriptUsec + b.scriptUsec, scriptCalls: a.scriptCalls + b.scriptCalls }));
 }
 
 export function cpuDelta(before: RedisCpu, after: RedisCpu): RedisCpu {

@@ -3,12 +3,14 @@ import { runSuite, scenarios, suiteDefaults } from '../bench/suite/run.ts';
 import type { SuiteReport } from '../bench/suite/types.ts';
 import { progressShown, runSteps, type Step } from './progress.ts';
 import { table } from './table.ts';
+import { serviceSettings, setServiceSetting } from '../settings/views.ts';
 
 export interface SuiteCommandOptions {
   quick?: boolean;
   connections?: number;
   seconds?: number;
   processes: number;
+  redisCluster?: number;
   only?: string[];
   out?: string;
   json?: boolean;
@@ -25,9 +27,15 @@ const resultsDir = fileURLToPath(new URL('../bench/results/', import.meta.url));
 export async function benchSuiteCommand(opts: SuiteCommandOptions): Promise<void> {
   const unknown = (opts.only ?? []).filter((name) => !scenarios.some((s) => s.name === name));
   if (unknown.length) throw Object.assign(new Error(`no scenario ${unknown.join(', ')} (there are ${scenarios.map((s) => s.name).join(', ')})`), { code: 'USAGE' });
+  if (opts.redisCluster) {
+    if (serviceSettings().redisUrl) throw Object.assign(new Error('--redis-cluster starts a cluster of the run\'s own: unset REDIS_URL'), { code: 'USAGE' });
+    const single = scenarios.filter((s) => s.singleRedis && opts.only?.includes(s.name)).map((s) => s.name);
+    if (single.length) throw Object.assign(new Error(`${single.join(', ')} runs on one redis-server only`), { code: 'USAGE' });
+    setServiceSetting('redisClusterMasters', String(opts.redisCluster));
+  }
   const defaults = opts.quick ? suiteDefaults.quick : suiteDefaults.full;
   const report = await runSuite({
-    quick: opts.quick ?? false, processes: opts.processes, connections: opts.connections ?? defaults.connections,
+    quick: opts.quick ?? false, processes: opts.processes, redisCluster: opts.redisCluster, connections: opts.connections ?? defaults.connections,
     seconds: opts.seconds ?? defaults.seconds, warmupSeconds: defaults.warmupSeconds, only: opts.only,
   }, (steps) => runSteps(progressShown(opts) || opts.json ? steps : withPlainProgress(steps), opts));
   const { writeReport } = await import('../bench/report/write.ts');

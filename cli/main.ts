@@ -83,6 +83,7 @@ bench.command('suite', { isDefault: true }).description('every flash-sale scenar
   .option('--connections <n>', 'autocannon connections', positive)
   .option('--seconds <n>', 'measured seconds of each steady run', positive)
   .option('--processes <n>', 'STOCKADE_API_PROCESSES of the server', positive, 1)
+  .option('--redis-cluster <masters>', 'the server on a local Redis Cluster of that many masters (3-16), a replica each (scale runs on one redis-server only)', positive)
   .option('--only <names...>', 'run only these scenarios (ceiling, reserve-hot, sold-out-stampede, flash-sale, cart-mix, row-lock-baseline, scale)')
   .option('--out <dir>', 'where the report goes (default: bench/results/ of this checkout)')
   .option('--json', 'print the report as one JSON object')

@@ -12,6 +12,8 @@ export interface SuiteOptions {
   warmupSeconds: number;
   /** API processes of the server (STOCKADE_API_PROCESSES). */
   processes: number;
+  /** The server's embedded Redis as a local Redis Cluster of this many masters (STOCKADE_REDIS_CLUSTER_MASTERS); absent: one redis-server. */
+  redisCluster?: number;
 }
 
 export interface SuiteContext extends SuiteOptions {
@@ -28,6 +30,8 @@ export interface Scenario {
   /** For the progress bar. */
   expectedSeconds: (o: SuiteOptions) => number;
   run: (ctx: SuiteContext) => Promise<ScenarioResult>;
+  /** It drives one redis-server's scripts itself (not through the API), so it does not run on a cluster. */
+  singleRedis?: boolean;
 }
 
 /** Requests built so far by a scenario's generator (warm-up and measured run share it: every key is new). */

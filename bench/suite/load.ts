@@ -1,6 +1,6 @@
 import autocannon from 'autocannon';
-import type { Redis } from 'ioredis';
-import { redisCpu, cpuDelta } from '../redis-stats.ts';
+import type { Cluster, Redis } from 'ioredis';
+import { cpuDelta, serversCpu } from '../redis-stats.ts';
 import { cpuMark, cpuSpent } from './cpu.ts';
 import type { LoadRun } from './types.ts';
 
@@ -23,8 +23,8 @@ export interface LoadSpec {
   requests: () => autocannon.Request[];
   /** Checked on every response of the measured run: true stops it. */
   stopWhen?: () => boolean;
-  /** Redis to read INFO cpu from (absent: Redis CPU is not reported). */
-  redis?: Redis;
+  /** Redis to read INFO cpu from, summed over the masters of a cluster (absent: Redis CPU is not reported). */
+  redis?: Redis | Cluster;
   /** Told how far along the measured run is (0..1) about 4 times a second. */
   progress?: (fraction: number, text: string) => void;
 }
@@ -39,13 +39,13 @@ export interface LoadOutcome {
 
 export async function runLoad(spec: LoadSpec): Promise<LoadOutcome> {
   const warmupStatuses = spec.warmupSeconds ? statusesOf(await fire(spec, spec.warmupSeconds, false)) : {};
-  const redisBefore = spec.redis ? await redisCpu(spec.redis) : null;
+  const redisBefore = spec.redis ? await serversCpu(spec.redis) : null;
   const before = cpuMark();
   const started = performance.now();
   const result = await fire(spec, spec.seconds, true);
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuSpent(before, cpuMark());
-  const redis = spec.redis && redisBefore ? cpuDelta(redisBefore, await redisCpu(spec.redis)) : null;
+  const redis = spec.redis && redisBefore ? cpuDelta(redisBefore, await serversCpu(spec.redis)) : null;
   const statuses = statusesOf(result);
   const requests = Object.values(statuses).reduce((a, b) => a + b, 0);
   const perRequestUs = (sec: number) => round((sec * 1e6) / Math.max(1, requests));

@@ -25,13 +25,15 @@ export type StepRunner = (steps: Step[]) => Promise<void>;
 /** Starts the stack, runs every scenario (a scenario that throws is a failed check, and the others still run), and returns the report. */
 export async function runSuite(o: SuiteOptions & { only?: string[] }, runSteps: StepRunner): Promise<SuiteReport> {
   const startedAt = new Date();
-  const chosen = o.only?.length ? scenarios.filter((s) => o.only!.includes(s.name)) : scenarios;
+  const chosen = (o.only?.length ? scenarios.filter((s) => o.only!.includes(s.name)) : scenarios)
+    .filter((s) => !(o.redisCluster && s.singleRedis));
+  const redis = o.redisCluster ? `a Redis Cluster of ${o.redisCluster} masters` : 'redis-server';
   return withScratch('stockade-bench-suite-', async (scratch) => {
     const state: { stack?: Stack } = {};
     const results: ScenarioResult[] = [];
     const prefix = `b${randomBytes(3).toString('hex')}-`;
     await runSteps([
-      { title: `start stockade (${o.processes} API process${o.processes === 1 ? '' : 'es'}) with ${serviceSettings().redisUrl ? 'the given services' : 'its own redis-server and PostgreSQL'}`,
+      { title: `start stockade (${o.processes} API process${o.processes === 1 ? '' : 'es'}) with ${serviceSettings().redisUrl ? 'the given services' : `its own ${redis} and PostgreSQL`}`,
         run: async () => { state.stack = await startStack(scratch, { processes: o.processes }); } },
       ...chosen.map((scenario): Step => ({
         title: `${scenario.name}: ${scenario.description}`,
@@ -74,7 +76,8 @@ function settingsOf(o: SuiteOptions, stack: Stack): Record<string, number | stri
     'partitions (STOCKADE_PARTITIONS)': engine.partitions,
     'connections': o.connections,
     'measured seconds per run (after a warm-up)': `${o.seconds} s (+${o.warmupSeconds} s)`,
-    'services': stack.embedded ? `embedded (started for the run), Redis AOF ${serviceSettings(stack.env).redisAppendfsync}` : 'given by REDIS_URL and DATABASE_URL',
+    'services': stack.embedded ? `embedded (started for the run), Redis AOF ${serviceSettings(stack.env).redisAppendfsync}`
+      + (o.redisCluster ? `, a Redis Cluster of ${o.redisCluster} masters with a replica each` : '') : 'given by REDIS_URL and DATABASE_URL',
     'hold TTL': `${engine.holdTtlMsDefault} ms (default)`,
     'rate limits': 'off (the benchmark measures the engine)',
     'log level': logSettings(stack.env).level,

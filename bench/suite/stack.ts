@@ -1,7 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { connectRedis } from '../../app/redis.ts';
 import { findLocalServices, stopLocalServices } from '../../services/local.ts';
 import { freePort, waitForHttp } from '../../services/process.ts';
 import { serviceSettings } from '../../settings/views.ts';
@@ -24,7 +25,8 @@ export interface Stack {
   databaseUrl: string;
   /** Embedded (started for this run) or given by URL. */
   embedded: boolean;
-  redis: Redis;
+  /** A Cluster client when the server runs on a Redis Cluster. */
+  redis: Redis | Cluster;
   sql: Sql;
 }
 
@@ -66,7 +68,7 @@ export async function startStack(scratch: Scratch, o: StackOptions): Promise<Sta
   if (o.processes > 1) await placeholderGone(server.pid!, port);
   const urls = embedded ? findLocalServices(scratch.dir) : { redisUrl: given.redisUrl!, databaseUrl: given.databaseUrl! };
   if (!urls) throw new Error('the server is up but its embedded services are not found in its data dir');
-  const redis = new Redis(urls.redisUrl, { lazyConnect: false });
+  const redis = await connectRedis(urls.redisUrl, 'stockade-bench', serviceSettings(env).redisCluster);
   const sql = connectDb(urls.databaseUrl, { max: 2 });
   scratch.atRemoval(async () => {
     redis.disconnect();

@@ -23,6 +23,7 @@ export const scale: Scenario = {
   name: 'scale',
   description: 'reserve throughput and Redis CPU per hold with many active holds; Redis memory per active hold; time to expire 100,000 due holds; 1, 10 and 1,000 hot SKUs',
   expectedSeconds: (o) => (o.seconds + o.warmupSeconds) * 6 + (o.quick ? 12 : 45),
+  singleRedis: true,
   run: async (ctx) => {
     const redis = new Redis(ctx.stack.redisUrl);
     try {
