@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
  * of theirs) and run only there.
  */
 const clusterPass = ['test/races.test.ts', 'test/model.property.test.ts', 'engine/holds/carts.test.ts', 'engine/redis/resends.test.ts',
+  'engine/redis/failover-retry.test.ts',
   'engine/catalog/sold-out.test.ts',
   'test/cart-confirms.test.ts', 'test/recovery.test.ts', 'test/api.test.ts'];
 const clusterOnly = ['test/cluster.test.ts', 'test/failover.test.ts', 'chaos/chaos-cluster.test.ts'];

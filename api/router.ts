@@ -1,6 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { randomText, StockadeError, type Logger } from '../engine/index.ts';
+import { isRedisUnavailable, randomText, StockadeError, type Logger } from '../engine/index.ts';
 import type { Auth, Credentials } from './auth.ts';
 import { contractLimits } from './config.ts';
 import { decodeParam, parseJson, readBody, send, type ApiRequest } from './http.ts';
@@ -272,11 +272,7 @@ function isOutOfMemory(error: unknown): boolean {
 
 /** Redis or PostgreSQL away, busy, loading, read-only, failing over or timing out: retry later, not a bug. */
 function isConnectionError(error: unknown): boolean {
-  const e = error as { code?: string; message?: string; name?: string };
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
-    'CONNECT_TIMEOUT', '57P01', '57P03', '53300', '57014'].includes(e?.code ?? '')
-    || /^(BUSY|LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN)\b/.test(e?.message ?? '')
-    || /Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|Command timed out/i.test(e?.message ?? '')
-    // Redis Cluster mid-failover: the slot still points at the dead master, or no node answers yet.
-    || /Too many Cluster redirections|None of startup nodes is available|Failed to refresh slots cache/i.test(e?.message ?? '');
+  const e = error as { code?: string };
+  return isRedisUnavailable(error)
+    || ['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P03', '53300', '57014'].includes(e?.code ?? '');
 }

@@ -38,3 +38,4 @@ export type { PartitionContents, RecordSnapshot, ProductSnapshot, RebuiltPartiti
 export { priceCentsMax, productNameLengthMax, skuPattern, stockUnitsMax, userIdLengthMax } from './validate.ts';
 export type * from './types.ts';
 export { keySlot } from './redis/slot.ts';
+export { isRedisUnavailable } from './redis/failover-retry.ts';

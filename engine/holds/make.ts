@@ -6,6 +6,7 @@ import { rejectionOf, type Rejection } from '../redis/codes.ts';
 import type { EngineContext } from '../redis/context.ts';
 import { partitionOf } from '../redis/partition.ts';
 import type { Line } from '../redis/records.ts';
+import { retryThroughFailover } from '../redis/failover-retry.ts';
 import { reserveHolds, type HeldReply, type HoldReply, type HoldRequest } from '../redis/scripts/reserveHolds.ts';
 import type { Reservation, ReserveItem, ReserveOutcome, ReserveRequest, ReserveResult } from '../types.ts';
 import { reserveProblem } from '../validate.ts';
@@ -69,7 +70,9 @@ export class HoldMaker {
   constructor(private readonly ctx: EngineContext, private readonly holds: Holds, private readonly claims: IdempotencyClaims,
     private readonly soldOut: SoldOutFlags) {
     const limits = { batchSizeMax: ctx.settings.batchSizeMax, inflightMax: ctx.settings.inflightMax };
-    this.batches = new GroupCommit((p, reqs) => reserveHolds(ctx, p, reqs), limits);
+    // On a cluster a batch failed by a failover is sent again (bounded): its ids make a resend find what a first run did.
+    const send = (p: number, reqs: HoldRequest[]) => reserveHolds(ctx, p, reqs);
+    this.batches = new GroupCommit(ctx.redis.isCluster ? (p, reqs) => retryThroughFailover(() => send(p, reqs)) : send, limits);
   }
 
   /** Whether a request with this (scoped) key would be answered from its first request. */
