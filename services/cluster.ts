@@ -19,7 +19,9 @@ export interface LocalCluster {
   restart: (port: number) => Promise<void>;
   /** The ports of the masters that serve slots now, as a live node sees it. */
   masters: () => Promise<number[]>;
-  /** Waits until no slot is served by `dead` any more (its replica promoted): the port that serves them now. */
+  /** The port of the master that serves a slot now (CLUSTER SLOTS of a live node). */
+  masterOfSlot: (slot: number) => Promise<number>;
+  /** Waits until a slot `dead` served before kill() is served by another node (its replica promoted): that node's port. */
   waitFailover: (dead: number, timeoutMs: number) => Promise<number>;
   stop: () => Promise<void>;
 }
@@ -88,10 +90,31 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
     await cli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
     await waitClusterOk(ports, { password: o.password });
     await waitReplicas(cli, ports, masters);
+    const alive = new Set(ports);
+    const masterOfSlot = async (slot: number) => {
+      for (const port of alive) {
+        const out = await cli(['-p', String(port), '--json', 'cluster', 'slots']).catch(() => null);
+        if (!out) continue;
+        const range = (JSON.parse(out.stdout) as [number, number, [string, number]][]).find(([from, to]) => slot >= from && slot <= to);
+        if (!range) throw new Error(`no master serves slot ${slot}`);
+        return Number(range[2][1]);
+      }
+      throw new Error(`no node of ${ports.join(', ')} answers CLUSTER SLOTS`);
+    };
+    /** A slot each killed master served when it was killed. */
+    const servedWhenKilled = new Map<number, number>();
     // The server's own pid (as root, the pid spawned is runuser's, which a SIGKILL would not pass on).
     const kill = async (port: number) => {
+      const slots = JSON.parse((await cli(['-p', String(port), '--json', 'cluster', 'slots'])).stdout) as [number, number, [string, number]][];
+      const own = slots.find((range) => Number(range[2][1]) === port);
+      if (own) servedWhenKilled.set(port, own[0]);
       const info = await cli(['-p', String(port), 'info', 'server']);
       process.kill(Number(/process_id:(\d+)/.exec(info.stdout)![1]), 'SIGKILL');
+      alive.delete(port);
+    };
+    const restart = async (port: number) => {
+      await spawnNode(port);
+      alive.add(port);
     };
     const userinfo = o.password ? `:${encodeURIComponent(o.password)}@` : '';
     const mastersNow = async (alive: number[] = ports) => {
@@ -105,18 +128,18 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
       throw new Error(`no node of ${ports.join(', ')} answers CLUSTER NODES`);
     };
     const waitFailover = async (dead: number, timeoutMs: number) => {
+      const slot = servedWhenKilled.get(dead);
+      if (slot === undefined) throw new Error(`:${dead} served no slot when it was killed (or was not killed)`);
       const deadline = Date.now() + timeoutMs;
-      const before = new Set(await mastersNow(ports.filter((p) => p !== dead)).catch(() => []));
       for (;;) {
-        const now = await mastersNow(ports.filter((p) => p !== dead)).catch(() => [dead]);
-        const promoted = now.find((p) => !before.has(p) && p !== dead);
-        if (!now.includes(dead) && now.length === masters) return promoted ?? now.find((p) => p !== dead)!;
-        if (Date.now() > deadline) throw new Error(`the slots of :${dead} were not failed over within ${timeoutMs} ms`);
+        const master = await masterOfSlot(slot).catch(() => dead);
+        if (master !== dead) return master;
+        if (Date.now() > deadline) throw new Error(`slot ${slot} was not failed over from :${dead} within ${timeoutMs} ms`);
         await sleep(100);
       }
     };
-    return { url: `redis://${userinfo}127.0.0.1:${ports[0]}`, ports, password: o.password ?? null, kill, restart: spawnNode,
-      masters: () => mastersNow(), waitFailover, stop };
+    return { url: `redis://${userinfo}127.0.0.1:${ports[0]}`, ports, password: o.password ?? null, kill, restart,
+      masters: () => mastersNow([...alive]), masterOfSlot, waitFailover, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { keySlot, partitionKeys, partitionOf } from '../engine/index.ts';
+import { partitionOf } from '../engine/index.ts';
 import { repair } from '../reconciler/repair.ts';
 import { verify } from '../reconciler/verify.ts';
-import { masterOfSku, waitPromoted } from './support/cluster.ts';
+import { masterOfSku } from './support/cluster.ts';
 import { clusterApiForFile } from './support/cluster-api.ts';
 import { call, waitFor, type Answer } from './support/api.ts';
 
@@ -26,6 +26,11 @@ interface Entry { sku: string; key: string; at: number; doneAt: number; reserve:
 
 /** How many times a buyer sends a request again after a 503 or no answer (with its Idempotency-Key; a confirm names its reservation). */
 const resendsMax = 40;
+/**
+ * How long a buyer waits for an answer before it sends again: shorter than the failover, so that resends race the
+ * first request while the engine is still sending its batch again.
+ */
+const buyerPatienceMs = 2_000;
 const unanswered = (a: Answer) => a.status === 0 || a.status === 503;
 
 describe('kill -9 of a master mid-sale', () => {
@@ -71,17 +76,21 @@ describe('kill -9 of a master mid-sale', () => {
       const key = `fo-${b}-${n}`;
       const entry: Entry = { sku, key, at, doneAt: 0, reserve: noAnswer('unsent'), reserves: [], confirms: [] };
       ledger.push(entry);
-      const reserveOnce = () => call(api.url, 'POST', '/v1/reservations',
-        { body: { user_id: `b${b}`, items: [{ sku, qty: 1 }] }, headers: { 'idempotency-key': key } }).catch(noAnswer);
+      const reserveOnce = async () => {
+        const answer = await call(api.url, 'POST', '/v1/reservations',
+          { body: { user_id: `b${b}`, items: [{ sku, qty: 1 }] }, headers: { 'idempotency-key': key }, timeoutMs: buyerPatienceMs }).catch(noAnswer);
+        if (sku === victimSku && killedAt > 0 && at >= killedAt) {
+          // Served again: a hold of the victim's partition granted on a request first sent after the kill (by the promoted replica).
+          if (answer.status === 201) servedAgainAt ||= Date.now();
+          else refusedAt ||= Date.now();
+        }
+        return answer;
+      };
       entry.reserve = await untilAnswered(reserveOnce, entry.reserves, n % 5 === 0);
       entry.doneAt = Date.now();
-      const first = entry.reserves[0]!;
-      if (sku === victimSku && killedAt > 0 && at >= killedAt && first.status !== 201) refusedAt ||= entry.doneAt;
-      // Served again: a hold of the victim's partition granted on a request first sent after the kill (by the promoted replica).
-      if (sku === victimSku && killedAt > 0 && at >= killedAt && entry.reserve.status === 201) servedAgainAt ||= entry.doneAt;
       if (entry.reserve.status !== 201) return;
       const confirmOnce = () => call(api.url, 'POST', `/v1/reservations/${entry.reserve.body.id}/confirm`,
-        { body: { payment: { token: 'tok_ok' } } }).catch(noAnswer);
+        { body: { payment: { token: 'tok_ok' } }, timeoutMs: buyerPatienceMs }).catch(noAnswer);
       entry.confirm = await untilAnswered(confirmOnce, entry.confirms, n % 7 === 0);
     };
     const running = Array.from({ length: buyers }, async (_, b) => { while (!stop) await buy(b); });
@@ -91,7 +100,7 @@ describe('kill -9 of a master mid-sale', () => {
       await waitFor(async () => ledger.filter((e) => e.sku === victimSku && e.confirm?.status === 200).length >= stockPerSku / 5, 60_000, 'sale under way');
       await cluster.kill(victimPort);
       killedAt = Date.now();
-      promoted = await waitPromoted(cluster, victimPort, keySlot(partitionKeys(keyPrefix, partitionOf(victimSku, partitions)).meta), 60_000);
+      promoted = await cluster.waitFailover(victimPort, 60_000);
       const soldOut = async () => {
         const stocks = await Promise.all(skus.map(async (sku) => (await call(api.url, 'GET', `/v1/products/${sku}`, { token: 'admin' })).body?.stock));
         return stocks.every((s) => s && s.available === 0);

@@ -81,6 +81,8 @@ export interface Answer {
 /** One HTTP request; `token` 'admin' | 'client' | a raw token | null (none). */
 export async function call(base: string, method: string, path: string, o: {
   token?: 'admin' | 'client' | string | null; body?: unknown; raw?: string; headers?: Record<string, string>;
+  /** Gives up (rejects) after this long: a client that stops waiting. */
+  timeoutMs?: number;
 } = {}): Promise<Answer> {
   const headers: Record<string, string> = { ...o.headers };
   const token = o.token === undefined ? 'client' : o.token;
@@ -90,7 +92,7 @@ export async function call(base: string, method: string, path: string, o: {
     payload = JSON.stringify(o.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(base + path, { method, headers, body: payload });
+  const res = await fetch(base + path, { method, headers, body: payload, ...(o.timeoutMs ? { signal: AbortSignal.timeout(o.timeoutMs) } : {}) });
   const text = await res.text();
   let body: unknown = text;
   try {
