@@ -146,36 +146,52 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
   }
 }
 
+/** How long a master is seen without a replica before a second replica of another master is moved to it. */
+const secondReplicaMoveMs = 5_000;
+
 /** redis-cli with a cluster's credentials. */
 export type Cli = (args: string[]) => Promise<{ stdout: string }>;
 
 /**
  * Waits until every master with slots has a replica. `redis-cli --cluster create` sometimes leaves a node meant to
- * be a replica as a master without slots (its CLUSTER REPLICATE came before it knew the master): it is told again.
+ * be a replica as a master without slots (its CLUSTER REPLICATE came before it knew the master), or two replicas on
+ * one master and none on another: a spare node (a master without slots, or a second replica) is told to replicate
+ * a master that has none.
  */
 export async function waitReplicas(cli: Cli, ports: number[], masters: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let bareSince = 0;
   for (;;) {
-    const nodes = (await cli(['-p', String(ports[0]), 'cluster', 'nodes'])).stdout.trim().split('\n').map((l) => l.split(' '));
+    const text = (await cli(['-p', String(ports[0]), 'cluster', 'nodes'])).stdout.trim();
+    const nodes = text.split('\n').map((l) => l.split(' '));
     const withSlots = nodes.filter((n) => n[2]!.includes('master') && n.length > 8).map((n) => n[0]!);
-    const replicated = new Set(nodes.filter((n) => n[2]!.includes('slave')).map((n) => n[3]!));
-    const bare = withSlots.filter((id) => !replicated.has(id));
+    const replicas = nodes.filter((n) => n[2]!.includes('slave') && !n[2]!.includes('fail'));
+    const bare = withSlots.filter((id) => !replicas.some((r) => r[3] === id));
     // A replica that never finished its first sync cannot be promoted: each one's link must be up.
     if (withSlots.length === masters && bare.length === 0 && (await replicasInSync(cli, nodes))) return;
-    if (Date.now() > deadline) throw new Error(`masters without a replica after ${timeoutMs} ms: ${bare.join(', ')}`);
+    if (Date.now() > deadline) throw new Error(`masters without a replica after ${timeoutMs} ms: ${bare.join(', ')}; CLUSTER NODES:\n${text}`);
     const idle = nodes.filter((n) => n[2]!.includes('master') && n.length <= 8 && !n[2]!.includes('fail'));
-    for (const [i, node] of idle.entries()) {
+    const second = replicas.filter((r, i) => replicas.findIndex((x) => x[3] === r[3]) !== i);
+    // The view of ports[0] may lag: a node it still lists as a bare master may replicate already (it is left alone:
+    // told another master, two replicas could end on one). A second replica of one master is moved only once the
+    // view has shown a bare master for a while (a lagging view does not move anything).
+    const spare: string[][] = [];
+    for (const node of idle) if (/^role:master/m.test((await cli(['-p', portOf(node), 'info', 'replication'])).stdout)) spare.push(node);
+    bareSince = bare.length === 0 ? 0 : bareSince || Date.now();
+    for (const [i, node] of [...spare, ...(Date.now() - bareSince > secondReplicaMoveMs ? second : [])].entries()) {
       const master = bare[i];
       if (!master) break;
-      const port = node[1]!.split('@')[0]!.split(':').at(-1)!;
-      await cli(['-p', port, 'cluster', 'replicate', master]).catch(() => {});
+      await cli(['-p', portOf(node), 'cluster', 'replicate', master]).catch(() => {});
     }
     await sleep(500);
   }
 }
 
+/** The port of a CLUSTER NODES line (`id host:port@bus …`). */
+const portOf = (node: string[]) => node[1]!.split('@')[0]!.split(':').at(-1)!;
+
 async function replicasInSync(cli: Cli, nodes: string[][]): Promise<boolean> {
-  const replicas = nodes.filter((n) => n[2]!.includes('slave')).map((n) => n[1]!.split('@')[0]!.split(':').at(-1)!);
+  const replicas = nodes.filter((n) => n[2]!.includes('slave')).map(portOf);
   const links = await Promise.all(replicas.map(async (port) => (await cli(['-p', port, 'info', 'replication'])).stdout));
   return links.every((info) => /master_link_status:up/.test(info));
 }
