@@ -6,7 +6,7 @@ import { rejectionOf, type Rejection } from '../redis/codes.ts';
 import type { EngineContext } from '../redis/context.ts';
 import { partitionOf } from '../redis/partition.ts';
 import type { Line } from '../redis/records.ts';
-import { retryThroughFailover } from '../redis/failover-retry.ts';
+import { resendOnCluster } from '../redis/failover-retry.ts';
 import { reserveHolds, type HeldReply, type HoldReply, type HoldRequest } from '../redis/scripts/reserveHolds.ts';
 import type { Reservation, ReserveItem, ReserveOutcome, ReserveRequest, ReserveResult } from '../types.ts';
 import { reserveProblem } from '../validate.ts';
@@ -71,8 +71,7 @@ export class HoldMaker {
     private readonly soldOut: SoldOutFlags) {
     const limits = { batchSizeMax: ctx.settings.batchSizeMax, inflightMax: ctx.settings.inflightMax };
     // On a cluster a batch failed by a failover is sent again (bounded): its ids make a resend find what a first run did.
-    const send = (p: number, reqs: HoldRequest[]) => reserveHolds(ctx, p, reqs);
-    this.batches = new GroupCommit(ctx.redis.isCluster ? (p, reqs) => retryThroughFailover(() => send(p, reqs)) : send, limits);
+    this.batches = new GroupCommit(resendOnCluster(ctx.redis, (p: number, reqs: HoldRequest[]) => reserveHolds(ctx, p, reqs)), limits);
   }
 
   /** Whether a request with this (scoped) key would be answered from its first request. */

@@ -5,7 +5,7 @@ import { shardOf } from '../redis/partition.ts';
 import { claimKeys, type ClaimReply, type KeyClaim } from '../redis/scripts/claimKeys.ts';
 import { forgetClaim } from '../redis/scripts/forgetClaim.ts';
 import type { ReserveRequest } from '../types.ts';
-import { retryThroughFailover } from '../redis/failover-retry.ts';
+import { resendOnCluster } from '../redis/failover-retry.ts';
 
 /** What "the same body" means under one Idempotency-Key, per kind of request. */
 export const fingerprints = {
@@ -46,8 +46,7 @@ export class IdempotencyClaims {
   constructor(private readonly ctx: EngineContext) {
     const limits = { batchSizeMax: ctx.settings.batchSizeMax, inflightMax: ctx.settings.inflightMax };
     // On a cluster a batch failed by a failover is sent again (bounded): a claim resent for its id answers as its first run did.
-    const send = (shard: number, claims: KeyClaim[]) => claimKeys(ctx, shard, claims);
-    this.batches = new GroupCommit(ctx.redis.isCluster ? (shard, claims) => retryThroughFailover(() => send(shard, claims)) : send, limits);
+    this.batches = new GroupCommit(resendOnCluster(ctx.redis, (shard: number, claims: KeyClaim[]) => claimKeys(ctx, shard, claims)), limits);
   }
 
   /** 'new' the first time (for `id`), 'replay' (with the id it was claimed for) for the same fingerprint again, 'reused' for another. */

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Redis away, busy, loading, read-only, failing over or timing out: an error that says nothing about the request,
@@ -24,6 +25,15 @@ export function isRedisUnavailable(error: unknown): boolean {
 export const failoverRetryWindowMs = 8_000;
 /** Between two sends of a failed batch. */
 const failoverRetryPauseMs = 250;
+
+/**
+ * A batcher's sink that, on a Redis Cluster, sends a batch a failover failed again (retryThroughFailover); on one
+ * redis-server, `send` itself. Only for scripts idempotent by the ids their batch carries.
+ */
+export function resendOnCluster<G, Req, Res>(redis: Redis | Cluster, send: (group: G, requests: Req[]) => Promise<Res[]>)
+  : (group: G, requests: Req[]) => Promise<Res[]> {
+  return redis.isCluster ? (group, requests) => retryThroughFailover(() => send(group, requests)) : send;
+}
 
 /**
  * Runs `send` again while it fails with Redis unavailable, for up to windowMs after the first failure. Only for
