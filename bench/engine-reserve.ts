@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { connectRedis } from '../app/redis.ts';
-import { partitionOf } from '../engine/index.ts';
-import { emptyRecord, Engine } from '../engine/index.ts';
+import { emptyRecord, Engine, partitionOf } from '../engine/index.ts';
 import { cpuDelta, serversCpu, type RedisCpu } from './redis-stats.ts';
 
 /**

@@ -91,11 +91,14 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
     await waitClusterOk(ports, { password: o.password });
     await waitReplicas(cli, ports, masters);
     const alive = new Set(ports);
+    /** CLUSTER SLOTS as the node on port sees it: [from, to, [host, master's port], …] per range. */
+    const slotRanges = async (port: number) =>
+      JSON.parse((await cli(['-p', String(port), '--json', 'cluster', 'slots'])).stdout) as [number, number, [string, number]][];
     const masterOfSlot = async (slot: number) => {
       for (const port of alive) {
-        const out = await cli(['-p', String(port), '--json', 'cluster', 'slots']).catch(() => null);
-        if (!out) continue;
-        const range = (JSON.parse(out.stdout) as [number, number, [string, number]][]).find(([from, to]) => slot >= from && slot <= to);
+        const ranges = await slotRanges(port).catch(() => null);
+        if (!ranges) continue;
+        const range = ranges.find(([from, to]) => slot >= from && slot <= to);
         if (!range) throw new Error(`no master serves slot ${slot}`);
         return Number(range[2][1]);
       }
@@ -105,8 +108,7 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
     const servedWhenKilled = new Map<number, number>();
     // The server's own pid (as root, the pid spawned is runuser's, which a SIGKILL would not pass on).
     const kill = async (port: number) => {
-      const slots = JSON.parse((await cli(['-p', String(port), '--json', 'cluster', 'slots'])).stdout) as [number, number, [string, number]][];
-      const own = slots.find((range) => Number(range[2][1]) === port);
+      const own = (await slotRanges(port)).find((range) => Number(range[2][1]) === port);
       if (own) servedWhenKilled.set(port, own[0]);
       const info = await cli(['-p', String(port), 'info', 'server']);
       process.kill(Number(/process_id:(\d+)/.exec(info.stdout)![1]), 'SIGKILL');
@@ -123,7 +125,7 @@ export async function startLocalCluster(o: LocalClusterOptions = {}): Promise<Lo
         if (!out) continue;
         return out.stdout.trim().split('\n').map((l) => l.split(' '))
           .filter((n) => n[2]!.includes('master') && !n[2]!.includes('fail') && n.length > 8)
-          .map((n) => Number(n[1]!.split('@')[0]!.split(':').at(-1)));
+          .map((n) => Number(portOf(n)));
       }
       throw new Error(`no node of ${ports.join(', ')} answers CLUSTER NODES`);
     };

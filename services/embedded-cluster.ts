@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { StockadeError } from '../engine/index.ts';
 import { freeNodePort, waitClusterOk, waitReplicas, type Cli } from './cluster.ts';
 import { isAlive, run, serviceUserIds } from './process.ts';
-import { replacePrivateFile, secretFile, serviceDir } from './private-files.ts';
+import { readPrivateFile, replacePrivateFile, secretFile, serviceDir } from './private-files.ts';
 import { redisAdminUser, redisFiles, redisOsUser, redisUrls, serverPid, startRedis, stopRedis } from './redis.ts';
 
 /**
@@ -30,16 +30,17 @@ interface ClusterFile {
 }
 
 /** The smallest cluster redis-cli creates. */
-export const clusterMastersMin = 3;
-export const clusterMastersMax = 16;
+const clusterMastersMin = 3;
+const clusterMastersMax = 16;
 
 const nodeTimeoutMsDefault = 5_000;
 
 const nodeDir = (dir: string, i: number) => join(dir, `node-${i}`);
 
+/** Read as services.json is (readPrivateFile): the dir is the server's OS user's, and a link planted there is refused. */
 function readClusterFile(dir: string): ClusterFile | null {
   const file = join(dir, 'cluster.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClusterFile) : null;
+  return existsSync(file) ? (JSON.parse(readPrivateFile(file)) as ClusterFile) : null;
 }
 
 /** The ports of the cluster's nodes whose redis-server runs (empty when there is no cluster under dir). */
